@@ -1,0 +1,1 @@
+"""Beatwalk: turn a song into an audio-reactive latent-walk music video."""

@@ -1,0 +1,53 @@
+"""Limits on the work one request may ask for, set by environment variables.
+
+The public Space keeps them low; a duplicated Space or a local run lifts them
+by setting the variables (``0`` or ``none`` means no limit). The CLI applies
+only the song-length limit, and only when its variable is set.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+from pipelines.errors import BeatwalkError
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask for. ``None`` means unlimited."""
+
+    max_song_seconds: float | None = 600.0
+    max_pixels: int | None = 768 * 768
+    max_frames: int | None = 6000
+    max_steps: int | None = 8
+    max_concurrent_renders: int | None = 1
+    max_upload_mb: float | None = 50.0
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **defaults) -> Limits:
+        """Read ``BEATWALK_MAX_SONG_SECONDS``, ``BEATWALK_MAX_PIXELS``, … over the defaults."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in fields(cls):
+            default = defaults.get(field.name, field.default)
+            name = "BEATWALK_" + field.name.upper()
+            raw = environ.get(name)
+            if raw is None or raw.strip() == "":
+                values[field.name] = default
+                continue
+            if raw.strip().lower() in {"0", "none", "unlimited", "off"}:
+                values[field.name] = None
+                continue
+            try:
+                number = float(raw)
+            except ValueError:
+                raise BeatwalkError(f"{name} must be a number, got {raw!r}") from None
+            if number < 0:
+                raise BeatwalkError(f"{name} must not be negative, got {raw!r}")
+            values[field.name] = int(number) if field.type in ("int | None",) else number
+        return cls(**values)
+
+    @classmethod
+    def unlimited(cls) -> Limits:
+        return cls(**{field.name: None for field in fields(cls)})

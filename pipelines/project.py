@@ -1,0 +1,183 @@
+"""The project: one serialisable description of a music video.
+
+A project names the song (and the segment of it used), the prompt keyframes
+on its timeline, how the visuals follow the music, and how to render. The
+Space's tabs edit it, ``gradio_client`` sends it as JSON, the CLI reads it
+from a file, and every rendered mp4 gets it back as a sidecar ``.json``, so
+any video can be rendered again exactly.
+
+Times are in seconds from the start of the segment (``audio.start``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipelines.errors import BeatwalkError
+
+PROJECT_VERSION = 1
+
+Transition = Literal["walk", "linear", "beats", "cut"]
+"""How the move from a keyframe into the next one is shaped.
+
+- ``walk``: speed follows the music (reactivity source and strength), eased.
+- ``linear``: constant speed, eased, ignoring the music.
+- ``beats``: moves in steps that land on beats.
+- ``cut``: stays, then jumps to the next keyframe on the downbeat nearest to it.
+"""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AudioRef(_Model):
+    """The song and the segment of it that the video covers."""
+
+    path: str = Field(description="Song file; relative paths are relative to the project file.")
+    start: float = Field(0.0, ge=0, description="Segment start in the song, seconds.")
+    end: float | None = Field(None, gt=0, description="Segment end in the song, seconds; None: the end.")
+
+    @model_validator(mode="after")
+    def _segment_order(self) -> AudioRef:
+        if self.end is not None and self.end <= self.start:
+            raise ValueError(f"audio.end ({self.end:g} s) must be after audio.start ({self.start:g} s)")
+        return self
+
+
+class Keyframe(_Model):
+    """A prompt pinned to a time on the song's timeline."""
+
+    time: float = Field(ge=0, description="Seconds from the start of the segment.")
+    prompt: str = Field(min_length=1, max_length=2000)
+    negative_prompt: str = Field("", max_length=2000)
+    seed: int = Field(0, ge=0, lt=2**32)
+    guidance: float | None = Field(
+        None, ge=0, le=30, description="Classifier-free guidance; None: the model's default. ≤ 1 skips it."
+    )
+    init_image: str | None = Field(None, description="Optional image file to start from.")
+    init_strength: float = Field(0.6, gt=0, le=1, description="How far from the init image (img2img strength).")
+    hold: float = Field(0.0, ge=0, description="Stay on this keyframe's image for this long after its time.")
+    hold_unit: Literal["beats", "seconds"] = "beats"
+    transition: Transition = Field("walk", description="How the move into the next keyframe is shaped.")
+
+    @model_validator(mode="after")
+    def _prompt_not_blank(self) -> Keyframe:
+        if not self.prompt.strip():
+            raise ValueError("prompt must not be empty")
+        return self
+
+
+class MotionSettings(_Model):
+    """How the walk follows the music."""
+
+    reactivity_source: Literal["percussive", "onset", "bass"] = "percussive"
+    reactivity: float = Field(0.7, ge=0, le=1, description="0: linear time; 1: speed fully follows the energy.")
+    smoothing: float = Field(0.1, ge=0, le=2, description="Smoothing of the energy curve, seconds.")
+    easing: Literal["linear", "sine", "cubic", "smoothstep"] = "sine"
+    pulse: float = Field(0.3, ge=0, le=1, description="Size of the push on each beat; 0: none.")
+    pulse_decay: float = Field(0.25, gt=0, le=4, description="Half-life of a pulse, seconds.")
+    pulse_on: Literal["beats", "downbeats", "onsets"] = "beats"
+    offset: float = Field(0.0, ge=-0.5, le=0.5, description="Shift of the visuals against the audio, seconds.")
+
+
+class RenderSettings(_Model):
+    """How frames are made and encoded."""
+
+    model: str = Field("tiny", min_length=1, description="Hub id, local diffusers folder, or 'tiny'.")
+    width: int = Field(512, ge=64, le=2048, multiple_of=8)
+    height: int = Field(512, ge=64, le=2048, multiple_of=8)
+    fps: float = Field(24.0, ge=1, le=60)
+    steps: int = Field(4, ge=1, le=150)
+    batch_size: int = Field(4, ge=1, le=256)
+    dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
+    fast_decoder: bool = Field(False, description="Decode with AutoencoderTiny (faster, slightly softer).")
+
+
+class Project(_Model):
+    """Everything needed to render one music video, exactly."""
+
+    version: int = PROJECT_VERSION
+    audio: AudioRef
+    keyframes: list[Keyframe] = Field(min_length=1)
+    motion: MotionSettings = MotionSettings()
+    render: RenderSettings = RenderSettings()
+
+    @model_validator(mode="after")
+    def _keyframes_in_order(self) -> Project:
+        times = [k.time for k in self.keyframes]
+        for i, (a, b) in enumerate(zip(times, times[1:]), start=1):
+            if b == a:
+                raise ValueError(f"keyframes {i - 1} and {i} have the same time ({a:g} s)")
+            if b < a:
+                raise ValueError(f"keyframe times must increase: keyframe {i} ({b:g} s) comes before {i - 1} ({a:g} s)")
+        return self
+
+    def validate_against(self, duration: float) -> None:
+        """Check what depends on the song: every keyframe lies inside the segment.
+
+        Parameters
+        ----------
+        duration : float > 0
+            Length of the analysed segment, seconds.
+        """
+        for i, k in enumerate(self.keyframes):
+            if k.time >= duration:
+                raise BeatwalkError(
+                    f"keyframe {i} is at {k.time:g} s, outside the song segment (0–{duration:g} s)"
+                )
+
+    # -- JSON ---------------------------------------------------------------
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Project:
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BeatwalkError(f"project is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: object) -> Project:
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise BeatwalkError(f"invalid project: {_first_error(exc)}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> Project:
+        """Read a project file; a relative ``audio.path`` becomes relative to the file."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise BeatwalkError(f"project file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BeatwalkError(f"cannot read project file {path}: {exc}") from None
+        project = cls.from_json(text)
+        song = Path(project.audio.path)
+        if not song.is_absolute():
+            project.audio.path = str((path.parent / song).resolve())
+        return project
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
+        return path
+
+
+def _first_error(exc: ValidationError) -> str:
+    """One line for the first problem pydantic found, e.g. ``keyframes.2.seed: ...``."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
+    return f"{where}: {message}{suffix}" if where else f"{message}{suffix}"

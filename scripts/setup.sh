@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up Beatwalk on a fresh Debian machine: system packages, then a virtual
+# environment in .venv. `--dev` adds what the tests and benchmarks need.
+# Idempotent: a second run installs nothing new.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dev=0
+[[ "${1:-}" == "--dev" ]] && dev=1
+
+apt_packages=(ffmpeg)
+(( dev )) && apt_packages+=(chromium chromium-driver fonts-dejavu-core)
+missing=()
+for package in "${apt_packages[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if (( ${#missing[@]} )); then
+  sudo=""; (( EUID != 0 )) && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+[[ -x .venv/bin/python ]] || python3 -m venv .venv
+pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
+# torch first: 2.13.0 is a local CPU build here; anything else pulls GBs of CUDA wheels.
+.venv/bin/python -c "import torch" 2>/dev/null || "${pip[@]}" "torch==2.13.0"
+"${pip[@]}" -r requirements.txt
+(( dev )) && "${pip[@]}" -r requirements-dev.txt
+echo "setup done: $(.venv/bin/python -c 'import torch, diffusers, gradio, librosa; print("torch", torch.__version__, "diffusers", diffusers.__version__, "gradio", gradio.__version__, "librosa", librosa.__version__)')"

@@ -1,0 +1,1 @@
+"""Beatwalk Space: the Gradio shell over ``pipelines``."""
