@@ -1,0 +1,45 @@
+"""Shared fixtures. Tests that need real weights or a GPU are marked and skipped by default."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.songs import drum_song, write_song
+
+
+def pytest_addoption(parser):
+    parser.addoption("--gpu", action="store_true", help="run tests marked gpu")
+    parser.addoption("--weights", action="store_true", help="run tests that download real weights")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gpu: needs a CUDA GPU (run with --gpu)")
+    config.addinivalue_line("markers", "weights: needs real model weights from the hub (run with --weights)")
+    config.addinivalue_line("markers", "browser: drives headless Chromium")
+
+
+def pytest_collection_modifyitems(config, items):
+    for marker in ("gpu", "weights"):
+        if config.getoption(f"--{marker}"):
+            continue
+        skip = pytest.mark.skip(reason=f"needs --{marker}")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline_and_quiet(tmp_path_factory):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+
+
+@pytest.fixture(scope="session")
+def song_120(tmp_path_factory):
+    """A 12 s 4/4 drum song at 120 BPM as a wav file: (path, beats, downbeats)."""
+    samples, beats, downbeats = drum_song(duration=12.0, bpm=120.0)
+    path = write_song(tmp_path_factory.mktemp("songs") / "drums-120.wav", samples)
+    return path, beats, downbeats
