@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -27,6 +28,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader (e.g. `| head`) left early: not an error; keep Python's exit flush quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,21 +46,176 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also save a plot")
     analyze.set_defaults(command=_analyze)
 
+    new = commands.add_parser("new", help="a first project: keyframes on the song's structure, cycling the prompts")
+    new.add_argument("song", type=Path)
+    new.add_argument("--prompt", action="append", required=True, help="a keyframe prompt; repeat for more")
+    new.add_argument("--negative-prompt", default="", help="negative prompt for every keyframe")
+    new.add_argument("--start", type=float, default=None, help="segment start, seconds")
+    new.add_argument("--end", type=float, default=None, help="segment end, seconds")
+    new.add_argument("--seed", type=int, default=0, help="seed of the first keyframe (then +1, +2, ...)")
+    new.add_argument("--every", type=int, default=None, metavar="BARS", help="a keyframe every BARS bars")
+    new.add_argument("--out", type=Path, default=None, metavar="PROJECT.json", help="write here (default: stdout)")
+    new.set_defaults(command=_new)
+
+    plan = commands.add_parser("plan", help="summary of a project's frame plan (JSON)")
+    plan.add_argument("project", type=Path, help="project JSON file")
+    plan.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also save a plot")
+    plan.set_defaults(command=_plan)
+
+    score = commands.add_parser("score", help="how well the video's visual change lands on the beats (JSON)")
+    score.add_argument("video", type=Path)
+    score.add_argument("--song", type=Path, default=None, help="song to score against (default: the sidecar's)")
+    score.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also save a plot")
+    score.set_defaults(command=_score)
+
+    render = commands.add_parser("render", help="render a project to an mp4 with the song (resumable)")
+    render.add_argument("project", type=Path, help="project JSON file")
+    render.add_argument("--out", type=Path, required=True, metavar="VIDEO.mp4", help="video to write")
+    render.add_argument("--model", default=None, help="hub id, local diffusers folder, or 'tiny'")
+    render.add_argument("--size", default=None, metavar="WxH", help="frame size, pixels (multiples of 8)")
+    render.add_argument("--fps", type=float, default=None, help="frames per second")
+    render.add_argument("--steps", type=int, default=None, help="denoising steps")
+    render.add_argument("--batch-size", type=int, default=None, help="frames denoised together")
+    render.add_argument("--draft", action="store_true", help="quick look: half size (at most 256 px)")
+    render.add_argument("--resume", action="store_true", help="continue an interrupted render")
+    render.add_argument("--chunk-frames", type=int, default=None, metavar="N", help="frames per chunk")
+    render.set_defaults(command=_render)
+
     return parser
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from pipelines.analysis import analyze
     from pipelines.audio import load_audio
     from pipelines.limits import Limits
 
     limits = Limits.from_env(max_song_seconds=None)
     audio = load_audio(args.song, start=args.start, end=args.end, max_duration=limits.max_song_seconds)
+    # Imported after decoding: a bad song is refused before the DSP stack loads (seconds).
+    from pipelines.analysis import analyze
+
     analysis = analyze(audio)
     if args.plot is not None:
         from pipelines.plots import plot_analysis
 
-        plot_analysis(analysis, audio).savefig(args.plot)
+        try:
+            plot_analysis(analysis, audio).savefig(args.plot)
+        except OSError as exc:
+            raise BeatwalkError(f"could not write the plot {args.plot}: {exc.strerror or exc}") from None
     json.dump(analysis.to_dict(curves_fps=args.curves), sys.stdout)
     sys.stdout.write("\n")
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    import os
+
+    from pipelines.analysis import analyze
+    from pipelines.audio import load_audio
+    from pipelines.keyframes import propose_project
+    from pipelines.limits import Limits
+
+    limits = Limits.from_env(max_song_seconds=None)
+    audio = load_audio(args.song, start=args.start, end=args.end, max_duration=limits.max_song_seconds)
+    song = args.song.resolve()
+    if args.out is not None:
+        # Relative to the project file, so the two can be moved together.
+        song = Path(os.path.relpath(song, args.out.resolve().parent))
+    project = propose_project(
+        song, analyze(audio), args.prompt, start=args.start, end=args.end, seed=args.seed,
+        negative_prompt=args.negative_prompt, every=args.every,
+    )  # fmt: skip
+    if args.out is None:
+        sys.stdout.write(project.to_json() + "\n")
+        return 0
+    try:
+        project.save(args.out)
+    except OSError as exc:
+        raise BeatwalkError(f"cannot write the project {args.out}: {exc}") from None
+    print(args.out)
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from pipelines.analysis import analyze
+    from pipelines.audio import load_audio
+    from pipelines.limits import Limits
+    from pipelines.project import Project
+    from pipelines.timeline import plan_frames
+
+    project = Project.load(args.project)
+    limits = Limits.from_env(max_song_seconds=None)
+    audio = load_audio(project.audio.path, start=project.audio.start, end=project.audio.end,
+                       max_duration=limits.max_song_seconds)  # fmt: skip
+    analysis = analyze(audio)
+    plan = plan_frames(project, analysis)
+    if args.plot is not None:
+        from pipelines.plots import plot_frame_plan
+
+        try:
+            plot_frame_plan(plan, analysis).savefig(args.plot, dpi=110)
+        except (OSError, ValueError) as exc:
+            raise BeatwalkError(f"cannot write the plot {args.plot}: {exc}") from None
+    json.dump(plan.summary(), sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from pipelines.sync import score_video
+
+    result = score_video(args.video, song=args.song)
+    if args.plot is not None:
+        from pipelines.plots import plot_sync
+
+        try:
+            plot_sync(result).savefig(args.plot, dpi=110)
+        except (OSError, ValueError) as exc:
+            raise BeatwalkError(f"cannot write the plot {args.plot}: {exc}") from None
+    json.dump(result.to_dict(), sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from pipelines.analysis import analyze
+    from pipelines.audio import load_audio
+    from pipelines.limits import Limits
+    from pipelines.project import Project
+    from pipelines.render import default_workdir, iter_render, sidecar_path, with_render_settings
+
+    loaded = Project.load(args.project)
+    width = height = None
+    if args.size is not None:
+        try:
+            width, height = (int(side) for side in args.size.lower().split("x"))
+        except ValueError:
+            raise BeatwalkError(f"--size must look like 512x512, got {args.size!r}") from None
+    settings = {"model": args.model, "fps": args.fps, "steps": args.steps, "batch_size": args.batch_size}
+    project = with_render_settings(loaded, width=width, height=height, **settings)
+    if args.chunk_frames is not None and args.chunk_frames < 1:
+        raise BeatwalkError(f"--chunk-frames must be at least 1, got {args.chunk_frames}")
+    if sidecar_path(args.out).resolve() == args.project.resolve() and (project != loaded or args.draft):
+        raise BeatwalkError(f"the sidecar would overwrite {args.project} with new settings; change --out")
+
+    song, limits = project.audio, Limits.from_env(max_song_seconds=None)
+    audio = load_audio(song.path, start=song.start, end=song.end, max_duration=limits.max_song_seconds)
+    options = {"resume": args.resume, "draft": args.draft, "chunk_frames": args.chunk_frames}
+    bar = None
+    try:
+        try:
+            for progress in iter_render(project, args.out, analysis=analyze(audio), **options):
+                if bar is None:
+                    total, initial = progress.frames_total, progress.frames_done
+                    bar = tqdm(total=total, initial=initial, unit="frame", file=sys.stderr)
+                bar.update(progress.frames_done - bar.n)
+        finally:
+            if bar is not None:
+                bar.close()
+    except KeyboardInterrupt:
+        workdir = default_workdir(args.out, draft=args.draft)
+        print(f"interrupted: finished chunks are in {workdir}; add --resume to continue", file=sys.stderr)
+        return 130
+    print(progress.video_path)
     return 0

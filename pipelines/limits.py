@@ -51,3 +51,36 @@ class Limits:
     @classmethod
     def unlimited(cls) -> Limits:
         return cls(**{field.name: None for field in fields(cls)})
+
+    def check_render(self, *, duration: float, width: int, height: int, fps: float, steps: int) -> None:
+        """Refuse a render larger than these limits, with one line naming the variable that lifts it.
+
+        Parameters
+        ----------
+        duration : float > 0
+            Length of the song segment, seconds.
+        width, height : int
+            Frame size, pixels.
+        fps : float
+            Frames per second.
+        steps : int
+            Denoising steps per frame.
+        """
+        if self.max_song_seconds is not None and duration > self.max_song_seconds:
+            raise BeatwalkError(
+                f"song segment is {duration:.0f} s, over the limit of {self.max_song_seconds:g} s "
+                "(pick a shorter segment, or set BEATWALK_MAX_SONG_SECONDS)"
+            )
+        if self.max_pixels is not None and width * height > self.max_pixels:
+            raise BeatwalkError(
+                f"size {width}×{height} is over the limit of {self.max_pixels} pixels per frame "
+                "(set BEATWALK_MAX_PIXELS)"
+            )
+        frames = round(duration * fps)
+        if self.max_frames is not None and frames > self.max_frames:
+            raise BeatwalkError(
+                f"{frames} frames ({duration:.0f} s at {fps:g} fps) is over the limit of {self.max_frames} "
+                "(lower the fps, pick a shorter segment, or set BEATWALK_MAX_FRAMES)"
+            )
+        if self.max_steps is not None and steps > self.max_steps:
+            raise BeatwalkError(f"{steps} steps is over the limit of {self.max_steps} (set BEATWALK_MAX_STEPS)")

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines.errors import BeatwalkError
 
@@ -32,13 +32,13 @@ Transition = Literal["walk", "linear", "beats", "cut"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class AudioRef(_Model):
     """The song and the segment of it that the video covers."""
 
-    path: str = Field(description="Song file; relative paths are relative to the project file.")
+    path: str = Field(min_length=1, description="Song file; relative paths are relative to the project file.")
     start: float = Field(0.0, ge=0, description="Segment start in the song, seconds.")
     end: float | None = Field(None, gt=0, description="Segment end in the song, seconds; None: the end.")
 
@@ -61,15 +61,16 @@ class Keyframe(_Model):
     )
     init_image: str | None = Field(None, description="Optional image file to start from.")
     init_strength: float = Field(0.6, gt=0, le=1, description="How far from the init image (img2img strength).")
-    hold: float = Field(0.0, ge=0, description="Stay on this keyframe's image for this long after its time.")
+    hold: float = Field(0.0, ge=0, le=3600, description="Stay on this keyframe's image for this long after its time.")
     hold_unit: Literal["beats", "seconds"] = "beats"
     transition: Transition = Field("walk", description="How the move into the next keyframe is shaped.")
 
-    @model_validator(mode="after")
-    def _prompt_not_blank(self) -> Keyframe:
-        if not self.prompt.strip():
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, prompt: str) -> str:
+        if not prompt.strip():
             raise ValueError("prompt must not be empty")
-        return self
+        return prompt
 
 
 class MotionSettings(_Model):
@@ -103,7 +104,7 @@ class Project(_Model):
 
     version: int = PROJECT_VERSION
     audio: AudioRef
-    keyframes: list[Keyframe] = Field(min_length=1)
+    keyframes: list[Keyframe] = Field(min_length=1, max_length=10_000)
     motion: MotionSettings = MotionSettings()
     render: RenderSettings = RenderSettings()
 

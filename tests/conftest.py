@@ -43,3 +43,11 @@ def song_120(tmp_path_factory):
     samples, beats, downbeats = drum_song(duration=12.0, bpm=120.0)
     path = write_song(tmp_path_factory.mktemp("songs") / "drums-120.wav", samples)
     return path, beats, downbeats
+
+
+@pytest.fixture(scope="session")
+def tiny_pipe():
+    """The built-in random-weight SD pipeline (``load_pipeline("tiny")``), built once per session."""
+    from pipelines.models import load_pipeline
+
+    return load_pipeline("tiny", device="cpu")

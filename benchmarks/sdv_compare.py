@@ -1,0 +1,353 @@
+"""Beatwalk vs stable-diffusion-videos 0.9.2: end-to-end frames per second, side by side.
+
+Both tools render the same music video: the same tiny random-weight model
+(Beatwalk's ``tiny``, saved with ``save_pretrained`` and loaded by sdv from that
+folder; the weights' fingerprints and one keyframe image are checked to match),
+the same prompts, seeds, steps, guidance, size, fps, batch size and song, the
+same number of frames, and the same ffmpeg binary for encoding.
+
+What is timed, on both sides, is the whole render after the model is loaded:
+reading the song and turning its energy into walk speed, encoding prompts,
+denoising, decoding, and writing the mp4 with the song. Model loading is
+excluded from both. Every timed run is a fresh process that first loads the
+model and renders a 1 s warm-up (untimed); runs of the two tools alternate,
+and each setting is repeated, to limit the noise of a shared 2-core machine.
+Frames are counted in the finished videos.
+
+Usage::
+
+    python benchmarks/sdv_compare.py --setup     # once: the sdv venv (see SDV_REQUIREMENTS)
+    python benchmarks/sdv_compare.py             # the comparison; appends to benchmarks/RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_VENV = Path(os.environ.get("BEATWALK_SDV_VENV", REPO.parent / "sdv-venv"))
+RUNNER = REPO / "benchmarks" / "sdv_runner.py"
+RESULTS = REPO / "benchmarks" / "RESULTS.md"
+
+TORCH = "torch==2.13.0"
+SDV_REQUIREMENTS = [
+    "stable-diffusion-videos==0.9.2", "diffusers==0.39.0", "transformers==4.57.6", "tokenizers==0.22.2",
+    "huggingface_hub==0.36.2", "librosa==0.11.0", "soundfile>=0.12", "numpy>=1.26,<2.5", "pillow>=10",
+    "opencv-python-headless>=4.8", "imageio-ffmpeg>=0.5",
+]
+"""What sdv's ``StableDiffusionWalkPipeline.walk`` imports. sdv itself is installed
+without its declared dependencies: realesrgan (→ basicsr → torchvision, no CPU build
+here), gradio, av, fire and protobuf 3.20 are not used by ``walk``."""
+
+PROMPTS = ["a red sunset over the sea", "a blue forest at night", "a golden desert city", "a green neon jungle"]
+SEEDS = [11, 22, 33, 44]
+WARMUP_SECONDS = 1.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.beatwalk_job:
+        _beatwalk_worker(json.loads(Path(args.beatwalk_job).read_text()))
+        return
+    if args.setup:
+        setup(args.venv)
+        return
+    if not (args.venv / "bin" / "python").exists():
+        sys.exit(f"error: no sdv venv at {args.venv}: run `python benchmarks/sdv_compare.py --setup` first")
+    compare(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setup", action="store_true", help="create the sdv venv and exit")
+    parser.add_argument("--venv", type=Path, default=DEFAULT_VENV, help="the sdv venv (default: %(default)s)")
+    parser.add_argument("--song", help="song file (default: a synthetic 120 BPM drum song, --duration long)")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of song to render (default 20)")
+    parser.add_argument("--sizes", default="128,256", help="square frame sizes, px (default 128,256)")
+    parser.add_argument("--batch-sizes", default="4", help="batch sizes, used by both tools (default 4)")
+    parser.add_argument("--fps", type=int, default=24)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance (> 1: on in both)")
+    parser.add_argument("--prompts", type=int, default=4, choices=range(2, len(PROMPTS) + 1), help="keyframes")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool and setting (default 3)")
+    parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
+    parser.add_argument("--beatwalk-job", help=argparse.SUPPRESS)  # internal: one timed Beatwalk run
+    return parser
+
+
+# -- The sdv venv --------------------------------------------------------------------------------
+
+
+def setup(venv: Path) -> None:
+    """Create the sdv venv: torch first (the local CPU build), then sdv and what ``walk`` needs."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # torch first: any other torch build pulls gigabytes of CUDA wheels.
+    subprocess.run([*pip, TORCH], check=True)
+    subprocess.run([*pip, TORCH, *SDV_REQUIREMENTS[1:]], check=True)
+    subprocess.run([*pip, "--no-deps", SDV_REQUIREMENTS[0]], check=True)
+    subprocess.run([str(python), "-c", "import diffusers, transformers, torch, librosa, cv2; "
+                    "print('sdv venv ready: diffusers', diffusers.__version__, 'transformers', "
+                    "transformers.__version__, 'torch', torch.__version__)"], check=True)
+
+
+# -- The comparison ------------------------------------------------------------------------------
+
+
+def compare(args) -> None:
+    from pipelines.audio import load_audio
+    from pipelines.models import load_pipeline
+
+    work = Path(tempfile.mkdtemp(prefix="beatwalk-vs-sdv-"))
+    song = Path(args.song) if args.song else _drum_song(work / "song.wav", args.duration)
+    duration = min(args.duration, load_audio(str(song)).duration)
+    model_dir = work / "tiny-sd"
+    load_pipeline("tiny").save_pretrained(model_dir)
+    prompts, seeds = PROMPTS[: args.prompts], SEEDS[: args.prompts]
+    print(f"song {song} ({duration:.1f} s), model {model_dir}, work folder {work}", flush=True)
+
+    versions = {"beatwalk": _beatwalk_versions(), "sdv": _check_same_model(args, model_dir, prompts[0], seeds[0], work)}
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
+            setting = dict(size=size, batch_size=batch_size, fps=args.fps, steps=args.steps, guidance=args.guidance,
+                           duration=duration, prompts=prompts, seeds=seeds, song=str(song))
+            runs = {"sdv": [], "beatwalk": []}
+            for repeat in range(args.repeats):
+                # Alternate which tool goes first, so slow spells of the machine hit both.
+                for tool in ("sdv", "beatwalk") if repeat % 2 == 0 else ("beatwalk", "sdv"):
+                    out = work / f"{tool}-{size}-b{batch_size}-r{repeat}"
+                    run = _run_sdv(args, model_dir, setting, out) if tool == "sdv" else _run_beatwalk(setting, out)
+                    runs[tool].append(run)
+                    print(f"  {size}px batch {batch_size} run {repeat + 1}: {tool:8s} {run['frames']} frames "
+                          f"in {run['seconds']:.1f} s = {run['fps']:.2f} fps", flush=True)
+            rows.append(_summarize(setting, runs))
+    table = _table(rows)
+    print("\n" + table)
+    if not args.no_record:
+        _record(table, rows, versions, args)
+        print(f"\nappended to {RESULTS}")
+
+
+def _check_same_model(args, model_dir: Path, prompt: str, seed: int, work: Path) -> dict:
+    """Both tools run the same weights: equal fingerprints and the same keyframe image."""
+    import numpy as np
+
+    from pipelines.models import load_pipeline
+    from pipelines.project import Project
+    from pipelines.walk import preview_keyframe
+
+    pipe = load_pipeline("tiny")
+    size, steps = 128, args.steps
+    job = dict(action="check", model=str(model_dir), prompt=prompt, seed=seed, steps=steps,
+               guidance=args.guidance, height=size, width=size, out=str(work / "sdv-keyframe.npy"))
+    sdv = _sdv(args, job, work / "check.json")
+    ours = {name: weights_fingerprint(getattr(pipe, name)) for name in ("unet", "vae", "text_encoder")}
+    if ours != sdv["fingerprints"]:
+        sys.exit(f"error: sdv loaded different weights: {sdv['fingerprints']} != {ours}")
+    project = Project.from_dict(dict(
+        audio={"path": "unused.wav"}, keyframes=[dict(time=0, prompt=prompt, seed=seed, guidance=args.guidance)],
+        render=dict(model="tiny", width=size, height=size, steps=steps),
+    ))
+    ours_image = np.asarray(preview_keyframe(pipe, project, 0)).astype(np.float32)
+    sdv_image = np.round(np.load(work / "sdv-keyframe.npy") * 255)
+    difference = float(np.abs(ours_image - sdv_image).max())
+    if difference > 2:
+        sys.exit(f"error: the two tools' keyframe images differ by up to {difference:g} levels: not the same model")
+    print(f"same model: weights {ours}, keyframe images within {difference:g}/255, "
+          f"scheduler {sdv['scheduler']}", flush=True)
+    return sdv["versions"]
+
+
+def weights_fingerprint(module) -> str:
+    """sha256 of a module's weights, independent of transformers' key prefix (as in sdv_runner.py)."""
+    import torch
+
+    digest = hashlib.sha256()
+    state = {key.removeprefix("text_model."): value for key, value in module.state_dict().items()}
+    for key in sorted(state):
+        if key.endswith("position_ids"):
+            continue
+        digest.update(key.encode())
+        digest.update(state[key].detach().to(torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _run_sdv(args, model_dir: Path, setting: dict, out: Path) -> dict:
+    n_frames = round(setting["duration"] * setting["fps"])
+    segments = len(setting["prompts"]) - 1
+    bounds = [round(i * n_frames / segments) for i in range(segments + 1)]
+    common = dict(fps=setting["fps"], num_inference_steps=setting["steps"], guidance_scale=setting["guidance"],
+                  height=setting["size"], width=setting["size"], batch_size=setting["batch_size"],
+                  audio_filepath=setting["song"], audio_start_sec=0, output_dir=str(out))
+    walk = dict(common, name="walk", prompts=setting["prompts"], seeds=setting["seeds"],
+                num_interpolation_steps=[b - a for a, b in zip(bounds, bounds[1:])])
+    warmup = dict(common, name="warmup", prompts=setting["prompts"][:2], seeds=setting["seeds"][:2],
+                  num_interpolation_steps=[round(WARMUP_SECONDS * setting["fps"])])
+    result = _sdv(args, dict(action="walk", model=str(model_dir), walk=walk, warmup=warmup), out.with_suffix(".json"))
+    return _with_frames(result, Path(result["video"]))
+
+
+def _run_beatwalk(setting: dict, out: Path) -> dict:
+    out.mkdir(parents=True)
+    job = dict(project=_project(setting, setting["duration"]), warmup=_project(setting, WARMUP_SECONDS),
+               out=str(out / "walk.mp4"), warmup_out=str(out / "warmup.mp4"))
+    job_file = out.with_suffix(".json")
+    job_file.write_text(json.dumps(job))
+    completed = subprocess.run([sys.executable, __file__, "--beatwalk-job", str(job_file)],
+                               cwd=REPO, capture_output=True, text=True)
+    result = _last_json(completed, "Beatwalk")
+    return _with_frames(result, Path(result["video"]))
+
+
+def _project(setting: dict, duration: float) -> dict:
+    """Keyframes where sdv's segments start; the last one on the last frame, where sdv arrives."""
+    prompts, fps = setting["prompts"], setting["fps"]
+    n_frames = round(duration * fps)
+    times = [round(i * n_frames / (len(prompts) - 1)) / fps for i in range(len(prompts) - 1)] + [(n_frames - 1) / fps]
+    return dict(
+        audio=dict(path=setting["song"], start=0.0, end=duration),
+        keyframes=[dict(time=t, prompt=p, seed=s, guidance=setting["guidance"])
+                   for t, p, s in zip(times, prompts, setting["seeds"])],
+        render=dict(model="tiny", width=setting["size"], height=setting["size"], fps=fps,
+                    steps=setting["steps"], batch_size=setting["batch_size"], dtype="float32"),
+    )
+
+
+def _beatwalk_worker(job: dict) -> None:
+    """One timed Beatwalk render in this process: load, warm up, then ``render_project`` end to end."""
+    import diffusers
+    import torch
+    import transformers
+
+    from pipelines.models import load_pipeline
+    from pipelines.project import Project
+    from pipelines.render import render_project
+
+    pipe = load_pipeline("tiny")
+    render_project(Project.from_dict(job["warmup"]), job["warmup_out"], pipe=pipe)
+    project = Project.from_dict(job["project"])
+    start = time.perf_counter()
+    video = render_project(project, job["out"], pipe=pipe)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "video": str(video), "versions": {
+        "torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__}}))
+
+
+def _sdv(args, job: dict, job_file: Path) -> dict:
+    job_file.parent.mkdir(parents=True, exist_ok=True)
+    job_file.write_text(json.dumps(dict(job, ffmpeg=_ffmpeg())))
+    completed = subprocess.run([str(args.venv / "bin" / "python"), str(RUNNER), str(job_file)],
+                               capture_output=True, text=True)
+    return _last_json(completed, "stable-diffusion-videos")
+
+
+def _last_json(completed: subprocess.CompletedProcess, tool: str) -> dict:
+    if completed.returncode != 0:
+        sys.exit(f"error: the {tool} run failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def _with_frames(result: dict, video: Path) -> dict:
+    from pipelines.video import probe_video
+
+    info = probe_video(video)
+    if not info.has_audio:
+        sys.exit(f"error: {video} has no soundtrack")
+    return dict(result, frames=info.frames, fps=info.frames / result["seconds"])
+
+
+def _ffmpeg() -> str:
+    from pipelines.video import ffmpeg_exe
+
+    return ffmpeg_exe()
+
+
+def _drum_song(path: Path, duration: float) -> Path:
+    sys.path.insert(0, str(REPO))
+    from tests.songs import drum_song, write_song
+
+    samples, _, _ = drum_song(duration=duration, bpm=120.0)
+    return write_song(path, samples)
+
+
+# -- Results -------------------------------------------------------------------------------------
+
+
+def _summarize(setting: dict, runs: dict) -> dict:
+    fps = {tool: statistics.median(r["fps"] for r in rs) for tool, rs in runs.items()}
+    ratios = [b["fps"] / s["fps"] for s, b in zip(runs["sdv"], runs["beatwalk"])]
+    return dict(setting, runs=runs, sdv_fps=fps["sdv"], beatwalk_fps=fps["beatwalk"],
+                ratio=fps["beatwalk"] / fps["sdv"], ratio_min=min(ratios), ratio_max=max(ratios))
+
+
+def _table(rows: list[dict]) -> str:
+    lines = ["| size | steps | guidance | batch | frames (sdv / Beatwalk) | sdv s | Beatwalk s "
+             "| sdv fps | Beatwalk fps | Beatwalk / sdv (min–max) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        sdv_s = statistics.median(r["seconds"] for r in row["runs"]["sdv"])
+        ours_s = statistics.median(r["seconds"] for r in row["runs"]["beatwalk"])
+        frames = f"{row['runs']['sdv'][0]['frames']} / {row['runs']['beatwalk'][0]['frames']}"
+        lines.append(
+            f"| {row['size']}² | {row['steps']} | {row['guidance']:g} | {row['batch_size']} | {frames} "
+            f"| {sdv_s:.1f} | {ours_s:.1f} | {row['sdv_fps']:.2f} | {row['beatwalk_fps']:.2f} "
+            f"| **{row['ratio']:.2f}×** ({row['ratio_min']:.2f}–{row['ratio_max']:.2f}) |"
+        )
+    return "\n".join(lines)
+
+
+def _beatwalk_versions() -> dict:
+    import diffusers
+    import torch
+    import transformers
+
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "pipelines"], cwd=REPO, capture_output=True, text=True)
+    return {"commit": commit.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else ""),
+            "torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__}
+
+
+def _record(table: str, rows: list[dict], versions: dict, args) -> None:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    sdv, ours = versions["sdv"], versions["beatwalk"]
+    command = "python benchmarks/sdv_compare.py " + " ".join(sys.argv[1:])
+    text = "\n".join([
+        f"\n## Beatwalk vs stable-diffusion-videos — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n",
+        f"- Command: `{command.strip()}`",
+        f"- Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"load average {os.getloadavg()[0]:.1f} at the end (a shared machine)",
+        f"- Beatwalk {ours['commit']}: torch {ours['torch']}, diffusers {ours['diffusers']}, "
+        f"transformers {ours['transformers']}",
+        f"- stable-diffusion-videos {sdv['stable_diffusion_videos']}: torch {sdv['torch']}, diffusers "
+        f"{sdv['diffusers']}, transformers {sdv['transformers']}; torchvision.io.write_video stood in by ffmpeg",
+        f"- Model: Beatwalk's `tiny` (random weights), the same weights in both; {len(rows[0]['prompts'])} "
+        f"keyframes, {rows[0]['duration']:.1f} s of song at {rows[0]['fps']} fps; model load excluded, "
+        f"medians of {args.repeats} alternating runs",
+        "",
+        table,
+        "",
+    ])
+    with RESULTS.open("a", encoding="utf-8") as results:
+        if results.tell() == 0:
+            results.write("# Benchmark results\n\nAppended by the scripts in `benchmarks/`; newest last.\n")
+        results.write(text)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    main()

@@ -1,0 +1,269 @@
+"""Beat, downbeat and tempo tracking.
+
+The default tracker is Beatwalk's own DSP tracker (no learned weights, BSD-compatible code):
+
+1. a log-magnitude mel spectrogram and its spectral flux (SuperFlux-style maximum filter) give
+   an onset envelope, normalised against a moving maximum so that quiet passages still count;
+2. a dynamic Bayesian network over (beat period, position in the beat) decoded with Viterbi
+   (Krebs, Böck & Widmer 2015, as in madmom's ``DBNBeatTrackingProcessor``) follows the
+   tempo through ramps, jumps and rubato, with a log-normal tempo prior that settles the
+   metrical level;
+3. a bar model over beats (meters of 2, 3, 4 or 5 beats, allowed to change at bar lines) picks
+   the downbeats from how much the harmony, the bass and the low-band onsets change at each beat;
+4. beats are only kept where there is sound: silence and silent intros get none.
+
+``BEATWALK_BEAT_TRACKER`` selects another tracker when it is installed (see ``TRACKERS``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import scipy.ndimage
+import scipy.signal
+
+from pipelines.beat_dbn import beat_transitions, viterbi_bars, viterbi_beats
+from pipelines.errors import BeatwalkError
+
+SAMPLE_RATE = 22050
+HOP_LENGTH = 256
+FPS = SAMPLE_RATE / HOP_LENGTH
+TRACKERS = ("dsp",)
+
+
+@dataclass
+class BeatTrack:
+    """Where the beats are.
+
+    Attributes
+    ----------
+    beats : np.ndarray [shape=(b,)]
+        Beat times, in seconds, increasing.
+    downbeats : np.ndarray [shape=(d,)]
+        Bar starts, in seconds; a subset of ``beats``.
+    beats_per_bar : int
+        The most common number of beats in a bar (0 when there are no beats).
+    tempo_times : np.ndarray [shape=(c,)]
+        Times of the tempo curve, in seconds (midpoints between beats).
+    tempo_bpm : np.ndarray [shape=(c,)]
+        Local tempo at ``tempo_times``, in beats per minute.
+    """
+
+    beats: np.ndarray
+    downbeats: np.ndarray
+    beats_per_bar: int
+    tempo_times: np.ndarray
+    tempo_bpm: np.ndarray
+
+    @property
+    def tempo(self) -> float:
+        """The song's main tempo in BPM: the median of the tempo curve (0 with no beats)."""
+        return float(np.median(self.tempo_bpm)) if len(self.tempo_bpm) else 0.0
+
+
+def track_beats(
+    samples: np.ndarray, sample_rate: float, *, min_bpm: float = 45.0, max_bpm: float = 230.0,
+    tracker: str | None = None,
+) -> BeatTrack:
+    """Track beats, downbeats and the tempo curve of a song.
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(n,)]
+        Mono audio, any float scale.
+    sample_rate : number > 0
+        Sample rate of ``samples`` in Hz; resampled to 22050 Hz internally.
+    min_bpm, max_bpm : number > 0
+        Tempo range the tracker may follow, in beats per minute.
+    tracker : str, optional
+        One of ``TRACKERS``; default: the ``BEATWALK_BEAT_TRACKER`` environment variable, else
+        ``"dsp"``.
+
+    Returns
+    -------
+    BeatTrack
+
+    Raises
+    ------
+    BeatwalkError
+        If the audio is not a finite 1-D signal, the rate is not positive or the tempo range
+        is empty, or the tracker is unknown.
+
+    Examples
+    --------
+    >>> from tests.songs import drum_song
+    >>> samples, beats, downbeats = drum_song(bpm=120.0)
+    >>> track = track_beats(samples, 22050)
+    >>> round(track.tempo)
+    120
+    """
+    # 1. Check inputs.
+    tracker = tracker or os.environ.get("BEATWALK_BEAT_TRACKER") or "dsp"
+    if tracker not in TRACKERS:
+        raise BeatwalkError(f"unknown beat tracker {tracker!r}; choose one of {', '.join(TRACKERS)}")
+    samples = np.asarray(samples)
+    if samples.ndim != 1:
+        raise BeatwalkError(f"beat tracking needs mono audio (one dimension), got shape {samples.shape}")
+    if not np.issubdtype(samples.dtype, np.number) or not np.all(np.isfinite(samples)):
+        raise BeatwalkError("the audio contains values that are not finite numbers")
+    if not sample_rate > 0:
+        raise BeatwalkError(f"sample rate must be positive, got {sample_rate}")
+    if not 0 < min_bpm < max_bpm:
+        raise BeatwalkError(f"tempo range must satisfy 0 < min_bpm < max_bpm, got {min_bpm}..{max_bpm}")
+
+    # 2. Resample and find where there is sound at all.
+    y = samples.astype(np.float32)
+    if sample_rate != SAMPLE_RATE:
+        y = librosa.resample(y, orig_sr=sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    features = _features(y)
+    active = _active_frames(features["rms_db"])
+    if active.sum() < FPS:
+        return _empty_track()
+
+    # 3. Beats, then downbeats, then the tempo curve.
+    frames = _track_beat_frames(features["onset"] + LOW_WEIGHT * features["low"], active, min_bpm=min_bpm, max_bpm=max_bpm)
+    if len(frames) < 2:
+        return _empty_track()
+    positions, meters = _track_bars(frames, features)
+    beats = frames / FPS + ONSET_LAG
+    downbeats = beats[positions == 0]
+    values, counts = np.unique(meters, return_counts=True)
+    tempo_times, tempo_bpm = _tempo_curve(beats)
+    return BeatTrack(beats, downbeats, int(values[np.argmax(counts)]), tempo_times, tempo_bpm)
+
+
+# Onset envelope frames lead the sound by part of an analysis window; measured on the dev set.
+ONSET_LAG = 0.0
+N_FFT = 1024
+N_MELS = 96
+OBSERVATION_LAMBDA = 16
+TRANSITION_LAMBDA = 30.0
+TEMPO_PRIOR_BPM = 110.0
+TEMPO_PRIOR_OCTAVES = 1.0
+LOW_WEIGHT = 3.0
+ACTIVATION_POWER = 1.0
+PRIOR_WEIGHT = 1.0
+DOWNBEAT_WEIGHTS = np.array([-0.43, 0.33, -0.24, -0.32, 0.48, 1.28, 0.41, 0.59])
+DOWNBEAT_BIAS = -1.0
+METER_PRIOR = np.array([0.15, 0.3, 0.45, 0.1])
+
+
+def _empty_track() -> BeatTrack:
+    empty = np.zeros(0)
+    return BeatTrack(empty, empty.copy(), 0, empty.copy(), empty.copy())
+
+
+def _features(y: np.ndarray) -> dict[str, np.ndarray]:
+    """Frame-rate features at ``FPS``: onset envelope, low-band flux, chroma, bass chroma, level."""
+    spectrum = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
+    power = (spectrum**2).mean(axis=0)
+    rms_db = 10 * np.log10(power + 1e-12)
+    # Scale-free: relative to the loudest frames' strongest bins (a click cannot set it alone).
+    peak = float(np.percentile(spectrum.max(axis=0), 99)) + 1e-12
+    mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=30.0, fmax=11000.0)
+    log_mel = np.log1p(1000.0 * (mel_basis @ spectrum) / peak)
+    # SuperFlux: compare with the maximum of neighbouring bands in the previous frame, so
+    # vibrato and glissandi do not look like onsets.
+    reference = scipy.ndimage.maximum_filter1d(log_mel, size=3, axis=0)
+    flux = np.maximum(log_mel[:, 1:] - reference[:, :-1], 0.0)
+    flux = np.pad(flux, ((0, 0), (1, 0)))
+    centers = librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=30.0, fmax=11000.0)[1:-1]
+    freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
+    chroma_basis = librosa.filters.chroma(sr=SAMPLE_RATE, n_fft=N_FFT)
+    return {
+        "onset": flux.sum(axis=0),
+        "low": flux[centers < 150.0].sum(axis=0),
+        "chroma": chroma_basis @ (spectrum * (freqs < 2000.0)[:, None]),
+        "bass": chroma_basis @ (spectrum * (freqs < 250.0)[:, None]),
+        "rms_db": rms_db,
+    }
+
+
+def _active_frames(rms_db: np.ndarray) -> np.ndarray:
+    """Frames with sound: within 50 dB of the loud part and above digital silence."""
+    loud = np.percentile(rms_db, 95)
+    active = (rms_db > loud - 50.0) & (rms_db > -100.0)
+    # Bridge short gaps (rests, stops) so only real silences split the song; pad with the edge
+    # values first, as closing would otherwise erode the first and last half second.
+    width = int(FPS)
+    padded = np.pad(active, width, mode="edge")
+    return scipy.ndimage.binary_closing(padded, structure=np.ones(width))[width:-width]
+
+
+def _track_beat_frames(onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float) -> np.ndarray:
+    """Beat frames from the onset envelope with the (period, position) DBN, only where active."""
+    first, last = np.flatnonzero(active)[[0, -1]]
+    envelope = onset[first : last + 1]
+    # Normalise against a moving maximum (about 3 s) so soft passages still drive the model.
+    scale = scipy.ndimage.maximum_filter1d(envelope, size=int(3 * FPS)) + 1e-9
+    activation = np.clip((envelope / scale) ** ACTIVATION_POWER, 1e-4, 1 - 1e-4)
+    intervals = np.unique(np.round(60.0 * FPS / np.geomspace(max_bpm, min_bpm, 80)).astype(np.int64))
+    bpm = 60.0 * FPS / intervals
+    log_prior = -0.5 * PRIOR_WEIGHT * (np.log2(bpm / TEMPO_PRIOR_BPM) / TEMPO_PRIOR_OCTAVES) ** 2
+    log_trans = beat_transitions(intervals, transition_lambda=TRANSITION_LAMBDA, log_prior=log_prior)
+    beat_states = np.maximum(1, intervals // OBSERVATION_LAMBDA).astype(np.int64)
+    log_beat = np.log(activation)
+    log_other = np.log((1 - activation) / (OBSERVATION_LAMBDA - 1))
+    starts, periods = viterbi_beats(log_beat, log_other, intervals, log_trans, beat_states)
+    # Place each beat on the strongest onset inside its beat region.
+    frames = np.array(
+        [s + int(np.argmax(envelope[s : s + beat_states[p]])) for s, p in zip(starts, periods)], dtype=np.int64
+    )
+    frames += first
+    return frames[active[frames]]
+
+
+def _track_bars(frames: np.ndarray, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Bar position and meter of each beat from harmonic, bass and low-band changes."""
+    score = _bar_features(frames, features) @ DOWNBEAT_WEIGHTS + DOWNBEAT_BIAS
+    down = np.clip(1.0 / (1.0 + np.exp(-score)), 1e-3, 1 - 1e-3)
+    meters = np.array([2, 3, 4, 5], dtype=np.int64)
+    return viterbi_bars(np.log(down), np.log1p(-down), meters, np.log(METER_PRIOR), np.log(1e-3))
+
+
+def _bar_features(frames: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:
+    """Per-beat evidence for a bar start, robust z-scores [shape=(b, 8)]."""
+    bounds = np.append(frames, frames[-1] + int(np.median(np.diff(frames))))
+    bounds = np.minimum(bounds, features["onset"].shape[0])
+    chroma = librosa.util.sync(features["chroma"], bounds, aggregate=np.mean)[:, : len(frames)]
+    bass = librosa.util.sync(features["bass"], bounds, aggregate=np.mean)[:, : len(frames)]
+    low = np.array([features["low"][max(f - 2, 0) : f + 3].max() for f in frames])
+    onset = np.array([features["onset"][max(f - 2, 0) : f + 3].max() for f in frames])
+    level = np.array([features["rms_db"][max(f - 2, 0) : f + 6].max() for f in frames])
+    columns = [
+        _novelty(chroma, width=1), _novelty(chroma, width=2), _novelty(chroma, width=4),
+        _novelty(bass, width=1), _novelty(bass, width=2), low, onset, level,
+    ]
+    return np.stack([_robust_z(c) for c in columns], axis=1)
+
+
+def _novelty(beat_chroma: np.ndarray, *, width: int) -> np.ndarray:
+    """Harmonic change at each beat: cosine distance between the mean chroma of the ``width``
+    beats before it and the ``width`` beats from it on (Foote's novelty, at beat rate)."""
+    padded = np.pad(beat_chroma, ((0, 0), (width, width)), mode="edge")
+    kernel = np.ones(width) / width
+    means = scipy.ndimage.convolve1d(padded, kernel, axis=1, mode="nearest", origin=-(width // 2))
+    n = beat_chroma.shape[1]
+    before = np.stack([padded[:, k : k + width].mean(axis=1) for k in range(n)], axis=1)
+    after = np.stack([padded[:, k + width : k + 2 * width].mean(axis=1) for k in range(n)], axis=1)
+    del means
+    before /= np.linalg.norm(before, axis=0, keepdims=True) + 1e-9
+    after /= np.linalg.norm(after, axis=0, keepdims=True) + 1e-9
+    return 1.0 - (before * after).sum(axis=0)
+
+
+def _robust_z(values: np.ndarray) -> np.ndarray:
+    median = np.median(values)
+    spread = np.median(np.abs(values - median)) * 1.4826 + 1e-9
+    return np.clip((values - median) / spread, -3.0, 3.0)
+
+
+def _tempo_curve(beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local tempo between consecutive beats, median-smoothed over five beats."""
+    bpm = 60.0 / np.diff(beats)
+    if len(bpm) >= 5:
+        bpm = scipy.signal.medfilt(bpm, 5)
+    return (beats[1:] + beats[:-1]) / 2, bpm

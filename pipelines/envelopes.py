@@ -1,0 +1,202 @@
+"""Energy envelopes the visuals follow, from one shared spectrogram.
+
+One STFT (1024-point, hop 256 at 22.05 kHz: 86 frames per second) feeds
+everything: a mel spectrogram for onset strength and for harmonic/percussive
+separation (median filtering on 96 mel bands instead of 513 linear bins is
+what keeps HPSS cheap), and the linear bins for the low/mid/high bands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import scipy.ndimage
+
+ENVELOPE_NAMES = ("onset", "percussive", "harmonic", "low", "mid", "high")
+"""Names of the energy envelopes, in the order the JSON lists them."""
+
+BAND_EDGES = (200.0, 2000.0)
+"""Low/mid and mid/high band edges, Hz."""
+
+SILENCE_RMS = 1e-4
+"""RMS amplitude below which audio counts as silence (-80 dBFS)."""
+
+_HOP_SECONDS = 256 / 22050
+_N_MELS = 96
+# Median-filter lengths for HPSS: ~0.2 s across time (harmonic), ~1/6 of the mel
+# axis across frequency (percussive), as in Fitzgerald (2010) at this resolution.
+_HPSS_KERNEL = (17, 17)
+# Envelopes are scaled by a high percentile, not the maximum, so that one
+# outlier (a clap, a click) does not flatten the rest of the song.
+_REFERENCE_PERCENTILE = 99.0
+
+
+@dataclass
+class Spectrogram:
+    """The shared time-frequency view of a song.
+
+    Attributes
+    ----------
+    power : np.ndarray [shape=(n_fft // 2 + 1, t)]
+        Linear power spectrogram.
+    mel_db : np.ndarray [shape=(n_mels, t)]
+        Log-power mel spectrogram, dB.
+    mel_power : np.ndarray [shape=(n_mels, t)]
+        Linear-power mel spectrogram.
+    sample_rate : int
+        Hz.
+    hop_length : int
+        Samples between frames.
+    n_fft : int
+        FFT size, samples.
+    """
+
+    power: np.ndarray
+    mel_db: np.ndarray
+    mel_power: np.ndarray
+    sample_rate: int
+    hop_length: int
+    n_fft: int
+
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second."""
+        return self.sample_rate / self.hop_length
+
+
+def spectrogram(samples: np.ndarray, sample_rate: int) -> Spectrogram:
+    """Compute the shared spectrogram of a mono signal.
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(n,), float32]
+    sample_rate : int > 0, Hz
+
+    Returns
+    -------
+    Spectrogram
+    """
+    hop_length = max(1, round(_HOP_SECONDS * sample_rate))
+    n_fft = 4 * hop_length
+    power = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop_length)) ** 2
+    mel_basis = librosa.filters.mel(
+        sr=sample_rate, n_fft=n_fft, n_mels=_N_MELS, fmax=min(11025.0, sample_rate / 2), norm=None
+    )
+    # Each mel band is the weighted mean of its bins' power, so mel and linear
+    # energies share one scale (and one silence floor).
+    mel_basis /= np.maximum(mel_basis.sum(axis=1, keepdims=True), 1e-10)
+    mel_power = mel_basis @ power
+    # 80 dB below the loudest bin is silence: entering a song from digital silence
+    # is then one onset, not a 100 dB cliff that dwarfs every other.
+    mel_db = librosa.power_to_db(mel_power, ref=np.max, amin=1e-10, top_db=80.0)
+    return Spectrogram(power, mel_db, mel_power, sample_rate, hop_length, n_fft)
+
+
+def onset_strength(spec: Spectrogram) -> np.ndarray:
+    """Spectral flux onset strength (librosa's), one value per frame.
+
+    Returns
+    -------
+    np.ndarray [shape=(t,)], >= 0, unnormalised
+    """
+    return librosa.onset.onset_strength(
+        S=spec.mel_db, sr=spec.sample_rate, hop_length=spec.hop_length, n_fft=spec.n_fft
+    )
+
+
+def energy_envelopes(spec: Spectrogram, onset: np.ndarray) -> dict[str, np.ndarray]:
+    """The six energy envelopes, each scaled to 0..1, one value per frame.
+
+    Parameters
+    ----------
+    spec : Spectrogram
+    onset : np.ndarray [shape=(t,)]
+        Onset strength from :func:`onset_strength`.
+
+    Returns
+    -------
+    dict[str, np.ndarray [shape=(t,), float64]]
+        Keys :data:`ENVELOPE_NAMES`. Energies are amplitudes (square roots of
+        power), so they move like loudness rather than like squared loudness;
+        each is divided by its 99th percentile and clipped to 1.
+    """
+    harmonic_mask, percussive_mask = _hpss_masks(spec.mel_power)
+    frequencies = librosa.fft_frequencies(sr=spec.sample_rate, n_fft=spec.n_fft)
+    low = frequencies < BAND_EDGES[0]
+    high = frequencies >= BAND_EDGES[1]
+    mid = ~low & ~high
+    # Band powers are per-bin means, so every band shares the silence floor below.
+    # Harmonic and percussive energies average amplitudes over mel bands rather
+    # than powers, so a snare counts beside a kick ten times its power.
+    amplitudes = {
+        "percussive": np.sqrt(percussive_mask * spec.mel_power).mean(axis=0),
+        "harmonic": np.sqrt(harmonic_mask * spec.mel_power).mean(axis=0),
+        "low": np.sqrt(spec.power[low].mean(axis=0)),
+        "mid": np.sqrt(spec.power[mid].mean(axis=0)),
+        "high": np.sqrt(spec.power[high].mean(axis=0)),
+    }
+    # White noise at -80 dBFS through a Hann-windowed FFT: rms * sqrt(0.375 * n_fft) per bin.
+    floor = SILENCE_RMS * np.sqrt(0.375 * spec.n_fft)
+    envelopes = {"onset": _scale(onset, floor=1e-3)}
+    for name, amplitude in amplitudes.items():
+        envelopes[name] = _scale(amplitude, floor=floor)
+    return {name: envelopes[name] for name in ENVELOPE_NAMES}
+
+
+def frame_curves(envelope: np.ndarray, rate: float, *, fps: float, n_frames: int) -> np.ndarray:
+    """Resample an envelope to video frames: the mean over each frame's window.
+
+    Parameters
+    ----------
+    envelope : np.ndarray [shape=(t,)]
+        Values at times ``k / rate``, seconds.
+    rate : float > 0
+        Envelope rate, Hz.
+    fps : float > 0
+        Video frame rate, frames per second.
+    n_frames : int >= 0
+        Number of frames; frame ``i`` covers ``[i / fps, (i + 1) / fps)``.
+
+    Returns
+    -------
+    np.ndarray [shape=(n_frames,), float64]
+        Mean of the linearly interpolated envelope over each window.
+    """
+    if n_frames == 0:
+        return np.zeros(0)
+    if len(envelope) == 1:
+        return np.full(n_frames, float(envelope[0]))
+    times = np.arange(len(envelope)) / rate
+    # Integral of the piecewise-linear envelope at each sample (trapezoids),
+    # so a window's mean is a difference of two interpolated integrals.
+    integral = np.concatenate([[0.0], np.cumsum((envelope[1:] + envelope[:-1]) / 2) / rate])
+    edges = np.arange(n_frames + 1) / fps
+    inside = np.clip(edges, times[0], times[-1])
+    # Beyond the last sample the envelope is held at its last value.
+    at_edges = np.interp(inside, times, integral) + (edges - inside) * envelope[-1]
+    return np.clip(np.diff(at_edges) * fps, 0.0, 1.0)
+
+
+def _hpss_masks(mel_power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Soft Wiener masks (harmonic, percussive) from median filtering, at the frame rate.
+
+    The filtering runs on frame pairs (half the frame rate): a third of the cost,
+    and the masks only need to tell sustained from struck sound, not when.
+    """
+    n_frames = mel_power.shape[1]
+    pairs = np.pad(mel_power, ((0, 0), (0, n_frames % 2)), mode="edge")
+    pairs = pairs.reshape(len(mel_power), -1, 2).mean(axis=2)
+    harmonic = scipy.ndimage.median_filter(pairs, size=(1, _HPSS_KERNEL[0] // 2 + 1), mode="nearest")
+    percussive = scipy.ndimage.median_filter(pairs, size=(_HPSS_KERNEL[1], 1), mode="nearest")
+    harmonic, percussive = harmonic**2, percussive**2
+    total = harmonic + percussive + 1e-20
+    harmonic_mask = np.repeat(harmonic / total, 2, axis=1)[:, :n_frames]
+    return harmonic_mask, 1.0 - harmonic_mask
+
+
+def _scale(values: np.ndarray, *, floor: float) -> np.ndarray:
+    """Scale to 0..1 by a high percentile, never below ``floor`` (keeps silence at 0)."""
+    reference = max(float(np.percentile(values, _REFERENCE_PERCENTILE)), floor)
+    return np.clip(values / reference, 0.0, 1.0)

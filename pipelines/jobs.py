@@ -1,0 +1,233 @@
+"""Render jobs on disk: a manifest and finished chunks, so a killed render resumes.
+
+A job folder holds ``manifest.json`` and one video-only mp4 per finished chunk
+(``chunk_00000.mp4``, …). A chunk is written under a ``.partial.mp4`` name and
+renamed when complete; it counts as finished only once the manifest, itself
+replaced atomically, says so. Whatever moment a render is killed at, the folder
+therefore holds finished chunks the manifest vouches for, plus at most one
+partial file that resuming discards.
+
+The manifest records what the chunks are frames of (hashes of the project and
+of the frame plan), so a render resumes only the very job it started.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.errors import BeatwalkError
+
+MANIFEST = "manifest.json"
+JOB_VERSION = 1
+CHUNK_SECONDS = 4.0
+"""Default chunk length, seconds of video: the most a kill can lose."""
+
+
+@dataclass
+class Chunk:
+    """Frames ``start`` to ``stop - 1`` of the video, and whether their file is finished."""
+
+    index: int
+    start: int
+    stop: int
+    done: bool = False
+    size: int | None = None
+    """Bytes of the finished file, checked on resume."""
+
+    @property
+    def name(self) -> str:
+        return f"chunk_{self.index:05d}.mp4"
+
+    @property
+    def partial_name(self) -> str:
+        return f"chunk_{self.index:05d}.partial.mp4"
+
+
+class RenderJob:
+    """The chunks of one render and their state, kept in ``workdir/manifest.json``.
+
+    Use :meth:`start` to create a job or pick up an unfinished one.
+    """
+
+    def __init__(
+        self, workdir: Path, *, project_hash: str, plan_hash: str, n_frames: int, chunk_frames: int, chunks
+    ):
+        self.workdir = Path(workdir)
+        self.project_hash = project_hash
+        self.plan_hash = plan_hash
+        self.n_frames = n_frames
+        self.chunk_frames = chunk_frames
+        self.chunks: list[Chunk] = chunks
+
+    @classmethod
+    def start(
+        cls,
+        workdir: str | Path,
+        *,
+        project_hash: str,
+        plan_hash: str,
+        n_frames: int,
+        chunk_frames: int,
+        resume: bool,
+    ) -> RenderJob:
+        """Create the job in ``workdir``, or with ``resume`` continue the one there.
+
+        An unfinished job is never overwritten: without ``resume`` it is an
+        error, and resuming a job of another project or frame plan is one too.
+        With ``resume`` and no job in ``workdir``, a new job starts.
+        """
+        workdir = Path(workdir)
+        manifest = workdir / MANIFEST
+        if manifest.is_file():
+            if not resume:
+                raise BeatwalkError(
+                    f"an unfinished render is in {workdir}: "
+                    "resume it (--resume) or delete that folder to start over"
+                )
+            job = cls._load(manifest)
+            if job.project_hash != project_hash or job.plan_hash != plan_hash:
+                what = "project" if job.project_hash != project_hash else "frame plan (song or its analysis)"
+                raise BeatwalkError(
+                    f"the unfinished render in {workdir} is of a different {what}: "
+                    "render without --resume to a new output, or delete that folder"
+                )
+            job._verify()
+            return job
+        chunks = [
+            Chunk(index, start, min(start + chunk_frames, n_frames))
+            for index, start in enumerate(range(0, n_frames, chunk_frames))
+        ]
+        job = cls(
+            workdir,
+            project_hash=project_hash,
+            plan_hash=plan_hash,
+            n_frames=n_frames,
+            chunk_frames=chunk_frames,
+            chunks=chunks,
+        )
+        try:
+            workdir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BeatwalkError(f"cannot create the render folder {workdir}: {exc.strerror}") from None
+        job._save()
+        return job
+
+    @property
+    def frames_done(self) -> int:
+        return sum(chunk.stop - chunk.start for chunk in self.chunks if chunk.done)
+
+    @property
+    def pending(self) -> list[Chunk]:
+        return [chunk for chunk in self.chunks if not chunk.done]
+
+    def path(self, chunk: Chunk) -> Path:
+        return self.workdir / chunk.name
+
+    def partial_path(self, chunk: Chunk) -> Path:
+        return self.workdir / chunk.partial_name
+
+    def finish(self, chunk: Chunk) -> None:
+        """Promote the chunk's complete partial file and record it as finished."""
+        path = self.path(chunk)
+        try:
+            os.replace(self.partial_path(chunk), path)
+            chunk.size = path.stat().st_size
+        except OSError as exc:
+            raise BeatwalkError(f"cannot finish {path}: {exc.strerror}") from None
+        chunk.done = True
+        self._save()
+
+    def remove(self) -> None:
+        """Delete the job's own files and its folder (if nothing else is in it)."""
+        for chunk in self.chunks:
+            for path in (self.path(chunk), self.partial_path(chunk)):
+                path.unlink(missing_ok=True)
+        for name in (MANIFEST, MANIFEST + ".tmp"):
+            (self.workdir / name).unlink(missing_ok=True)
+        try:
+            self.workdir.rmdir()
+        except OSError:
+            pass
+
+    def _verify(self) -> None:
+        """Forget finished chunks whose file is gone or altered; drop partial files."""
+        for chunk in self.chunks:
+            self.partial_path(chunk).unlink(missing_ok=True)
+            path = self.path(chunk)
+            if chunk.done and not (path.is_file() and path.stat().st_size == chunk.size):
+                chunk.done, chunk.size = False, None
+        self._save()
+
+    def _save(self) -> None:
+        data = {
+            "version": JOB_VERSION,
+            "project_hash": self.project_hash,
+            "plan_hash": self.plan_hash,
+            "n_frames": self.n_frames,
+            "chunk_frames": self.chunk_frames,
+            "chunks": [asdict(chunk) | {"file": chunk.name} for chunk in self.chunks],
+        }
+        manifest = self.workdir / MANIFEST
+        temporary = manifest.with_suffix(".json.tmp")
+        try:
+            with open(temporary, "w", encoding="utf-8") as file:
+                json.dump(data, file, indent=1)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, manifest)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise BeatwalkError(f"cannot write {manifest}: {exc.strerror}") from None
+
+    @classmethod
+    def _load(cls, manifest: Path) -> RenderJob:
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            if data.get("version") != JOB_VERSION:
+                raise ValueError(f"version {data.get('version')}")
+            chunks = [
+                Chunk(c["index"], c["start"], c["stop"], done=c["done"], size=c["size"])
+                for c in data["chunks"]
+            ]
+            return cls(
+                manifest.parent,
+                project_hash=data["project_hash"],
+                plan_hash=data["plan_hash"],
+                n_frames=data["n_frames"],
+                chunk_frames=data["chunk_frames"],
+                chunks=chunks,
+            )
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise BeatwalkError(
+                f"cannot read the render manifest {manifest} ({exc}): delete its folder to start over"
+            ) from None
+
+
+def default_chunk_frames(fps: float, batch_size: int) -> int:
+    """About :data:`CHUNK_SECONDS` of video, a whole number of batches.
+
+    Chunks start on batch boundaries, so a resumed render denoises exactly the
+    same batches as an uninterrupted one.
+    """
+    return batch_size * max(1, math.ceil(CHUNK_SECONDS * fps / batch_size))
+
+
+def project_hash(project) -> str:
+    """SHA-256 of the project's canonical JSON."""
+    text = json.dumps(project.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def plan_hash(plan) -> str:
+    """SHA-256 of a FramePlan's fps, duration and per-frame arrays."""
+    digest = hashlib.sha256(repr((float(plan.fps), float(plan.duration), plan.first_frame)).encode())
+    for name in ("times", "key_a", "key_b", "t", "pulse", "cut"):
+        digest.update(np.ascontiguousarray(getattr(plan, name)).tobytes())
+    return digest.hexdigest()

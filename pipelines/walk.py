@@ -1,0 +1,371 @@
+"""The latent walk: a frame plan and a diffusers pipeline in, video frames out.
+
+The only module that runs a diffusion model. As in stable-diffusion-videos, each
+keyframe's prompt is encoded once and its seed gives one noise tensor; a frame
+between keyframes ``a`` and ``b`` at position ``t`` starts from the spherical
+interpolation of their noises and is conditioned on the linear interpolation of
+their text embeddings. Frames are denoised and decoded in batches.
+
+A keyframe's own frame (``t == 0``, no pulse) equals what the stock pipeline
+gives for the same prompt, negative prompt, seed, size, steps and guidance: the
+noise is drawn exactly as ``pipe(..., generator=torch.Generator("cpu").manual_seed(seed))``
+draws it, and the loop below is the stock loop with per-frame conditioning.
+
+Works with ``StableDiffusionPipeline`` (SD 1.x, 2.x, sd-turbo), ``StableDiffusionXLPipeline``
+(SDXL, SDXL-turbo) and ``LatentConsistencyModelPipeline`` (LCM).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipelines.errors import BeatwalkError
+from pipelines.models import model_family
+
+PULSE_MAX_ANGLE = math.pi / 2
+"""Rotation of the start noise towards the beat's pulse noise at pulse 1, radians."""
+
+
+def slerp(t: float, v0: torch.Tensor, v1: torch.Tensor, dot_threshold: float = 0.9995) -> torch.Tensor:
+    """Spherical interpolation between two noise tensors (stable-diffusion-videos' slerp).
+
+    Gaussian noise lives near a sphere; moving along the great circle keeps the
+    norm, so in-between frames stay as "noisy" as the keyframes. Nearly parallel
+    vectors fall back to linear interpolation.
+
+    Parameters
+    ----------
+    t : float in [0, 1]
+        0 gives ``v0``, 1 gives ``v1``.
+    v0, v1 : torch.Tensor [same shape]
+    """
+    a, b = v0.double(), v1.double()
+    dot = torch.sum(a * b) / (torch.linalg.norm(a) * torch.linalg.norm(b))
+    if torch.abs(dot) > dot_threshold:
+        mixed = (1 - t) * a + t * b
+    else:
+        theta_0 = torch.acos(dot)
+        theta_t = theta_0 * t
+        mixed = torch.sin(theta_0 - theta_t) / torch.sin(theta_0) * a + torch.sin(theta_t) / torch.sin(theta_0) * b
+    return mixed.to(v0.dtype)
+
+
+def rotate_towards(noise: torch.Tensor, target: torch.Tensor, angle: float) -> torch.Tensor:
+    """Turn ``noise`` by ``angle`` radians towards ``target``, keeping its norm.
+
+    The beat pulse: ``cos(angle) · noise + sin(angle) · |noise| · u``, with ``u``
+    the unit part of ``target`` orthogonal to ``noise``. A norm-preserving push
+    keeps the frame a valid start noise, so the image changes but never washes out.
+    """
+    n, p = noise.double(), target.double()
+    norm = torch.linalg.norm(n)
+    orthogonal = p - torch.sum(p * n) / norm**2 * n
+    turned = math.cos(angle) * n + math.sin(angle) * norm * orthogonal / torch.linalg.norm(orthogonal)
+    return turned.to(noise.dtype)
+
+
+@dataclass(frozen=True)
+class _FrameState:
+    """What a frame looks like; frames with equal states (holds) are computed once."""
+
+    key_a: int
+    key_b: int
+    t: float
+    pulse: float
+    beat: int
+
+    @classmethod
+    def of(cls, a: int, b: int, t: float, pulse: float, beat: int) -> _FrameState:
+        if t >= 1.0:
+            a, t = b, 0.0
+        if t <= 0.0:
+            b, t = a, 0.0
+        return cls(a, b, t, pulse if pulse > 0 else 0.0, beat if pulse > 0 else -1)
+
+
+class _Keyframes:
+    """Every keyframe's conditioning, computed once: embeddings, noise, generator state, init latents."""
+
+    def __init__(self, pipe, project, *, steps: int):
+        # 1. Per-keyframe settings
+        family = model_family(pipe)
+        self.pipe, self.device = pipe, pipe._execution_device
+        self.sdxl = hasattr(pipe, "text_encoder_2")
+        self.guidance_embedding = pipe.unet.config.time_cond_proj_dim is not None
+        self.guidance = [family.guidance if k.guidance is None else k.guidance for k in project.keyframes]
+        self.any_cfg = not self.guidance_embedding and max(self.guidance) > 1
+        self.seeds = [k.seed for k in project.keyframes]
+        self.pulse_seed = project.keyframes[0].seed
+        height, width = project.render.height, project.render.width
+        self.size = (height, width)
+        self.shape = (1, pipe.unet.config.in_channels, height // pipe.vae_scale_factor, width // pipe.vae_scale_factor)
+
+        # 2. Encode each prompt once (with the negative prompt when any keyframe uses CFG)
+        embeds = [self._encode(k.prompt, k.negative_prompt or None) for k in project.keyframes]
+        self.embeds = [torch.cat(parts) for parts in zip(*embeds)]
+        self.dtype = self.embeds[0].dtype
+
+        # 3. Seed noise, drawn exactly as the stock pipeline draws it (img2img: after the VAE sample)
+        self.init_latents, self.strengths, self.noises, self.generator_states = [], [], [], []
+        for k in project.keyframes:
+            generator = torch.Generator("cpu").manual_seed(k.seed)
+            init = self._encode_init_image(k, generator) if k.init_image else None
+            self.init_latents.append(init)
+            self.strengths.append(k.init_strength if init is not None else 1.0)
+            self.noises.append(_randn(self.shape, generator, self.device, self.dtype))
+            self.generator_states.append(generator.get_state())
+        self.steps = steps
+
+    def _encode(self, prompt: str, negative_prompt: str | None):
+        cfg = self.any_cfg
+        if self.sdxl:
+            e, ne, pooled, npooled = self.pipe.encode_prompt(
+                prompt, device=self.device, num_images_per_prompt=1, do_classifier_free_guidance=cfg,
+                negative_prompt=negative_prompt,
+            )
+            return (e, ne, pooled, npooled) if cfg else (e, pooled)
+        e, ne = self.pipe.encode_prompt(prompt, self.device, 1, cfg, negative_prompt)
+        return (e, ne) if cfg else (e,)
+
+    def _encode_init_image(self, keyframe, generator):
+        if self.sdxl or self.guidance_embedding:
+            raise BeatwalkError("init images are supported for SD 1.x/2.x models (not SDXL or LCM) for now")
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            image = Image.open(Path(keyframe.init_image).expanduser()).convert("RGB")
+        except (OSError, UnidentifiedImageError):
+            raise BeatwalkError(f"init image {keyframe.init_image} cannot be read") from None
+        pixels = self.pipe.image_processor.preprocess(image, height=self.size[0], width=self.size[1])
+        pixels = pixels.to(device=self.device, dtype=self.dtype)
+        latents = self.pipe.vae.encode(pixels).latent_dist.sample(generator)
+        return self.pipe.vae.config.scaling_factor * latents
+
+    def start_step(self, state: _FrameState) -> int:
+        """Denoising steps skipped, as img2img's ``get_timesteps`` counts them (0: from pure noise)."""
+        strength = (1 - state.t) * self.strengths[state.key_a] + state.t * self.strengths[state.key_b]
+        if strength >= 1.0:
+            return 0
+        # At least one step runs: stock img2img refuses strength × steps < 1.
+        return self.steps - max(min(int(self.steps * strength), self.steps), 1)
+
+    def noise(self, state: _FrameState) -> torch.Tensor:
+        a, b = self.noises[state.key_a], self.noises[state.key_b]
+        noise = a if state.key_a == state.key_b else slerp(state.t, a, b)
+        if state.pulse > 0:
+            pulse_generator = torch.Generator("cpu").manual_seed(self.pulse_seed * 100_003 + state.beat + 1)
+            pulse_noise = _randn(self.shape, pulse_generator, self.device, self.dtype)
+            noise = rotate_towards(noise, pulse_noise, min(state.pulse, 1.0) * PULSE_MAX_ANGLE)
+        return noise
+
+    def init_latent(self, state: _FrameState) -> torch.Tensor:
+        a, b = self.init_latents[state.key_a], self.init_latents[state.key_b]
+        if a is None or b is None:
+            return a if b is None else b
+        return a if state.key_a == state.key_b else torch.lerp(a, b, state.t)
+
+    def embedding(self, state: _FrameState) -> list[torch.Tensor]:
+        a, b = state.key_a, state.key_b
+        return [e[a : a + 1] if a == b else torch.lerp(e[a : a + 1], e[b : b + 1], state.t) for e in self.embeds]
+
+    def guidance_of(self, state: _FrameState) -> float:
+        return (1 - state.t) * self.guidance[state.key_a] + state.t * self.guidance[state.key_b]
+
+    def generator(self, state: _FrameState) -> torch.Generator:
+        """The stock generator after drawing the start noise, from the nearer keyframe.
+
+        Stochastic schedulers (LCM, Euler ancestral) draw fresh noise each step from
+        the pipeline's generator; the nearer keyframe's keeps its own frame exact.
+        """
+        nearer = state.key_a if state.t < 0.5 else state.key_b
+        return torch.Generator("cpu").set_state(self.generator_states[nearer])
+
+
+def walk_frames(pipe, project, plan, frame_indices: Sequence[int] | None = None, *, batch_size: int | None = None
+                ) -> Iterator[tuple[int, np.ndarray]]:
+    """Render frames of a frame plan, batch by batch.
+
+    Parameters
+    ----------
+    pipe : diffusers pipeline
+        From :func:`pipelines.models.load_pipeline`.
+    project : pipelines.project.Project
+        Keyframes and render settings (size, steps).
+    plan : pipelines.timeline.FramePlan
+        ``key_a``, ``key_b``, ``t``, ``pulse`` per frame.
+    frame_indices : sequence of int, optional
+        Which frames to render, in order; all by default.
+    batch_size : int, optional
+        Frames denoised together; ``project.render.batch_size`` by default.
+        Changes speed and memory only, not the images (beyond float rounding).
+
+    Yields
+    ------
+    index : int
+        Frame index in the plan, in the order of ``frame_indices``.
+    frame : np.ndarray [shape=(height, width, 3), dtype=uint8]
+    """
+    if frame_indices is None:
+        frame_indices = range(len(plan.t))
+    frame_indices = [int(i) for i in frame_indices]
+    batch_size = batch_size or project.render.batch_size
+    for i in frame_indices:
+        if not 0 <= i < len(plan.t):
+            raise BeatwalkError(f"frame {i} is outside the frame plan (0–{len(plan.t) - 1})")
+
+    with torch.inference_mode():
+        # 1. One state per distinct frame: held frames are rendered once and repeated
+        beats = _beat_numbers(np.asarray(plan.pulse, dtype=float))
+        states = [
+            _FrameState.of(int(plan.key_a[i]), int(plan.key_b[i]), float(plan.t[i]), float(plan.pulse[i]), beats[i])
+            for i in frame_indices
+        ]
+        last_use = {state: n for n, state in enumerate(states)}
+        distinct = list(dict.fromkeys(states))
+
+        # 2. Encode prompts and draw seed noises once per keyframe
+        keyframes = _Keyframes(pipe, project, steps=project.render.steps)
+
+        # 3. Denoise in batches of frames that skip the same number of steps; yield in order
+        done: dict[_FrameState, np.ndarray] = {}
+        next_out = 0
+        for batch in _batches(distinct, batch_size, key=keyframes.start_step):
+            done.update(zip(batch, _render_batch(keyframes, batch)))
+            while next_out < len(states) and states[next_out] in done:
+                state = states[next_out]
+                yield frame_indices[next_out], done[state]
+                if last_use[state] == next_out:
+                    del done[state]
+                next_out += 1
+
+
+def preview_keyframe(pipe, project, index: int):
+    """A keyframe's own image (what its frames show when the walk stands on it), as a PIL image."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    if not 0 <= index < len(project.keyframes):
+        raise BeatwalkError(f"keyframe {index} does not exist (the project has {len(project.keyframes)})")
+    on_keyframe = SimpleNamespace(key_a=[index], key_b=[index], t=[0.0], pulse=[0.0])
+    (_, frame), = walk_frames(pipe, project, on_keyframe, batch_size=1)
+    return Image.fromarray(frame)
+
+
+def _render_batch(keyframes: _Keyframes, batch: list[_FrameState]) -> np.ndarray:
+    """Denoise and decode one batch; the stock pipeline's ``__call__`` with per-frame conditioning."""
+    pipe, device, dtype, n = keyframes.pipe, keyframes.device, keyframes.dtype, len(batch)
+    scheduler = pipe.scheduler
+
+    # 1. Timesteps (img2img batches start later, as in StableDiffusionImg2ImgPipeline.get_timesteps)
+    scheduler.set_timesteps(keyframes.steps, device=device)
+    start = keyframes.start_step(batch[0]) * scheduler.order
+    timesteps = scheduler.timesteps[start:]
+    if start and hasattr(scheduler, "set_begin_index"):
+        scheduler.set_begin_index(start)
+
+    # 2. Start latents: slerped seed noise (+ pulse), or the noised init image
+    noise = torch.cat([keyframes.noise(s) for s in batch])
+    if start:
+        init = torch.cat([keyframes.init_latent(s) for s in batch])
+        latents = scheduler.add_noise(init, noise, timesteps[:1].repeat(n))
+    else:
+        latents = noise * scheduler.init_noise_sigma
+
+    # 3. Conditioning: interpolated embeddings, per-frame guidance
+    parts = [torch.cat(p) for p in zip(*(keyframes.embedding(s) for s in batch))]
+    guidance = torch.tensor([keyframes.guidance_of(s) for s in batch], dtype=torch.float32, device=device)
+    cfg = keyframes.any_cfg and bool((guidance > 1).any())
+    if keyframes.sdxl:
+        embeds, pooled = (torch.cat([parts[1], parts[0]]), torch.cat([parts[3], parts[2]])) if cfg else parts[:2]
+        time_ids = pipe._get_add_time_ids(
+            keyframes.size, (0, 0), keyframes.size, dtype=dtype,
+            text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim,
+        ).to(device).repeat(embeds.shape[0], 1)
+        added_cond_kwargs = {"text_embeds": pooled, "time_ids": time_ids}
+    else:
+        embeds = torch.cat([parts[1], parts[0]]) if cfg else parts[0]
+        added_cond_kwargs = None
+    timestep_cond = None
+    if keyframes.guidance_embedding:
+        w = torch.tensor([keyframes.guidance_of(s) - 1 for s in batch])
+        timestep_cond = pipe.get_guidance_scale_embedding(
+            w, embedding_dim=pipe.unet.config.time_cond_proj_dim
+        ).to(device=device, dtype=latents.dtype)
+    generators = [keyframes.generator(s) for s in batch]
+    extra_step_kwargs = pipe.prepare_extra_step_kwargs(generators, 0.0)
+
+    # 4. Denoising loop
+    for t in timesteps:
+        model_input = torch.cat([latents] * 2) if cfg else latents
+        model_input = scheduler.scale_model_input(model_input, t)
+        noise_pred = pipe.unet(
+            model_input, t, encoder_hidden_states=embeds, timestep_cond=timestep_cond,
+            added_cond_kwargs=added_cond_kwargs, return_dict=False,
+        )[0]
+        if cfg:
+            uncond, text = noise_pred.chunk(2)
+            # Per-frame guidance, rounded like the stock `uncond + g * (text - uncond)` with a Python float;
+            # frames with guidance ≤ 1 keep the plain text prediction, as the stock pipeline does.
+            scale = guidance.view(-1, 1, 1, 1)
+            guided = uncond + (scale * (text - uncond).float()).to(text.dtype)
+            noise_pred = torch.where(scale > 1, guided, text)
+        latents = scheduler.step(noise_pred, t, latents, **extra_step_kwargs, return_dict=False)[0]
+
+    # 5. Decode, then move to the CPU once per batch as uint8
+    return _decode(pipe, latents, sdxl=keyframes.sdxl)
+
+
+def _decode(pipe, latents: torch.Tensor, *, sdxl: bool) -> np.ndarray:
+    vae = pipe.vae
+    # As StableDiffusionXLPipeline: its VAE overflows in float16 unless run in float32.
+    upcast = sdxl and vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    if upcast:
+        vae.to(dtype=torch.float32)
+        latents = latents.to(torch.float32)
+    mean, std = getattr(vae.config, "latents_mean", None), getattr(vae.config, "latents_std", None)
+    if sdxl and mean is not None and std is not None:
+        mean = torch.tensor(mean).view(1, -1, 1, 1).to(latents)
+        std = torch.tensor(std).view(1, -1, 1, 1).to(latents)
+        latents = latents * std / vae.config.scaling_factor + mean
+    else:
+        latents = latents / vae.config.scaling_factor
+    image = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
+    if upcast:
+        vae.to(dtype=torch.float16)
+    image = (image.float() / 2 + 0.5).clamp(0, 1)
+    return (image * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _batches(states: list[_FrameState], size: int, *, key) -> Iterator[list[_FrameState]]:
+    """Consecutive runs of at most ``size`` states with the same ``key``."""
+    batch: list[_FrameState] = []
+    for state in states:
+        if batch and (len(batch) == size or key(state) != key(batch[0])):
+            yield batch
+            batch = []
+        batch.append(state)
+    if batch:
+        yield batch
+
+
+def _beat_numbers(pulse: np.ndarray) -> list[int]:
+    """Number each pulse: a pulse starts where ``pulse`` begins to rise."""
+    rising = np.zeros(len(pulse), dtype=bool)
+    if len(pulse):
+        rising[0] = pulse[0] > 0
+        rising[1:] = pulse[1:] > pulse[:-1]
+        rising[2:] &= ~(pulse[1:-1] > pulse[:-2])
+    return np.cumsum(rising).tolist()
+
+
+def _randn(shape, generator: torch.Generator, device, dtype) -> torch.Tensor:
+    from diffusers.utils.torch_utils import randn_tensor
+
+    return randn_tensor(shape, generator=generator, device=device, dtype=dtype)

@@ -1,0 +1,150 @@
+"""The named API: every step as an endpoint that takes and returns plain values.
+
+Files go in and out as files (``gradio_client.handle_file``), projects and
+analyses as JSON strings, so a script can chain the steps::
+
+    song = handle_file("song.mp3")
+    analysis = client.predict(song=song, start=0, end=30, api_name="/analyze")
+    project = client.predict(analysis_json=analysis, prompts="a forest\\na city", start=0, end=30,
+                             api_name="/propose_keyframes")
+    progress, video, project, score = client.predict(song=song, project_json=project, api_name="/render")
+
+The endpoints live on hidden components and have no trigger in the page; the
+page's own events are private and keep their state in ``gr.State``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gradio as gr
+
+from pipelines.limits import Limits
+from space import audio_tab, gpu, keyframes_tab, motion_tab, render_tab
+from space.errors import user_errors
+from space.keyframes_tab import parse
+from space.session import session_dir
+
+
+def build(limits: Limits) -> None:
+    """Add the endpoints to the Blocks being built."""
+    from pipelines.analysis import Analysis
+
+    model, _ = gpu.default_model()
+
+    @user_errors
+    def analyze(song, start, end) -> str:
+        """Tempo, beats, downbeats, onsets, sections and energy of a song segment (start/end in s; end 0: to the end), as JSON."""
+        _, result = audio_tab.analyze_song(song, start, end, limits=limits)
+        return json.dumps(result.to_dict())
+
+    @user_errors
+    def propose_keyframes(analysis_json, prompts, start, end, seed, negative_prompt, every) -> str:
+        """A new project (JSON) with keyframes spread over the song from prompts (one per line); every: bars between keyframes, 0: on sections."""
+        from pipelines.keyframes import propose_project
+
+        result = Analysis.from_dict(_json(analysis_json, "analysis"))
+        start, end = audio_tab.segment(start, end)
+        bars = int(every) if every else None
+        project = propose_project(
+            "song", result, keyframes_tab.split_prompts(prompts), start=start, end=end,
+            seed=int(seed or 0), negative_prompt=negative_prompt or "", every=bars,
+            render=motion_tab.default_render(model),
+        )  # fmt: skip
+        return project.to_json()
+
+    @user_errors
+    def plan(analysis_json, project_json) -> str:
+        """The frame plan (JSON): for every video frame, the two keyframes it lies between, the position t, the pulse and cuts."""
+        from pipelines.timeline import plan_frames
+
+        result = Analysis.from_dict(_json(analysis_json, "analysis"))
+        return json.dumps(plan_frames(parse(project_json), result).to_dict())
+
+    @user_errors
+    def preview_keyframe(project_json, index):
+        """The still of keyframe `index` (0-based) of a project, as an image."""
+        project = keyframes_tab.for_space(parse(project_json), song=None)
+        render_tab.check_settings(project, limits=limits)
+        return gpu.preview_still(project.to_json(), int(index or 0))
+
+    @user_errors
+    def render(song, project_json, draft, resume, request: gr.Request):
+        """Render the project on the song: (progress, mp4 with the song, project JSON as rendered, sync score JSON). draft: low resolution; resume: continue this session's stopped render."""
+        folder = session_dir(request)
+        project = parse(project_json)
+        _, result = audio_tab.analyze_song(song, project.audio.start, project.audio.end, limits=limits)
+        project = render_tab.prepare(project, song=song, duration=result.duration, limits=limits)
+        kind = "draft" if draft else "final"
+        frames_total = round(result.duration * project.render.fps)
+        progress = None
+        for progress in render_tab.run(project, result.to_dict(), folder, kind=kind, resume=bool(resume),
+                                       frames_total=frames_total):  # fmt: skip
+            yield render_tab.describe_progress(progress).replace("**", ""), None, None, None
+        if progress is None or progress.video_path is None:
+            yield f"stopped at {progress.frames_done if progress else 0} frames: call again with resume", None, None, None
+            return
+        exported = keyframes_tab.export_project(project, folder, song=song).read_text(encoding="utf-8")
+        score = render_tab.score(progress.video_path, result)
+        figures = score.to_dict() | {"video": Path(progress.video_path).name}  # no server paths in answers
+        yield f"done: {frames_total} frames", progress.video_path, exported, json.dumps(figures)
+
+    @user_errors
+    def score(video, song) -> str:
+        """How well a video's visual change lands on the beats (JSON); song: optional, default the video's own soundtrack."""
+        from pipelines.sync import score_video
+
+        if not video:
+            raise gr.Error("give the video to score")
+        return json.dumps(score_video(video, song=song or None).to_dict() | {"video": Path(video).name})
+
+    with gr.Column(visible=False):
+        song = gr.File(label="song", type="filepath")
+        video_in = gr.File(label="video", type="filepath")
+        start = gr.Number(0, label="start")
+        end = gr.Number(0, label="end")  # 0: to the end of the song
+        analysis_json = gr.Textbox(label="analysis_json")
+        project_json = gr.Textbox(label="project_json")
+        prompts = gr.Textbox(label="prompts")
+        seed = gr.Number(0, precision=0, label="seed")
+        negative_prompt = gr.Textbox("", label="negative_prompt")
+        every = gr.Number(0, precision=0, label="every")  # 0: on sections
+        index = gr.Number(0, precision=0, label="index")
+        draft = gr.Checkbox(False, label="draft")
+        resume = gr.Checkbox(False, label="resume")
+        progress_out = gr.Textbox(label="progress")
+        analysis_out = gr.Textbox(label="analysis_json")
+        project_out = gr.Textbox(label="project_json")
+        plan_out = gr.Textbox(label="plan_json")
+        score_out = gr.Textbox(label="score_json")
+        image_out = gr.Image(type="pil", label="still")
+        video_out = gr.Video(label="video")
+
+    def endpoint(fn, inputs, outputs, **kwargs):
+        gr.on([], fn, inputs, outputs, api_name=fn.__name__, api_description=_first_line(fn), **kwargs)
+
+    endpoint(analyze, [song, start, end], analysis_out)
+    endpoint(propose_keyframes, [analysis_json, prompts, start, end, seed, negative_prompt, every], project_out)
+    endpoint(plan, [analysis_json, project_json], plan_out)
+    endpoint(preview_keyframe, [project_json, index], image_out, concurrency_id="preview",
+             concurrency_limit=limits.max_concurrent_renders)  # fmt: skip
+    endpoint(render, [song, project_json, draft, resume], [progress_out, video_out, project_out, score_out],
+             concurrency_id="render", concurrency_limit=limits.max_concurrent_renders)  # fmt: skip
+    endpoint(score, [video_in, song], score_out)
+
+
+def _json(text: str | None, what: str) -> dict:
+    from pipelines.errors import BeatwalkError
+
+    try:
+        data = json.loads(text or "")
+    except json.JSONDecodeError as exc:
+        raise BeatwalkError(f"{what} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise BeatwalkError(f"{what} must be a JSON object")
+    return data
+
+
+def _first_line(fn) -> str | None:
+    return (fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else None

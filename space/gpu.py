@@ -1,0 +1,208 @@
+"""Where the model runs: the ZeroGPU wrappers, and which model a fresh page offers.
+
+``import spaces`` comes before anything imports torch: on a ZeroGPU Space it
+must patch CUDA first. Off Spaces ``@spaces.GPU`` returns the function as it
+is, so the same code runs on a local GPU or on CPU.
+
+A ZeroGPU call is granted for a duration asked for up front. The render asks
+for what its frames should take (frames × steps × seconds per step, scaled by
+frame size) and is split into windows no longer than
+``BEATWALK_GPU_WINDOW_SECONDS``: each window renders until its time is nearly
+up and leaves the chunked job on disk, and the next window resumes it, so a
+song of any length fits and the result equals one uninterrupted render.
+"""
+
+from __future__ import annotations
+
+import spaces  # noqa: I001  (before torch: ZeroGPU patches CUDA on import)
+from spaces.config import Config
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from pipelines.errors import BeatwalkError
+from pipelines.project import Project
+
+TINY_MODEL = "tiny"
+REAL_MODELS = (
+    "stabilityai/sd-turbo",
+    "stabilityai/sdxl-turbo",
+    "stable-diffusion-v1-5/stable-diffusion-v1-5",
+)
+"""Hub ids offered besides the tiny model unless ``BEATWALK_MODELS`` names others."""
+
+# Seconds of one denoising step for one 512×512 frame on one H100-class GPU,
+# encoding included; from the renderer's benchmark target (sd-turbo ≥ 36 fps at
+# 1 step) with headroom. The tiny model's figure is for CPU.
+_SECONDS_PER_STEP = {"tiny": 0.02, "xl": 0.12, "sd": 0.04}
+_LOAD_SECONDS = {"tiny": 10, "xl": 60, "sd": 40}
+_MARGIN_SECONDS = 15
+
+
+def on_zero_gpu() -> bool:
+    return bool(Config.zero_gpu)
+
+
+def gpu_available() -> bool:
+    """True on ZeroGPU or with a CUDA device; cheap (never loads a model)."""
+    if on_zero_gpu():
+        return True
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def model_choices() -> list[str]:
+    """``tiny`` and the hub ids this Space allows (``BEATWALK_MODELS``, comma-separated)."""
+    configured = os.environ.get("BEATWALK_MODELS")
+    real = [m.strip() for m in configured.split(",") if m.strip()] if configured else list(REAL_MODELS)
+    default = os.environ.get("BEATWALK_DEFAULT_MODEL", "").strip()
+    if default and default not in real and default != TINY_MODEL:
+        real.insert(0, default)
+    return [TINY_MODEL, *[m for m in real if m != TINY_MODEL]]
+
+
+def weights_reachable(model: str) -> bool:
+    """Whether ``model``'s weights can be had without failing: cached, or the hub is allowed.
+
+    Reads only the local cache and the offline flag: no network at start-up.
+    """
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if model == TINY_MODEL:
+        return True
+    cached = try_to_load_from_cache(model, "model_index.json")
+    return isinstance(cached, str) or not constants.HF_HUB_OFFLINE
+
+
+def default_model() -> tuple[str, str | None]:
+    """The model a fresh page selects, and a banner line when real weights are out of reach.
+
+    ``BEATWALK_DEFAULT_MODEL`` wins; else the first real model on a GPU whose
+    weights are reachable; else ``tiny``.
+    """
+    configured = os.environ.get("BEATWALK_DEFAULT_MODEL", "").strip()
+    real = [m for m in model_choices() if m != TINY_MODEL]
+    reachable = [m for m in real if weights_reachable(m)]
+    if not reachable:
+        banner = (
+            "**Offline: real model weights cannot be downloaded here.** The tiny built-in model is "
+            "selected: it has random weights and paints abstract colour fields, which is enough to try "
+            "the timing, the motion settings and the render."
+        )
+    elif not gpu_available():
+        banner = (
+            "**No GPU here.** The tiny built-in model (random weights, abstract images) is selected; "
+            "real models run on CPU too but take minutes per second of video. Duplicate the Space onto "
+            "a GPU for real renders."
+        )
+    else:
+        banner = None
+    if configured:
+        return configured, banner
+    return (reachable[0] if reachable and banner is None else TINY_MODEL), banner
+
+
+def check_model(model: str) -> None:
+    """Refuse a model this Space does not offer (a model id can name a local folder)."""
+    choices = model_choices()
+    if model not in choices:
+        raise BeatwalkError(
+            f"model {model!r} is not offered here; choose one of: {', '.join(choices)} (set BEATWALK_MODELS)"
+        )
+
+
+def gpu_window_seconds() -> float | None:
+    """Longest single GPU call, seconds: ``BEATWALK_GPU_WINDOW_SECONDS``; 120 on ZeroGPU, else none."""
+    raw = os.environ.get("BEATWALK_GPU_WINDOW_SECONDS", "").strip()
+    if raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise BeatwalkError(f"BEATWALK_GPU_WINDOW_SECONDS must be a number, got {raw!r}") from None
+        return value if value > 0 else None
+    return 120.0 if on_zero_gpu() else None
+
+
+def estimate_render_seconds(project: Project, frames: int) -> float:
+    """GPU seconds to load the model and render ``frames`` frames of ``project``."""
+    family = _family(project.render.model)
+    scale = project.render.width * project.render.height / (512 * 512)
+    return _LOAD_SECONDS[family] + frames * project.render.steps * _SECONDS_PER_STEP[family] * scale
+
+
+def _family(model: str) -> str:
+    if model == TINY_MODEL:
+        return "tiny"
+    return "xl" if "xl" in model.lower() else "sd"
+
+
+# -- GPU work ------------------------------------------------------------------
+
+
+def _preview_seconds(project_json: str, index: int) -> int:
+    project = Project.from_json(project_json)
+    return int(estimate_render_seconds(project, 1)) + _MARGIN_SECONDS
+
+
+@spaces.GPU(duration=_preview_seconds)
+def preview_still(project_json: str, index: int):
+    """The still of keyframe ``index`` (a PIL image), made on the GPU when there is one."""
+    from pipelines.models import load_pipeline
+    from pipelines.walk import preview_keyframe
+
+    project = Project.from_json(project_json)
+    pipe = load_pipeline(project.render.model, dtype=project.render.dtype, fast_decoder=project.render.fast_decoder)
+    return preview_keyframe(pipe, project, index)
+
+
+def _render_window_seconds(project_json, analysis, out_path, workdir, *, frames_left, draft, resume, window,
+                           stop_file) -> int:  # fmt: skip
+    project = Project.from_json(project_json)
+    estimate = estimate_render_seconds(project, frames_left)
+    return int(min(estimate, window) if window else estimate) + _MARGIN_SECONDS
+
+
+@spaces.GPU(duration=_render_window_seconds)
+def render_window(
+    project_json: str,
+    analysis: dict,
+    out_path: str,
+    workdir: str,
+    *,
+    frames_left: int,
+    draft: bool,
+    resume: bool,
+    window: float | None,
+    stop_file: str,
+) -> Iterator:
+    """Render (or resume) until done, stopped, or ``window`` seconds are spent; yields ``RenderProgress``.
+
+    Arguments are plain values (``analysis`` is ``Analysis.to_dict()``) so that ZeroGPU can send them to
+    its worker. ``frames_left`` only sizes the GPU grant.
+    """
+    from pipelines.analysis import Analysis
+    from pipelines.render import iter_render
+
+    project = Project.from_json(project_json)
+    should_stop = StopCheck(stop_file, deadline=None if window is None else time.monotonic() + window)
+    yield from iter_render(project, out_path, analysis=Analysis.from_dict(analysis), resume=resume, draft=draft,
+                           workdir=workdir, should_stop=should_stop)  # fmt: skip
+
+
+class StopCheck:
+    """``should_stop`` for a render: the session's stop file exists, or the window is spent.
+
+    A class, not a closure, so that it pickles into a ZeroGPU worker.
+    """
+
+    def __init__(self, stop_file: str | Path, *, deadline: float | None):
+        self.stop_file = str(stop_file)
+        self.deadline = deadline
+
+    def __call__(self) -> bool:
+        if os.path.exists(self.stop_file):
+            return True
+        return self.deadline is not None and time.monotonic() > self.deadline

@@ -1,0 +1,93 @@
+"""Beat, downbeat and tempo tracking on synthetic songs with exact truth."""
+
+from __future__ import annotations
+
+import mir_eval
+import numpy as np
+import pytest
+
+from pipelines.beats import BeatTrack, track_beats
+from pipelines.errors import BeatwalkError
+from tests.songs import drum_song
+
+SR = 22050
+
+
+@pytest.mark.parametrize("bpm", [60.0, 90.0, 120.0, 150.0, 180.0])
+def test_beats_follow_drum_song(bpm):
+    samples, beats, downbeats = drum_song(duration=12.0, bpm=bpm)
+    track = track_beats(samples, SR)
+    assert mir_eval.beat.f_measure(beats, track.beats) >= 0.9
+    assert mir_eval.beat.f_measure(downbeats, track.downbeats) >= 0.8
+    assert track.beats_per_bar == 4
+    assert track.tempo == pytest.approx(bpm, rel=0.03)
+
+
+@pytest.mark.parametrize("bpm", [100.0, 140.0])
+def test_three_four_downbeats(bpm):
+    samples, beats, downbeats = drum_song(duration=15.0, bpm=bpm, beats_per_bar=3)
+    track = track_beats(samples, SR)
+    assert track.beats_per_bar == 3
+    assert mir_eval.beat.f_measure(beats, track.beats) >= 0.9
+    assert mir_eval.beat.f_measure(downbeats, track.downbeats) >= 0.8
+
+
+def test_downbeats_are_beats():
+    samples, _, _ = drum_song(duration=10.0, bpm=128.0)
+    track = track_beats(samples, SR)
+    assert len(track.downbeats) > 0
+    assert np.isin(track.downbeats, track.beats).all()
+
+
+@pytest.mark.parametrize("samples", [np.zeros(10 * SR, np.float32), 1e-6 * np.ones(10 * SR, np.float32)])
+def test_silence_has_no_beats(samples):
+    track = track_beats(samples, SR)
+    assert len(track.beats) == len(track.downbeats) == len(track.tempo_bpm) == 0
+    assert track.beats_per_bar == 0
+    assert track.tempo == 0.0
+
+
+def test_silent_intro_has_no_beats():
+    song, beats, _ = drum_song(duration=10.0, bpm=110.0, first_beat=0.0)
+    intro = 4.0
+    samples = np.concatenate([np.zeros(int(intro * SR), np.float32), song])
+    track = track_beats(samples, SR)
+    assert track.beats.min() > intro - 0.07
+    assert mir_eval.beat.f_measure(beats + intro, track.beats) >= 0.9
+
+
+def test_tempo_curve_follows_beats():
+    samples, _, _ = drum_song(duration=12.0, bpm=96.0)
+    track = track_beats(samples, SR)
+    assert len(track.tempo_times) == len(track.tempo_bpm) == len(track.beats) - 1
+    assert np.all(np.diff(track.tempo_times) > 0)
+    np.testing.assert_allclose(track.tempo_bpm, 96.0, rtol=0.05)
+
+
+def test_any_sample_rate():
+    samples, beats, _ = drum_song(duration=10.0, bpm=120.0, sample_rate=44100)
+    track = track_beats(samples, 44100)
+    assert mir_eval.beat.f_measure(beats, track.beats) >= 0.9
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.3, 0.9])
+def test_very_short_input(seconds):
+    samples, _, _ = drum_song(duration=1.0, bpm=120.0, first_beat=0.0)
+    track = track_beats(samples[: int(seconds * SR)], SR)
+    assert isinstance(track, BeatTrack)
+    assert np.all((track.beats >= 0) & (track.beats <= seconds))
+
+
+@pytest.mark.parametrize(
+    "samples, sample_rate, kwargs",
+    [
+        (np.zeros((2, SR), np.float32), SR, {}),
+        (np.full(SR, np.nan, np.float32), SR, {}),
+        (np.zeros(SR, np.float32), 0, {}),
+        (np.zeros(SR, np.float32), SR, {"min_bpm": 200.0, "max_bpm": 100.0}),
+        (np.zeros(SR, np.float32), SR, {"tracker": "nope"}),
+    ],
+)
+def test_bad_arguments_raise_beatwalk_error(samples, sample_rate, kwargs):
+    with pytest.raises(BeatwalkError):
+        track_beats(samples, sample_rate, **kwargs)
