@@ -14,8 +14,8 @@ Two splits: ``dev`` (tune on it) and ``heldout`` (only measure on it). Determini
 
 Usage::
 
-    python -m benchmarks.beat_eval_set            # writes benchmarks/data/beats/{dev,heldout}/
-    python -m benchmarks.beat_eval_set --clips-per-category 1
+    python -m benchmarks.beat_eval_set            # 78 dev + 39 held-out clips in benchmarks/data/beats/
+    python -m benchmarks.beat_eval_set --clips-per-category 2 1   # a smaller set
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def _make_clip(job) -> Clip:
         "drums": pretty_midi.Instrument(0, is_drum=True),
     }
     harmony_style = str(rng.choice(["block", "arpeggio", "pad", "offbeat"]))
-    bass_style = str(rng.choice(["root", "beats", "root_fifth"]))
+    bass_style = str(rng.choice(["root", "beats", "root_fifth", "halves"]))
     drum_style = int(rng.integers(3))
     use_melody = rng.random() < 0.85
     melody_note = 7
@@ -241,6 +241,12 @@ def _bass(part, style, chord, b, j, beats_per_bar, when, accent):
         if j == 0:
             _note(part, root, when(b), when(b + beats_per_bar) - 0.02, 95 * accent)
         return
+    if style == "halves":
+        # The same root, equally loud, on every half bar: the bass alone does not show the bar.
+        half = max(beats_per_bar // 2, 1)
+        if j % half == 0:
+            _note(part, root, when(b), when(b + half) - 0.02, 95)
+        return
     pitch = root + (7 if style == "root_fifth" and j % 2 == 1 else 0)
     _note(part, pitch, when(b), when(b + 0.9), 90 * accent)
 
@@ -290,11 +296,11 @@ def _render(pm: pretty_midi.PrettyMIDI) -> np.ndarray:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips-per-category", type=int, default=3)
+    parser.add_argument("--clips-per-category", type=int, nargs=2, default=[6, 3], metavar=("DEV", "HELDOUT"))
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     args = parser.parse_args(argv)
-    for split in SPLIT_SEEDS:
-        clips = build(split, clips_per_category=args.clips_per_category, out_dir=args.out)
+    for split, count in zip(SPLIT_SEEDS, args.clips_per_category):
+        clips = build(split, clips_per_category=count, out_dir=args.out)
         print(f"{split}: {len(clips)} clips in {args.out / split}")
 
 

@@ -94,13 +94,45 @@ def report(name: str, result: dict, *, verbose: bool) -> list[str]:
     return [f"| {name} | {beat:.3f} | {down:.3f} | {result['seconds_per_minute']:.2f} | {cells} |", list(by_category)]
 
 
+def fit_downbeats(split: str = "dev") -> tuple[np.ndarray, float]:
+    """Fit ``pipelines.beats.DOWNBEAT_WEIGHTS`` by logistic regression on a split's tracked beats.
+
+    Each correctly tracked beat (within 70 ms of a true beat) is one example, labelled by whether
+    a true downbeat is within 70 ms. Returns the weights and the fitted intercept.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    from pipelines import beats as tracker
+
+    features, labels = [], []
+    for clip, path in load(split):
+        samples, sample_rate = soundfile.read(path, dtype="float32")
+        samples = librosa.resample(samples, orig_sr=sample_rate, target_sr=tracker.SAMPLE_RATE)
+        beats = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker="dsp").beats
+        if len(beats) < 2:
+            continue
+        frames = np.round(beats * tracker.FPS).astype(int)
+        columns = tracker._bar_features(frames, tracker._features(samples))
+        on_beat = np.min(np.abs(np.subtract.outer(beats, clip.beats)), axis=1) < 0.07
+        on_downbeat = np.min(np.abs(np.subtract.outer(beats, clip.downbeats)), axis=1) < 0.07
+        features.append(columns[on_beat])
+        labels.append(on_downbeat[on_beat])
+    model = LogisticRegression().fit(np.concatenate(features), np.concatenate(labels))
+    return model.coef_[0], float(model.intercept_[0])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="dev", choices=["dev", "heldout"])
     parser.add_argument("--candidates", default=",".join(CANDIDATES))
     parser.add_argument("--verbose", action="store_true", help="print every clip")
     parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.name}")
+    parser.add_argument("--fit-downbeats", action="store_true", help="fit the downbeat weights on --split")
     args = parser.parse_args(argv)
+    if args.fit_downbeats:
+        weights, intercept = fit_downbeats(args.split)
+        print(f"DOWNBEAT_WEIGHTS = np.array({[round(float(w), 2) for w in weights]})  # intercept {intercept:.2f}")
+        return
     lines, categories = [], []
     for name in args.candidates.split(","):
         try:

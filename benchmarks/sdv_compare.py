@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -80,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance (> 1: on in both)")
     parser.add_argument("--prompts", type=int, default=4, choices=range(2, len(PROMPTS) + 1), help="keyframes")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch (OpenMP) threads in both tools (default 1: on a busy shared machine more "
+                             "threads wait on each other; use the core count on an idle one)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool and setting (default 3)")
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     parser.add_argument("--beatwalk-job", help=argparse.SUPPRESS)  # internal: one timed Beatwalk run
@@ -124,7 +128,7 @@ def compare(args) -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
             setting = dict(size=size, batch_size=batch_size, fps=args.fps, steps=args.steps, guidance=args.guidance,
-                           duration=duration, prompts=prompts, seeds=seeds, song=str(song))
+                           duration=duration, prompts=prompts, seeds=seeds, song=str(song), threads=args.threads)
             runs = {"sdv": [], "beatwalk": []}
             for repeat in range(args.repeats):
                 # Alternate which tool goes first, so slow spells of the machine hit both.
@@ -133,7 +137,8 @@ def compare(args) -> None:
                     run = _run_sdv(args, model_dir, setting, out) if tool == "sdv" else _run_beatwalk(setting, out)
                     runs[tool].append(run)
                     print(f"  {size}px batch {batch_size} run {repeat + 1}: {tool:8s} {run['frames']} frames "
-                          f"in {run['seconds']:.1f} s = {run['fps']:.2f} fps", flush=True)
+                          f"in {run['seconds']:.1f} s = {run['fps']:.2f} fps ({run['cpu_seconds']:.1f} CPU s)",
+                          flush=True)
             rows.append(_summarize(setting, runs))
     table = _table(rows)
     print("\n" + table)
@@ -172,6 +177,12 @@ def _check_same_model(args, model_dir: Path, prompt: str, seed: int, work: Path)
     return sdv["versions"]
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (ffmpeg), seconds (as in sdv_runner.py)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def weights_fingerprint(module) -> str:
     """sha256 of a module's weights, independent of transformers' key prefix (as in sdv_runner.py)."""
     import torch
@@ -208,7 +219,7 @@ def _run_beatwalk(setting: dict, out: Path) -> dict:
     job_file = out.with_suffix(".json")
     job_file.write_text(json.dumps(job))
     completed = subprocess.run([sys.executable, __file__, "--beatwalk-job", str(job_file)],
-                               cwd=REPO, capture_output=True, text=True)
+                               cwd=REPO, capture_output=True, text=True, env=_env(setting["threads"]))
     result = _last_json(completed, "Beatwalk")
     return _with_frames(result, Path(result["video"]))
 
@@ -240,10 +251,10 @@ def _beatwalk_worker(job: dict) -> None:
     pipe = load_pipeline("tiny")
     render_project(Project.from_dict(job["warmup"]), job["warmup_out"], pipe=pipe)
     project = Project.from_dict(job["project"])
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), cpu_seconds()
     video = render_project(project, job["out"], pipe=pipe)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "video": str(video), "versions": {
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "video": str(video), "versions": {
         "torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__}}))
 
 
@@ -251,8 +262,12 @@ def _sdv(args, job: dict, job_file: Path) -> dict:
     job_file.parent.mkdir(parents=True, exist_ok=True)
     job_file.write_text(json.dumps(dict(job, ffmpeg=_ffmpeg())))
     completed = subprocess.run([str(args.venv / "bin" / "python"), str(RUNNER), str(job_file)],
-                               capture_output=True, text=True)
+                               capture_output=True, text=True, env=_env(args.threads))
     return _last_json(completed, "stable-diffusion-videos")
+
+
+def _env(threads: int) -> dict:
+    return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
 
 def _last_json(completed: subprocess.CompletedProcess, tool: str) -> dict:
@@ -267,7 +282,8 @@ def _with_frames(result: dict, video: Path) -> dict:
     info = probe_video(video)
     if not info.has_audio:
         sys.exit(f"error: {video} has no soundtrack")
-    return dict(result, frames=info.frames, fps=info.frames / result["seconds"])
+    return dict(result, frames=info.frames, fps=info.frames / result["seconds"],
+                cpu_fps=info.frames / result["cpu_seconds"])
 
 
 def _ffmpeg() -> str:
@@ -288,24 +304,28 @@ def _drum_song(path: Path, duration: float) -> Path:
 
 
 def _summarize(setting: dict, runs: dict) -> dict:
-    fps = {tool: statistics.median(r["fps"] for r in rs) for tool, rs in runs.items()}
-    ratios = [b["fps"] / s["fps"] for s, b in zip(runs["sdv"], runs["beatwalk"])]
-    return dict(setting, runs=runs, sdv_fps=fps["sdv"], beatwalk_fps=fps["beatwalk"],
-                ratio=fps["beatwalk"] / fps["sdv"], ratio_min=min(ratios), ratio_max=max(ratios))
+    """Medians per tool; the ratio of medians, and the range of the per-pair ratios."""
+    row = dict(setting, runs=runs)
+    for name, measure in (("wall", "fps"), ("cpu", "cpu_fps")):
+        medians = {tool: statistics.median(r[measure] for r in rs) for tool, rs in runs.items()}
+        pairs = [b[measure] / s[measure] for s, b in zip(runs["sdv"], runs["beatwalk"])]
+        row[name] = dict(medians, ratio=medians["beatwalk"] / medians["sdv"], low=min(pairs), high=max(pairs))
+    return row
 
 
 def _table(rows: list[dict]) -> str:
-    lines = ["| size | steps | guidance | batch | frames (sdv / Beatwalk) | sdv s | Beatwalk s "
-             "| sdv fps | Beatwalk fps | Beatwalk / sdv (min–max) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| size | steps | guidance | batch | frames (sdv / Beatwalk) | sdv s | Beatwalk s | sdv fps "
+             "| Beatwalk fps | **Beatwalk / sdv, wall** (range) | Beatwalk / sdv, CPU time (range) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        sdv_s = statistics.median(r["seconds"] for r in row["runs"]["sdv"])
-        ours_s = statistics.median(r["seconds"] for r in row["runs"]["beatwalk"])
-        frames = f"{row['runs']['sdv'][0]['frames']} / {row['runs']['beatwalk'][0]['frames']}"
+        runs, wall, cpu = row["runs"], row["wall"], row["cpu"]
+        seconds = {tool: statistics.median(r["seconds"] for r in rs) for tool, rs in runs.items()}
         lines.append(
-            f"| {row['size']}² | {row['steps']} | {row['guidance']:g} | {row['batch_size']} | {frames} "
-            f"| {sdv_s:.1f} | {ours_s:.1f} | {row['sdv_fps']:.2f} | {row['beatwalk_fps']:.2f} "
-            f"| **{row['ratio']:.2f}×** ({row['ratio_min']:.2f}–{row['ratio_max']:.2f}) |"
+            f"| {row['size']}² | {row['steps']} | {row['guidance']:g} | {row['batch_size']} "
+            f"| {runs['sdv'][0]['frames']} / {runs['beatwalk'][0]['frames']} "
+            f"| {seconds['sdv']:.1f} | {seconds['beatwalk']:.1f} | {wall['sdv']:.2f} | {wall['beatwalk']:.2f} "
+            f"| **{wall['ratio']:.2f}×** ({wall['low']:.2f}–{wall['high']:.2f}) "
+            f"| {cpu['ratio']:.2f}× ({cpu['low']:.2f}–{cpu['high']:.2f}) |"
         )
     return "\n".join(lines)
 
@@ -334,10 +354,13 @@ def _record(table: str, rows: list[dict], versions: dict, args) -> None:
         f"- Beatwalk {ours['commit']}: torch {ours['torch']}, diffusers {ours['diffusers']}, "
         f"transformers {ours['transformers']}",
         f"- stable-diffusion-videos {sdv['stable_diffusion_videos']}: torch {sdv['torch']}, diffusers "
-        f"{sdv['diffusers']}, transformers {sdv['transformers']}; torchvision.io.write_video stood in by ffmpeg",
+        f"{sdv['diffusers']}, transformers {sdv['transformers']}; its `torchvision.io.write_video` replaced by "
+        f"the ffmpeg stand-in in sdv_runner.py",
         f"- Model: Beatwalk's `tiny` (random weights), the same weights in both; {len(rows[0]['prompts'])} "
         f"keyframes, {rows[0]['duration']:.1f} s of song at {rows[0]['fps']} fps; model load excluded, "
-        f"medians of {args.repeats} alternating runs",
+        f"medians of {args.repeats} alternating runs, {args.threads} torch thread(s) each. fps = frames in the "
+        f"video / wall seconds; CPU time = the tool's process and its ffmpeg children (less disturbed by "
+        f"other load)",
         "",
         table,
         "",

@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -69,11 +70,11 @@ def main() -> None:
     else:
         if job.get("warmup"):
             pipe.walk(**job["warmup"])
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), cpu_seconds()
         video = pipe.walk(**job["walk"])
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
         pngs = len(list(Path(video).parent.glob("**/*.png")))
-        result = {"seconds": seconds, "video": str(video), "png_frames": pngs}
+        result = {"seconds": seconds, "cpu_seconds": cpu, "video": str(video), "png_frames": pngs}
     result["versions"] = {
         "stable_diffusion_videos": _version("stable_diffusion_videos"),
         "diffusers": diffusers.__version__,
@@ -134,6 +135,16 @@ def _check(pipe, job: dict) -> dict:
     np.save(job["out"], image.astype(np.float32))
     fingerprints = {name: weights_fingerprint(getattr(pipe, name)) for name in ("unet", "vae", "text_encoder")}
     return {"fingerprints": fingerprints, "scheduler": type(pipe.scheduler).__name__}
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (ffmpeg), seconds.
+
+    Less disturbed than wall time by other work on a shared machine.
+    ``sdv_compare.py`` has a copy of this function.
+    """
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def weights_fingerprint(module: torch.nn.Module) -> str:

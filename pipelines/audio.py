@@ -10,16 +10,15 @@ tells the source's sample rate, duration and any decoding trouble.
 from __future__ import annotations
 
 import re
-import shutil
 import struct
 import subprocess
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from pipelines.errors import BeatwalkError
+from pipelines.ffmpeg import ffmpeg_exe
 
 MIN_DURATION = 1.0
 """Shortest segment Beatwalk analyses, seconds: less holds no beat to follow."""
@@ -162,22 +161,6 @@ def load_audio(
         source_sample_rate=source_rate or sr,
         source_channels=channels,
     )
-
-
-@lru_cache(maxsize=1)
-def ffmpeg_exe() -> str:
-    """The ffmpeg binary: Debian's on PATH if present, else imageio-ffmpeg's."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError):
-        raise BeatwalkError(
-            "ffmpeg is not installed (apt-get install ffmpeg, or pip install imageio-ffmpeg)"
-        ) from None
 
 
 def _check_segment(start: float | None, end: float | None, max_duration: float | None) -> float:

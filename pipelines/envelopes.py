@@ -88,9 +88,9 @@ def spectrogram(samples: np.ndarray, sample_rate: int) -> Spectrogram:
     # energies share one scale (and one silence floor).
     mel_basis /= np.maximum(mel_basis.sum(axis=1, keepdims=True), 1e-10)
     mel_power = mel_basis @ power
-    # 80 dB below the loudest bin is silence: entering a song from digital silence
-    # is then one onset, not a 100 dB cliff that dwarfs every other.
-    mel_db = librosa.power_to_db(mel_power, ref=np.max, amin=1e-10, top_db=80.0)
+    # Power below silence level is clamped to it: hiss under -80 dBFS makes no
+    # onsets, and entering a song from digital silence is a step, not a cliff.
+    mel_db = librosa.power_to_db(mel_power, ref=1.0, amin=_silence_power(n_fft), top_db=None)
     return Spectrogram(power, mel_db, mel_power, sample_rate, hop_length, n_fft)
 
 
@@ -137,8 +137,7 @@ def energy_envelopes(spec: Spectrogram, onset: np.ndarray) -> dict[str, np.ndarr
         "mid": np.sqrt(spec.power[mid].mean(axis=0)),
         "high": np.sqrt(spec.power[high].mean(axis=0)),
     }
-    # White noise at -80 dBFS through a Hann-windowed FFT: rms * sqrt(0.375 * n_fft) per bin.
-    floor = SILENCE_RMS * np.sqrt(0.375 * spec.n_fft)
+    floor = np.sqrt(_silence_power(spec.n_fft))
     envelopes = {"onset": _scale(onset, floor=1e-3)}
     for name, amplitude in amplitudes.items():
         envelopes[name] = _scale(amplitude, floor=floor)
@@ -194,6 +193,11 @@ def _hpss_masks(mel_power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     total = harmonic + percussive + 1e-20
     harmonic_mask = np.repeat(harmonic / total, 2, axis=1)[:, :n_frames]
     return harmonic_mask, 1.0 - harmonic_mask
+
+
+def _silence_power(n_fft: int) -> float:
+    """Power per bin of white noise at ``SILENCE_RMS`` through a Hann-windowed FFT."""
+    return SILENCE_RMS**2 * 0.375 * n_fft
 
 
 def _scale(values: np.ndarray, *, floor: float) -> np.ndarray:

@@ -79,27 +79,31 @@ class RenderJob:
     ) -> RenderJob:
         """Create the job in ``workdir``, or with ``resume`` continue the one there.
 
-        An unfinished job is never overwritten: without ``resume`` it is an
-        error, and resuming a job of another project or frame plan is one too.
-        With ``resume`` and no job in ``workdir``, a new job starts.
+        An unfinished job with finished chunks is never overwritten: without
+        ``resume`` it is an error, and resuming a job of another project or
+        frame plan is one too. A job with nothing finished is replaced. With
+        ``resume`` and no job in ``workdir``, a new job starts.
         """
         workdir = Path(workdir)
         manifest = workdir / MANIFEST
         if manifest.is_file():
-            if not resume:
+            job = cls._load(manifest)
+            if not job.frames_done:
+                job.remove()  # nothing of it is finished: nothing is lost by starting over
+            elif not resume:
                 raise BeatwalkError(
                     f"an unfinished render is in {workdir}: "
                     "resume it (--resume) or delete that folder to start over"
                 )
-            job = cls._load(manifest)
-            if job.project_hash != project_hash or job.plan_hash != plan_hash:
+            elif job.project_hash != project_hash or job.plan_hash != plan_hash:
                 what = "project" if job.project_hash != project_hash else "frame plan (song or its analysis)"
                 raise BeatwalkError(
                     f"the unfinished render in {workdir} is of a different {what}: "
                     "render without --resume to a new output, or delete that folder"
                 )
-            job._verify()
-            return job
+            else:
+                job._verify()
+                return job
         chunks = [
             Chunk(index, start, min(start + chunk_frames, n_frames))
             for index, start in enumerate(range(0, n_frames, chunk_frames))

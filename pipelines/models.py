@@ -27,7 +27,7 @@ import torch
 
 from pipelines.errors import BeatwalkError
 
-TINY_MODELS = ("tiny", "tiny-sdxl")
+TINY_MODELS = ("tiny", "tiny-sdxl", "tiny-lcm")
 COMPILE_ENV = "BEATWALK_COMPILE"
 """Set to 1 to ``torch.compile`` the UNet on CUDA (slow first batch, faster after)."""
 
@@ -52,8 +52,12 @@ FAMILIES = {
     "sd": ModelFamily("sd", steps=25, guidance=7.5, size=512, fast_decoder="madebyollin/taesd"),
     "sd-turbo": ModelFamily("sd-turbo", steps=1, guidance=0.0, size=512, fast_decoder="madebyollin/taesd"),
     "sdxl": ModelFamily("sdxl", steps=30, guidance=5.0, size=1024, fast_decoder="madebyollin/taesdxl"),
-    "sdxl-turbo": ModelFamily("sdxl-turbo", steps=1, guidance=0.0, size=512, fast_decoder="madebyollin/taesdxl"),
-    "lcm": ModelFamily("lcm", steps=4, guidance=8.5, size=512, fast_decoder="madebyollin/taesd", lcm_scheduler=True),
+    "sdxl-turbo": ModelFamily(
+        "sdxl-turbo", steps=1, guidance=0.0, size=512, fast_decoder="madebyollin/taesdxl"
+    ),
+    "lcm": ModelFamily(
+        "lcm", steps=4, guidance=8.5, size=512, fast_decoder="madebyollin/taesd", lcm_scheduler=True
+    ),
     "tiny": ModelFamily("tiny", steps=2, guidance=0.0, size=128, fast_decoder=None),
 }
 
@@ -67,6 +71,7 @@ KNOWN_MODELS = {
     "SimianLuo/LCM_Dreamshaper_v7": "lcm",
     "tiny": "tiny",
     "tiny-sdxl": "tiny",
+    "tiny-lcm": "lcm",
 }
 
 
@@ -112,7 +117,9 @@ def load_pipeline(model: str, *, dtype: str = "auto", device: str | None = None,
     """
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch_dtype = resolve_dtype(dtype, device=device, sdxl="xl" in model.lower())
-    return _load_cached(model, torch_dtype, device, fast_decoder)
+    if model in TINY_MODELS:
+        return _load_tiny(model, torch_dtype, device, fast_decoder)
+    return _load_pretrained(model, torch_dtype, device, fast_decoder)
 
 
 def resolve_dtype(dtype: str, *, device: str, sdxl: bool = False) -> torch.dtype:
@@ -126,14 +133,22 @@ def resolve_dtype(dtype: str, *, device: str, sdxl: bool = False) -> torch.dtype
     return getattr(torch, dtype)
 
 
-@functools.lru_cache(maxsize=2)
-def _load_cached(model: str, dtype: torch.dtype, device: str, fast_decoder: bool):
-    if model in TINY_MODELS:
-        pipe = tiny_pipeline("sdxl" if model == "tiny-sdxl" else "sd", fast_decoder=fast_decoder)
-    else:
-        pipe = _from_pretrained(model, dtype)
-        if fast_decoder:
-            pipe.vae = _load_tiny_autoencoder(model_family(pipe).fast_decoder, dtype)
+@functools.cache
+def _load_tiny(model: str, dtype: torch.dtype, device: str, fast_decoder: bool):
+    return _ready(tiny_pipeline(model, fast_decoder=fast_decoder), dtype, device)
+
+
+# One real pipeline at a time: a second SDXL beside the first would not fit on most GPUs.
+@functools.lru_cache(maxsize=1)
+def _load_pretrained(model: str, dtype: torch.dtype, device: str, fast_decoder: bool):
+    pipe = _from_pretrained(model, dtype)
+    if fast_decoder:
+        pipe.vae = _load_tiny_autoencoder(model_family(pipe).fast_decoder, dtype)
+    return _ready(pipe, dtype, device)
+
+
+def _ready(pipe, dtype: torch.dtype, device: str):
+    """Move to the device and dtype; on CUDA, channels_last and the optional ``torch.compile``."""
     pipe.to(device)
     if pipe.unet.dtype != dtype:
         pipe.to(dtype=dtype)
@@ -155,22 +170,32 @@ def _from_pretrained(model: str, dtype: torch.dtype):
     if local.exists() and not (local / "model_index.json").is_file():
         raise BeatwalkError(f"model folder {model} is not a diffusers pipeline (no model_index.json)")
     if not local.exists() and (model.startswith((".", "/", "~")) or model.count("/") != 1):
-        raise BeatwalkError(f"unknown model {model!r}: give a hub id like stabilityai/sd-turbo, a diffusers folder, or tiny")
+        raise BeatwalkError(
+            f"unknown model {model!r}: give a hub id like stabilityai/sd-turbo, a diffusers folder, or tiny"
+        )
     try:
         # The walk decodes frames itself; SD 1.x's safety checker would cost a CLIP pass per frame.
         pipe = AutoPipelineForText2Image.from_pretrained(
-            str(local) if local.exists() else model, torch_dtype=dtype, safety_checker=None, requires_safety_checker=False
+            str(local) if local.exists() else model,
+            torch_dtype=dtype,
+            safety_checker=None,
+            requires_safety_checker=False,
         )
     except (RepositoryNotFoundError, GatedRepoError):
-        raise BeatwalkError(f"unknown model {model!r}: not found on the Hugging Face hub (or gated)") from None
+        raise BeatwalkError(
+            f"unknown model {model!r}: not found on the Hugging Face hub (or gated)"
+        ) from None
     except (LocalEntryNotFoundError, OSError) as exc:
         if _offline(exc):
             raise BeatwalkError(
-                f"model {model} cannot be loaded: not in the local cache and the hub cannot be reached (offline)"
+                f"model {model} cannot be loaded: "
+                "not in the local cache and the hub cannot be reached (offline)"
             ) from None
         raise BeatwalkError(f"model {model} cannot be loaded: {str(exc).splitlines()[0]}") from None
     except ValueError as exc:
-        raise BeatwalkError(f"model {model} is not a text-to-image pipeline: {str(exc).splitlines()[0]}") from None
+        raise BeatwalkError(
+            f"model {model} is not a text-to-image pipeline: {str(exc).splitlines()[0]}"
+        ) from None
     if model_family(pipe).lcm_scheduler and not isinstance(pipe.scheduler, LCMScheduler):
         pipe.scheduler = LCMScheduler.from_config(pipe.scheduler.config)
     return pipe
@@ -202,34 +227,60 @@ def _load_tiny_autoencoder(repo: str, dtype: torch.dtype):
 # sd-turbo (SD 2.1 base) and SDXL, so speed measured on them is the speed of the real models.
 _UNET = {
     ("sd", "tiny"): dict(
-        block_out_channels=(32, 64), layers_per_block=2, sample_size=16, cross_attention_dim=32, norm_num_groups=8,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=16,
+        cross_attention_dim=32,
+        norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         # A random UNet barely listens to cross-attention; a pooled text embedding added to the time
         # embedding makes the prompt visibly change the image.
-        addition_embed_type="text", addition_embed_type_num_heads=4,
+        addition_embed_type="text",
+        addition_embed_type_num_heads=4,
     ),
     ("sdxl", "tiny"): dict(
-        block_out_channels=(32, 64), layers_per_block=2, sample_size=16, cross_attention_dim=64, norm_num_groups=8,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        attention_head_dim=(2, 4), use_linear_projection=True, transformer_layers_per_block=(1, 2),
-        addition_embed_type="text_time", addition_time_embed_dim=8, projection_class_embeddings_input_dim=80,
+        block_out_channels=(32, 64),
+        layers_per_block=2,
+        sample_size=16,
+        cross_attention_dim=64,
+        norm_num_groups=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,
+        transformer_layers_per_block=(1, 2),
+        addition_embed_type="text_time",
+        addition_time_embed_dim=8,
+        projection_class_embeddings_input_dim=80,
     ),
     ("sd", "real"): dict(
-        block_out_channels=(320, 640, 1280, 1280), layers_per_block=2, sample_size=64, cross_attention_dim=1024,
-        attention_head_dim=(5, 10, 20, 20), use_linear_projection=True,
+        block_out_channels=(320, 640, 1280, 1280),
+        layers_per_block=2,
+        sample_size=64,
+        cross_attention_dim=1024,
+        attention_head_dim=(5, 10, 20, 20),
+        use_linear_projection=True,
         down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
         up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
     ),
     ("sdxl", "real"): dict(
-        block_out_channels=(320, 640, 1280), layers_per_block=2, sample_size=64, cross_attention_dim=2048,
-        attention_head_dim=(5, 10, 20), use_linear_projection=True, transformer_layers_per_block=(1, 2, 10),
+        block_out_channels=(320, 640, 1280),
+        layers_per_block=2,
+        sample_size=64,
+        cross_attention_dim=2048,
+        attention_head_dim=(5, 10, 20),
+        use_linear_projection=True,
+        transformer_layers_per_block=(1, 2, 10),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-        addition_embed_type="text_time", addition_time_embed_dim=256, projection_class_embeddings_input_dim=2816,
+        addition_embed_type="text_time",
+        addition_time_embed_dim=256,
+        projection_class_embeddings_input_dim=2816,
     ),
 }
 _VAE = {
-    "tiny": dict(block_out_channels=(16, 16, 32, 32), layers_per_block=1, norm_num_groups=8),
+    "tiny": dict(block_out_channels=(8, 8, 16, 16), layers_per_block=1, norm_num_groups=8),
     "real": dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, norm_num_groups=32),
 }
 # (hidden size, intermediate size, heads, layers, activation, projection dim) per text encoder.
@@ -241,18 +292,25 @@ _TEXT_ENCODERS = {
 }
 
 
-def tiny_pipeline(family: str = "sd", *, fast_decoder: bool = False):
-    """A random-weight SD (``"sd"``) or SDXL (``"sdxl"``) pipeline at diffusers' fast-test scale.
+def tiny_pipeline(model: str = "tiny", *, fast_decoder: bool = False):
+    """A random-weight SD (``"tiny"``), SDXL (``"tiny-sdxl"``) or LCM (``"tiny-lcm"``) pipeline, test-sized.
 
     Deterministic (``torch.manual_seed(0)`` before each component), offline, on
     the CPU in float32. The scheduler predicts the sample directly, so the image
     is the UNet's output: with random weights an epsilon-predicting UNet would
     leave the seed noise dominating and the prompt nearly invisible.
     """
-    return _random_pipeline(family, "tiny", fast_decoder=fast_decoder)
+    if model not in TINY_MODELS:
+        raise BeatwalkError(f"unknown tiny model {model!r} (use one of {', '.join(TINY_MODELS)})")
+    pipe = _random_pipeline("sdxl" if model == "tiny-sdxl" else "sd", "tiny", lcm=model == "tiny-lcm",
+                            fast_decoder=fast_decoder)  # fmt: skip
+    pipe.register_to_config(_name_or_path=model)
+    return pipe
 
 
-def real_size_pipeline(family: str, *, device: str = "cuda", dtype: torch.dtype = torch.float16, fast_decoder=False):
+def real_size_pipeline(
+    family: str, *, device: str = "cuda", dtype: torch.dtype = torch.float16, fast_decoder=False
+):
     """The sd-turbo (``"sd-turbo"``: SD 2.1 UNet) or ``"sdxl-turbo"`` architecture with random weights.
 
     For speed measurements only: images are noise, but every layer has its real
@@ -261,7 +319,9 @@ def real_size_pipeline(family: str, *, device: str = "cuda", dtype: torch.dtype 
     """
     if family not in ("sd-turbo", "sdxl-turbo"):
         raise BeatwalkError(f"unknown architecture {family!r} (use sd-turbo or sdxl-turbo)")
-    pipe = _random_pipeline("sdxl" if family == "sdxl-turbo" else "sd", "real", device=device, fast_decoder=fast_decoder)
+    pipe = _random_pipeline(
+        "sdxl" if family == "sdxl-turbo" else "sd", "real", device=device, fast_decoder=fast_decoder
+    )
     pipe.register_to_config(_name_or_path=f"random-{family}")
     if device != "meta":
         pipe.to(dtype=dtype)
@@ -269,59 +329,107 @@ def real_size_pipeline(family: str, *, device: str = "cuda", dtype: torch.dtype 
     return pipe
 
 
-def _random_pipeline(family: str, scale: str, *, device: str = "cpu", fast_decoder: bool):
-    from diffusers import EulerDiscreteScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline
+def _random_pipeline(family: str, scale: str, *, lcm: bool = False, device: str = "cpu", fast_decoder: bool):
+    from diffusers import (
+        EulerDiscreteScheduler,
+        LatentConsistencyModelPipeline,
+        LCMScheduler,
+        StableDiffusionPipeline,
+        StableDiffusionXLPipeline,
+    )
 
     if (family, scale) not in _UNET:
         raise BeatwalkError(f"unknown architecture {family!r}")
     tokenizer = _tiny_tokenizer()
     with torch.device(device):
-        unet, vae, text_encoders = _random_models(family, scale, tokenizer, fast_decoder=fast_decoder)
-    scheduler = EulerDiscreteScheduler(
-        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing", steps_offset=1,
-        prediction_type="sample" if scale == "tiny" else "epsilon",
-    )
-    if family == "sdxl":
+        unet, vae, text_encoders = _random_models(
+            family, scale, tokenizer, lcm=lcm, fast_decoder=fast_decoder
+        )
+    schedule = dict(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", timestep_spacing="trailing",
+        steps_offset=1, prediction_type="sample" if scale == "tiny" else "epsilon",
+    )  # fmt: skip
+    scheduler = LCMScheduler(**schedule) if lcm else EulerDiscreteScheduler(**schedule)
+    if lcm:
+        pipe = LatentConsistencyModelPipeline(
+            vae=vae,
+            text_encoder=text_encoders[0],
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
+        )
+    elif family == "sdxl":
         pipe = StableDiffusionXLPipeline(
-            vae=vae, text_encoder=text_encoders[0], text_encoder_2=text_encoders[1], tokenizer=tokenizer,
-            tokenizer_2=tokenizer, unet=unet, scheduler=scheduler,
+            vae=vae,
+            text_encoder=text_encoders[0],
+            text_encoder_2=text_encoders[1],
+            tokenizer=tokenizer,
+            tokenizer_2=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
         )
     else:
         pipe = StableDiffusionPipeline(
-            vae=vae, text_encoder=text_encoders[0], tokenizer=tokenizer, unet=unet, scheduler=scheduler,
-            safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+            vae=vae,
+            text_encoder=text_encoders[0],
+            tokenizer=tokenizer,
+            unet=unet,
+            scheduler=scheduler,
+            safety_checker=None,
+            feature_extractor=None,
+            requires_safety_checker=False,
         )
-    pipe.register_to_config(_name_or_path="tiny" if family == "sd" else "tiny-sdxl")
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
 
-def _random_models(family: str, scale: str, tokenizer, *, fast_decoder: bool):
+def _random_models(family: str, scale: str, tokenizer, *, lcm: bool = False, fast_decoder: bool):
     from diffusers import AutoencoderKL, AutoencoderTiny, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(in_channels=4, out_channels=4, **_UNET[family, scale])
+    # LCM: the guidance scale enters the UNet as an embedding (no classifier-free guidance pass).
+    unet = UNet2DConditionModel(in_channels=4, out_channels=4, time_cond_proj_dim=32 if lcm else None,
+                                **_UNET[family, scale])  # fmt: skip
     torch.manual_seed(0)
     if fast_decoder and scale == "tiny":
-        vae = AutoencoderTiny(encoder_block_out_channels=(16,) * 4, decoder_block_out_channels=(16,) * 4,
-                              num_encoder_blocks=(1,) * 4, num_decoder_blocks=(1,) * 4)
+        vae = AutoencoderTiny(
+            encoder_block_out_channels=(16,) * 4,
+            decoder_block_out_channels=(16,) * 4,
+            num_encoder_blocks=(1,) * 4,
+            num_decoder_blocks=(1,) * 4,
+        )
         # A random decoder's output shrinks to ~0, i.e. black: stretch it around mid-gray.
         with torch.no_grad():
             vae.decoder.layers[-1].weight.mul_(5.0)
             vae.decoder.layers[-1].bias.add_(0.5)
     else:
         vae = AutoencoderKL(
-            down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, latent_channels=4,
-            scaling_factor=0.13025 if family == "sdxl" else 0.18215, force_upcast=family == "sdxl", **_VAE[scale],
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            latent_channels=4,
+            scaling_factor=0.13025 if family == "sdxl" else 0.18215,
+            force_upcast=family == "sdxl",
+            **_VAE[scale],
         )
     text_encoders = []
     for i, (hidden, intermediate, heads, layers, act, projection) in enumerate(_TEXT_ENCODERS[family, scale]):
         config = CLIPTextConfig(
-            hidden_size=hidden, intermediate_size=intermediate, num_attention_heads=heads, num_hidden_layers=layers,
-            hidden_act=act, projection_dim=projection, vocab_size=1000 if scale == "tiny" else 49408,
-            max_position_embeddings=77, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id, layer_norm_eps=1e-5,
+            hidden_size=hidden,
+            intermediate_size=intermediate,
+            num_attention_heads=heads,
+            num_hidden_layers=layers,
+            hidden_act=act,
+            projection_dim=projection,
+            vocab_size=1000 if scale == "tiny" else 49408,
+            max_position_embeddings=77,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            layer_norm_eps=1e-5,
         )
         torch.manual_seed(0)
         text_encoders.append((CLIPTextModelWithProjection if i == 1 else CLIPTextModel)(config))
@@ -334,7 +442,11 @@ def _tiny_tokenizer():
     from transformers import CLIPTokenizer
 
     # GPT-2's reversible byte → printable character table, which CLIP's BPE works on.
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     others = [b for b in range(256) if b not in printable]
     characters = [chr(b) for b in printable] + [chr(256 + i) for i in range(len(others))]
     vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}

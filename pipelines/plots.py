@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+_MAX_BEAT_LINES = 80
+
 
 def plot_sync(score, *, zoom: float = 8.0) -> Figure:
     """Visual change over onset strength, beats and visual peaks marked.
@@ -28,7 +30,7 @@ def plot_sync(score, *, zoom: float = 8.0) -> Figure:
     times = score.times
     change = scale_to_unit(score.visual_change)
     beat_frames = np.floor(score.beats * score.fps).astype(int)
-    on_beat = np.array([np.abs(beat_frames - p).min() <= 1 if len(beat_frames) else False for p in score.peaks])
+    on_beat = np.array([len(beat_frames) > 0 and np.abs(beat_frames - p).min() <= 1 for p in score.peaks])
     panels = [(0.0, score.duration)]
     if score.duration > 1.5 * zoom:
         panels.append((0.0, zoom))
@@ -38,20 +40,24 @@ def plot_sync(score, *, zoom: float = 8.0) -> Figure:
     for ax, (start, end) in zip(axes, panels):
         ax.fill_between(times, score.onset_strength, step="post", color="0.75", label="onset strength")
         ax.plot(times, change, color="tab:blue", lw=0.9, label="visual change (pixel)")
-        for beat in score.beats[(score.beats >= start) & (score.beats <= end)]:
+        shown = score.beats[(score.beats >= start) & (score.beats <= end)]
+        # Over a whole song the beat lines would paint the panel orange: the close-up shows them.
+        for beat in shown if len(shown) <= _MAX_BEAT_LINES else ():
             ax.axvline(beat, color="tab:orange", lw=0.6, alpha=0.7)
-        for hit, colour, label in ((True, "tab:green", "peak on a beat"), (False, "tab:red", "peak off the beats")):
+        for hit, colour, label in ((True, "tab:green", "peak on a beat"), (False, "tab:red", "off beat")):
             chosen = score.peaks[on_beat == hit] if len(score.peaks) else score.peaks
             ax.plot(times[chosen], change[chosen], "v", color=colour, ms=5, label=label)
         ax.set_xlim(start, end)
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("0..1")
     axes[0].plot([], [], color="tab:orange", lw=0.6, label="beats")
-    figure.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, fontsize=8, frameon=False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=8, frameon=False)
     axes[-1].set_xlabel("time (s)")
     correlation = "n/a" if score.correlation is None else f"{score.correlation:.2f}"
     figure.suptitle(
-        f"beat F-measure {score.f_measure:.2f} · correlation {correlation} · offset {score.offset_ms:+.0f} ms"
+        f"beat F-measure {score.f_measure:.2f} · correlation {correlation}"
+        f" · offset {score.offset_ms:+.0f} ms"
         f" · DTW {score.dtw_distance:.3f} · {score.tempo:.0f} BPM",
         fontsize=10,
     )

@@ -112,6 +112,7 @@ def iter_render(
         )
     if workdir is None:
         workdir = default_workdir(out_path, draft=draft)
+    render = project.render
 
     # 1. The song and its analysis.
     if analysis is None:
@@ -123,23 +124,22 @@ def iter_render(
         raise BeatwalkError(f"song not found: {project.audio.path}")
     project.validate_against(analysis.duration)
 
-    # 2. The frame plan, and the job on disk that renders it.
+    # 2. The model, the frame plan, and the job on disk that renders it.
     from pipelines.timeline import plan_frames
 
     plan = plan_frames(project, analysis)
+    if pipe is None:
+        from pipelines.models import load_pipeline
+
+        pipe = load_pipeline(render.model, dtype=render.dtype, fast_decoder=render.fast_decoder)
     job = RenderJob.start(
         workdir,
         project_hash=project_hash(project),
         plan_hash=plan_hash(plan),
         n_frames=plan.n_frames,
-        chunk_frames=chunk_frames or default_chunk_frames(plan.fps, project.render.batch_size),
+        chunk_frames=chunk_frames or default_chunk_frames(plan.fps, render.batch_size),
         resume=resume,
     )
-    render = project.render
-    if job.pending and pipe is None:
-        from pipelines.models import load_pipeline
-
-        pipe = load_pipeline(render.model, dtype=render.dtype, fast_decoder=render.fast_decoder)
     yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
 
     # 3. The pending chunks, batch by batch.

@@ -16,6 +16,7 @@ import string
 
 import librosa
 import numpy as np
+import scipy.ndimage
 import scipy.signal
 
 from pipelines.envelopes import Spectrogram
@@ -33,6 +34,7 @@ SAME_LABEL_SIMILARITY = 0.6
 """Cosine similarity of two sections' mean features above which they share a label."""
 
 _CELL_SECONDS = 0.5
+_SMOOTH_BEATS = 4
 _N_MFCC = 13
 
 
@@ -58,7 +60,8 @@ def find_sections(
         at 0 and the last ends at ``duration``.
     """
     # 1. A time grid: beats when there are enough, else fixed cells.
-    if len(beats) >= 2 * MIN_SECTION_BEATS:
+    on_beats = len(beats) >= 2 * MIN_SECTION_BEATS
+    if on_beats:
         grid = np.concatenate([[0.0], beats[beats >= 1.0 / spec.frame_rate]])
         min_cells = MIN_SECTION_BEATS
     else:
@@ -69,6 +72,11 @@ def find_sections(
 
     # 2. Features per grid cell, standardised so timbre and harmony weigh alike.
     cells = _cell_features(spec, grid)
+    if on_beats:
+        # Averaging over a bar's worth of beats hides the chord changes within a
+        # section; off the beat grid this would only smooth noise into fake structure.
+        cells = scipy.ndimage.uniform_filter1d(cells, _SMOOTH_BEATS, axis=1, mode="nearest")
+        cells /= np.linalg.norm(cells, axis=0, keepdims=True) + 1e-8
     similarity = cells.T @ cells
 
     # 3. Boundaries at peaks of the checkerboard novelty.

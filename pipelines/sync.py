@@ -1,14 +1,8 @@
 """Does the video dance? How well a video's visual change lands on its song's beats.
 
-The visual-change curve says how much each frame differs from the one before
-(frame ``i`` is compared with frame ``i - 1``; frame 0 has no change). Two
-measures are computed on frames decoded at 64 px wide:
-
-- ``pixel``: mean absolute RGB difference, 0..1;
-- ``perceptual``: the mean of three cheap, fixed-filter features that follow
-  what the eye sees rather than single pixels: the difference of the low-pass
-  luma (16 px wide), of the luma edge map (32 px wide), and of the coarse
-  colour histogram (64 bins, half the L1 distance), each 0..1.
+The visual-change curves (``pixel`` and ``perceptual``, see
+:mod:`pipelines.visual_change`) say how much each frame differs from the one
+before; the video decodes into them while the song is analysed.
 
 The song's onset strength is sampled at the video's frame rate (value ``i`` is
 the energy of ``[i / fps, (i + 1) / fps)``, as ``Analysis.curves`` defines it),
@@ -20,30 +14,26 @@ Figures, for each measure:
 - ``f_measure`` (with ``precision``, ``recall``): visual peaks against beats,
   a peak hitting a beat when it lies within ±1 frame of the beat's frame;
 - ``correlation``: Pearson correlation of visual change and onset strength;
-- ``offset_ms``: the lag, within ±500 ms, that maximises their
-  cross-correlation. Positive: the picture changes *after* the sound (late);
-  negative: it changes before it (early);
+- ``offset_ms``: the lag that maximises their cross-correlation, searched
+  within ±500 ms and at most half a beat period (on a steady beat a lag of a
+  whole beat fits as well as none), with ``correlation_at_offset`` there.
+  Positive: the picture changes *after* the sound (late); negative: it
+  changes before it (early);
 - ``dtw_distance``: the mean absolute difference per frame between the two
   curves (each scaled to 0..1 by its 99th percentile) after dynamic time
-  warping within the same ±500 ms band; 0 is a perfect match.
+  warping within the same band; 0 is a perfect match.
 """
 
 from __future__ import annotations
 
-import subprocess
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d, median_filter
-from scipy.signal import find_peaks
 
 from pipelines.errors import BeatwalkError
-from pipelines.video import VideoInfo, ffmpeg_exe, probe_video
-
-DECODE_WIDTH = 64
-"""Width frames are decoded at, pixels: the change curve needs no more, and it is fast."""
+from pipelines.video import VideoInfo, probe_video
+from pipelines.visual_change import ChangeReader, visual_peaks
 
 MAX_OFFSET = 0.5
 """Largest audio-visual lag searched (cross-correlation and DTW band), seconds."""
@@ -51,9 +41,6 @@ MAX_OFFSET = 0.5
 # Durations of the video and the song may differ by one frame (rounding) plus
 # the AAC encoder's priming and padding (up to two 1024-sample blocks).
 _AAC_PADDING = 0.1
-# A change smaller than half a grey level on average is compression noise, not motion.
-_PEAK_FLOOR = 0.5 / 255
-_FRAMES_PER_BLOCK = 256
 
 
 
@@ -77,11 +64,11 @@ class SyncScore:
         ``n_frames / fps``, seconds.
     tempo : float
         The song's tempo, BPM.
-    f_measure, precision, recall, correlation, offset_ms, dtw_distance
+    f_measure, precision, recall, correlation, offset_ms, correlation_at_offset, dtw_distance
         Figures on the pixel change curve (see the module docstring);
-        ``correlation`` is None when a curve is constant.
+        correlations are None when a curve is constant.
     perceptual : dict
-        The same six figures on the perceptual change curve.
+        The same seven figures on the perceptual change curve.
     visual_change, perceptual_change, onset_strength : np.ndarray [shape=(n_frames,)]
         The curves, per frame (change 0..1, onset strength 0..1).
     beats : np.ndarray [shape=(b,)]
@@ -101,6 +88,7 @@ class SyncScore:
     recall: float
     correlation: float | None
     offset_ms: float
+    correlation_at_offset: float | None
     dtw_distance: float
     perceptual: dict
     visual_change: np.ndarray = field(repr=False)
@@ -131,6 +119,7 @@ class SyncScore:
             "recall": self.recall,
             "correlation": self.correlation,
             "offset_ms": self.offset_ms,
+            "correlation_at_offset": self.correlation_at_offset,
             "dtw_distance": self.dtw_distance,
             "perceptual": self.perceptual,
         }
@@ -182,8 +171,8 @@ def score_video(video_path: str | Path, *, song: str | Path | None = None, analy
         raise BeatwalkError(f"video file is empty: {video_path.name}")
     info = probe_video(video_path)
     if info.frames < 2 or info.fps <= 0:
-        raise BeatwalkError(f"{video_path.name} has {info.frames} frame(s) at {info.fps:g} fps: nothing moves")
-    with _ChangeReader(video_path, info) as reader:
+        raise BeatwalkError(f"{video_path.name} has {info.frames} frame(s): no motion to score")
+    with ChangeReader(video_path, info) as reader:
         # 2. Beats and onset strength of the song, while frames decode.
         audio_source = "analysis"
         if analysis is None:
@@ -208,7 +197,7 @@ def score_video(video_path: str | Path, *, song: str | Path | None = None, analy
     figures, peaks = {}, {}
     for name, change in (("pixel", pixel), ("perceptual", perceptual)):
         peaks[name] = visual_peaks(change, fps=fps)
-        figures[name] = _figures(change, peaks[name], onset, beats, fps)
+        figures[name] = _figures(change, peaks[name], onset, beats, fps, float(analysis.tempo))
     return SyncScore(
         video=str(video_path),
         audio_source=audio_source,
@@ -227,83 +216,9 @@ def score_video(video_path: str | Path, *, song: str | Path | None = None, analy
     )
 
 
-def visual_change(frames: np.ndarray, *, previous: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel and perceptual change of each frame against the one before.
-
-    Parameters
-    ----------
-    frames : np.ndarray [shape=(n, h, w, 3), uint8]
-        Consecutive RGB frames (small: ``h, w`` divisible by 4 is best).
-    previous : np.ndarray [shape=(h, w, 3), uint8] or None
-        The frame before ``frames[0]``; None: ``frames[0]`` is the first
-        frame of the video and gets change 0.
-
-    Returns
-    -------
-    pixel, perceptual : np.ndarray [shape=(n,), float64], 0..1
-    """
-    if previous is not None:
-        frames = np.concatenate([previous[None], frames])
-    rgb = frames.astype(np.float32) / 255.0
-    pixel = np.abs(np.diff(rgb, axis=0)).mean(axis=(1, 2, 3))
-
-    luma = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    half = _pool(luma)
-    quarter = _pool(half)
-    edges = np.abs(np.diff(half, axis=1))[:, :, :-1] + np.abs(np.diff(half, axis=2))[:, :-1, :]
-    bins = (frames // 64).astype(np.int64) @ np.array([16, 4, 1])
-    bins += 64 * np.arange(len(frames))[:, None, None]
-    hist = np.bincount(bins.ravel(), minlength=64 * len(frames)).reshape(len(frames), 64) / bins[0].size
-    perceptual = (
-        np.abs(np.diff(quarter, axis=0)).mean(axis=(1, 2))
-        + np.abs(np.diff(edges, axis=0)).mean(axis=(1, 2))
-        + 0.5 * np.abs(np.diff(hist, axis=0)).sum(axis=1)
-    ) / 3.0
-    if previous is None:
-        return np.concatenate([[0.0], pixel]), np.concatenate([[0.0], perceptual])
-    return pixel.astype(np.float64), perceptual.astype(np.float64)
-
-
-def visual_peaks(
-    change: np.ndarray, *, fps: float, window: float = 2.0, k: float = 3.0, relative: float = 0.25
-) -> np.ndarray:
-    """Frames where the visual change peaks clearly above its neighbourhood.
-
-    The threshold adapts to the video: the running median of the change over
-    ``window`` seconds plus ``k`` running median absolute deviations, at least
-    half a grey level, and at least ``relative`` times the largest change in
-    the window (so the settling of the encoder after a cut is no peak of its
-    own). Peaks are at least 0.1 s apart.
-
-    Parameters
-    ----------
-    change : np.ndarray [shape=(n,)]
-        Visual change per frame, 0..1.
-    fps : float > 0
-        Frames per second.
-    window : float > 0
-        Length of the running statistics, seconds.
-    k : float >= 0
-        How many deviations above the median a peak must reach.
-    relative : float in [0, 1]
-        Fraction of the window's largest change a peak must reach.
-
-    Returns
-    -------
-    np.ndarray [shape=(p,), int]
-        Frame indices, increasing.
-    """
-    if len(change) < 3:
-        return np.zeros(0, dtype=int)
-    size = max(3, int(round(window * fps)) | 1)
-    level = median_filter(change, size=size, mode="nearest")
-    spread = median_filter(np.abs(change - level), size=size, mode="nearest")
-    threshold = np.maximum(level + np.maximum(k * spread, _PEAK_FLOOR), relative * maximum_filter1d(change, size))
-    peaks, _ = find_peaks(change, height=threshold, distance=max(1, int(round(0.1 * fps))))
-    return peaks
-
-
-def beat_f_measure(peaks: np.ndarray, beats: np.ndarray, *, fps: float, tolerance: int = 1) -> tuple[float, float, float]:
+def beat_f_measure(
+    peaks: np.ndarray, beats: np.ndarray, *, fps: float, tolerance: int = 1
+) -> tuple[float, float, float]:
     """F-measure, precision and recall of peak frames against beat times.
 
     A peak hits a beat when it lies within ``tolerance`` frames of the beat's
@@ -341,7 +256,9 @@ def beat_f_measure(peaks: np.ndarray, beats: np.ndarray, *, fps: float, toleranc
     return f_measure, precision, recall
 
 
-def best_offset(visual: np.ndarray, onset: np.ndarray, *, fps: float, max_offset: float = MAX_OFFSET) -> float:
+def best_offset(
+    visual: np.ndarray, onset: np.ndarray, *, fps: float, max_offset: float = MAX_OFFSET
+) -> tuple[float, float | None]:
     """The audio-visual lag that best lines the visual change up with the onsets.
 
     Parameters
@@ -354,17 +271,22 @@ def best_offset(visual: np.ndarray, onset: np.ndarray, *, fps: float, max_offset
 
     Returns
     -------
-    float
+    offset : float
         Seconds, refined between frames by a parabola through the peak.
         Positive: the picture changes after the sound; negative: before.
+    correlation : float or None
+        Pearson correlation of the curves at the best whole-frame lag; None
+        when a curve is constant.
     """
-    v, o = _standardise(visual), _standardise(onset)
+    v, o = np.asarray(visual, dtype=np.float64), np.asarray(onset, dtype=np.float64)
     max_lag = min(int(max_offset * fps), len(v) - 2)
-    if max_lag < 1 or not v.any() or not o.any():
-        return 0.0
+    if max_lag < 0 or np.ptp(v) == 0 or np.ptp(o) == 0:
+        return 0.0, None
     lags = np.arange(-max_lag, max_lag + 1)
-    # r[lag] = mean over the overlap of visual[i + lag] * onset[i].
-    r = np.array([np.mean(v[lag:] * o[: len(o) - lag]) if lag >= 0 else np.mean(v[:lag] * o[-lag:]) for lag in lags])
+    # r[lag] = correlation of visual[i + lag] with onset[i] over the overlap.
+    n, r = len(v), np.empty(len(lags))
+    for j, lag in enumerate(lags):
+        r[j] = _pearson(v[max(lag, 0) : n + min(lag, 0)], o[max(-lag, 0) : n - max(lag, 0)])
     best = int(np.argmax(r))
     shift = 0.0
     if 0 < best < len(r) - 1:
@@ -372,7 +294,7 @@ def best_offset(visual: np.ndarray, onset: np.ndarray, *, fps: float, max_offset
         curvature = left - 2 * centre + right
         if curvature < 0:
             shift = 0.5 * (left - right) / curvature
-    return float((lags[best] + shift) / fps)
+    return float((lags[best] + shift) / fps), float(r[best])
 
 
 def dtw_distance(a: np.ndarray, b: np.ndarray, *, band: int) -> float:
@@ -418,32 +340,32 @@ def scale_to_unit(curve: np.ndarray) -> np.ndarray:
 # -- internals ---------------------------------------------------------------
 
 
-def _figures(change: np.ndarray, peaks: np.ndarray, onset: np.ndarray, beats: np.ndarray, fps: float) -> dict:
+def _figures(
+    change: np.ndarray, peaks: np.ndarray, onset: np.ndarray, beats: np.ndarray, fps: float, tempo: float
+) -> dict:
     f_measure, precision, recall = beat_f_measure(peaks, beats, fps=fps)
     correlation = None
     if np.ptp(change) > 0 and np.ptp(onset) > 0:
-        correlation = round(float(np.corrcoef(change, onset)[0, 1]), 4)
-    band = int(MAX_OFFSET * fps)
+        correlation = round(_pearson(change, onset), 4)
+    # On a steady beat a lag of a whole beat fits as well as none: search half a beat at most.
+    max_offset = min(MAX_OFFSET, 30.0 / tempo) if tempo > 0 else MAX_OFFSET
+    offset, at_offset = best_offset(change, onset, fps=fps, max_offset=max_offset)
+    band = int(max_offset * fps)
     return {
         "f_measure": round(f_measure, 4),
         "precision": round(precision, 4),
         "recall": round(recall, 4),
         "correlation": correlation,
-        "offset_ms": round(1000.0 * best_offset(change, onset, fps=fps), 1),
+        "offset_ms": round(1000.0 * offset, 1),
+        "correlation_at_offset": None if at_offset is None else round(at_offset, 4),
         "dtw_distance": round(dtw_distance(scale_to_unit(change), scale_to_unit(onset), band=band), 4),
     }
 
 
-def _pool(images: np.ndarray) -> np.ndarray:
-    """2×2 average pooling of (n, h, w) images (odd edges dropped)."""
-    n, h, w = images.shape
-    h, w = h - h % 2, w - w % 2
-    return images[:, :h, :w].reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
-
-
-def _standardise(curve: np.ndarray) -> np.ndarray:
-    spread = curve.std()
-    return (curve - curve.mean()) / spread if spread > 0 else np.zeros_like(curve, dtype=np.float64)
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(np.corrcoef(a, b)[0, 1])
 
 
 def _fit(curve: np.ndarray, n: int) -> np.ndarray:
@@ -456,7 +378,8 @@ def _fit(curve: np.ndarray, n: int) -> np.ndarray:
 
 def _check_lengths(audio_duration: float, video_duration: float, fps: float, *, what: str) -> None:
     if abs(audio_duration - video_duration) > 1.0 / fps + _AAC_PADDING:
-        audio = {"song": "the song", "sidecar": "the project's song", "video": "the soundtrack"}.get(what, "the analysis")
+        names = {"song": "the song", "sidecar": "the project's song", "video": "the soundtrack"}
+        audio = names.get(what, "the analysis")
         raise BeatwalkError(
             f"{audio} ({audio_duration:.2f} s) and the video ({video_duration:.2f} s) have different lengths"
         )
@@ -465,80 +388,16 @@ def _check_lengths(audio_duration: float, video_duration: float, fps: float, *, 
 def _load_song(video_path: Path, song: str | Path | None, info: VideoInfo):
     """The audio to score against and where it came from (see ``score_video``)."""
     from pipelines.audio import load_audio
+    from pipelines.project import Project
 
     if song is not None:
         return load_audio(song), "song"
+    # Where pipelines.render saves a video's project (its sidecar_path; importing it costs seconds).
     sidecar = video_path.with_suffix(".json")
     if sidecar.is_file():
-        from pipelines.project import Project
-
         project = Project.load(sidecar)
         if Path(project.audio.path).is_file():
             return load_audio(project.audio.path, start=project.audio.start, end=project.audio.end), "sidecar"
     if not info.has_audio:
         raise BeatwalkError(f"{video_path.name} has no soundtrack: give the song to score against (--song)")
     return load_audio(video_path), "video"
-
-
-class _ChangeReader:
-    """Decodes a video in a background thread into its two change curves.
-
-    ffmpeg scales frames down to ``DECODE_WIDTH`` and pipes raw RGB; blocks of
-    frames are turned into change values as they arrive, so memory stays flat
-    in the video's length.
-    """
-
-    def __init__(self, path: Path, info: VideoInfo):
-        self.name = path.name
-        self.width = DECODE_WIDTH
-        self.height = max(4, 4 * round(DECODE_WIDTH * info.height / info.width / 4))
-        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path), "-map", "0:v:0"]
-        command += ["-vf", f"scale={self.width}:{self.height}:flags=area", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._curves: tuple[np.ndarray, np.ndarray] | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def __enter__(self) -> _ChangeReader:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
-        self._thread.join()
-        self._process.wait()
-
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._curves
-
-    def _run(self) -> None:
-        try:
-            self._curves = self._read()
-        except BaseException as exc:  # handed to the caller's thread by result()
-            self._error = exc
-
-    def _read(self) -> tuple[np.ndarray, np.ndarray]:
-        frame_bytes = self.width * self.height * 3
-        pixel, perceptual, previous = [], [], None
-        while True:
-            data = self._process.stdout.read(frame_bytes * _FRAMES_PER_BLOCK)
-            usable = len(data) - len(data) % frame_bytes
-            if usable:
-                frames = np.frombuffer(data[:usable], dtype=np.uint8).reshape(-1, self.height, self.width, 3)
-                block_pixel, block_perceptual = visual_change(frames, previous=previous)
-                pixel.append(block_pixel)
-                perceptual.append(block_perceptual)
-                previous = frames[-1]
-            if len(data) < frame_bytes * _FRAMES_PER_BLOCK:
-                break
-        log = self._process.stderr.read().decode("utf-8", errors="replace").strip()
-        if self._process.wait() != 0:
-            detail = log.splitlines()[-1] if log else f"ffmpeg exit code {self._process.returncode}"
-            raise BeatwalkError(f"could not decode {self.name}: {detail}")
-        if previous is None:
-            raise BeatwalkError(f"no frames decode from {self.name}")
-        return np.concatenate(pixel), np.concatenate(perceptual)

@@ -31,9 +31,10 @@ How the visuals follow the music
 - **Offset** shifts everything the music drives (energy, beats, downbeats,
   onsets) by ``offset`` seconds; keyframe times stay where the user put them.
 
-Frame ``i`` is shown from ``i / fps`` to ``(i + 1) / fps``. It already shows
-the motion and the pulse of the music heard during that window, so a hit
-changes the picture on the frame during which it sounds.
+Frame ``i`` is shown from ``i / fps`` to ``(i + 1) / fps``. A beat, or the
+energy of a hit, shows on the first frame that starts at or after it: never
+before the sound (a picture a little early looks wrong sooner than one a
+little late), at most one frame after it.
 """
 
 from __future__ import annotations
@@ -329,9 +330,10 @@ class _MusicClock:
     Reading the clock at two times and dividing by its advance over a whole
     move gives stable-diffusion-videos' normalised cumulative energy (its
     ``get_timesteps_arr``), blended with constant speed by the reactivity.
-    The energy of frame window ``i`` is counted as done by the start of frame
-    ``i`` (see the module docstring). Outside the song (reached through the
-    offset) the music is silent: the clock runs at ``1 - r``.
+    The energy of frame window ``i`` (heard from ``i / fps``) moves the
+    picture between frames ``i`` and ``i + 1`` (see the module docstring).
+    Outside the song (reached through the offset) the music is silent: the
+    clock runs at ``1 - r``.
     """
 
     def __init__(self, energy: np.ndarray, *, fps: float, reactivity: float, smoothing: float, offset: float):
@@ -339,7 +341,7 @@ class _MusicClock:
         mean = energy.mean() if len(energy) else 0.0
         normalised = energy / mean if mean > 0 else np.ones_like(energy)
         speed = (1.0 - reactivity) + reactivity * normalised
-        self._x = (np.arange(len(speed) + 1) - 1.0) / fps + offset
+        self._x = np.arange(len(speed) + 1) / fps + offset
         self._y = np.concatenate([[0.0], np.cumsum(speed) / fps])
         self._silent_speed = 1.0 - reactivity
 
@@ -399,14 +401,15 @@ def _beat_steps(frames: np.ndarray, move: _Move, beats: _BeatGrid, easing: str) 
 def _pulse(times: np.ndarray, analysis, motion, *, fps: float) -> np.ndarray:
     """``pulse * 0.5 ** (time since the last event / pulse_decay)``; 0 before the first event.
 
-    The last event is the last one heard by the end of the frame, so the frame
-    during which a beat sounds gets the full push.
+    Each event counts from the first frame starting at or after it, which gets the full push.
     """
     if motion.pulse <= 0:
         return np.zeros_like(times)
     events = np.asarray(getattr(analysis, motion.pulse_on), dtype=np.float64) + motion.offset
     if len(events) == 0:
         return np.zeros_like(times)
-    last = np.searchsorted(events, times + 1.0 / fps, side="left") - 1
-    since = np.maximum(times - events[np.maximum(last, 0)], 0.0)
+    # The tolerance keeps an event exactly on a frame start (up to rounding) on that frame.
+    event_frames = np.ceil(events * fps - 1e-6) / fps
+    last = np.searchsorted(event_frames, times, side="right") - 1
+    since = times - event_frames[np.maximum(last, 0)]
     return np.where(last < 0, 0.0, motion.pulse * np.exp(-math.log(2.0) * since / motion.pulse_decay))

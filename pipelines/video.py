@@ -14,10 +14,8 @@ asks ffmpeg itself.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -28,25 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import BeatwalkError
+from pipelines.ffmpeg import ffmpeg_exe
 from pipelines.project import AudioRef
 
 AUDIO_BITRATE = "192k"
-
-
-@functools.cache
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary: ``ffmpeg`` on ``PATH``, else imageio-ffmpeg's."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg
-
-        return imageio_ffmpeg.get_ffmpeg_exe()
-    except (ImportError, RuntimeError):
-        raise BeatwalkError(
-            "ffmpeg not found: install it (apt-get install ffmpeg) or pip install imageio-ffmpeg"
-        ) from None
 
 
 @dataclass(frozen=True)

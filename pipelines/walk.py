@@ -13,6 +13,27 @@ draws it, and the loop below is the stock loop with per-frame conditioning.
 
 Works with ``StableDiffusionPipeline`` (SD 1.x, 2.x, sd-turbo), ``StableDiffusionXLPipeline``
 (SDXL, SDXL-turbo) and ``LatentConsistencyModelPipeline`` (LCM).
+
+Choices
+-------
+- **Pulse**: a frame with ``pulse > 0`` turns its start noise towards the beat's
+  own pulse noise by ``min(pulse, 1) · PULSE_MAX_ANGLE`` radians, keeping its
+  norm (:func:`rotate_towards`). As the plan's pulse decays, the picture
+  springs back onto the path. Beats are numbered where the plan's pulse starts
+  to rise, over the whole plan, so a chunk renders the same as a whole song.
+- **Guidance** is interpolated per frame, like the embeddings. A batch runs the
+  unconditional pass when any of its frames has guidance > 1; frames with
+  guidance ≤ 1 keep the plain text prediction, which is also what guidance 1
+  gives, so crossing 1 is continuous.
+- **Holds**: frames with equal (keyframe a, keyframe b, t, pulse) are rendered once.
+- **Init images** (SD 1.x/2.x): a keyframe's strength applies on its own
+  frames, and is interpolated towards 1 (plain text-to-image) along walks from
+  or to it; the init latent is the nearer end's (or both, interpolated). Steps
+  skipped are counted as img2img does, so the strength moves in steps of
+  ``1 / steps``; batches hold frames that skip the same number of steps.
+- **Stochastic schedulers** (LCM, Euler ancestral) draw noise at every step;
+  each frame draws it from the nearer keyframe's generator, so both ends of a
+  walk equal their keyframes and the switch happens once, halfway.
 """
 
 from __future__ import annotations
@@ -52,7 +73,10 @@ def slerp(t: float, v0: torch.Tensor, v1: torch.Tensor, dot_threshold: float = 0
     else:
         theta_0 = torch.acos(dot)
         theta_t = theta_0 * t
-        mixed = torch.sin(theta_0 - theta_t) / torch.sin(theta_0) * a + torch.sin(theta_t) / torch.sin(theta_0) * b
+        mixed = (
+            torch.sin(theta_0 - theta_t) / torch.sin(theta_0) * a
+            + torch.sin(theta_t) / torch.sin(theta_0) * b
+        )
     return mixed.to(v0.dtype)
 
 
@@ -100,11 +124,15 @@ class _Keyframes:
         self.guidance_embedding = pipe.unet.config.time_cond_proj_dim is not None
         self.guidance = [family.guidance if k.guidance is None else k.guidance for k in project.keyframes]
         self.any_cfg = not self.guidance_embedding and max(self.guidance) > 1
-        self.seeds = [k.seed for k in project.keyframes]
         self.pulse_seed = project.keyframes[0].seed
         height, width = project.render.height, project.render.width
         self.size = (height, width)
-        self.shape = (1, pipe.unet.config.in_channels, height // pipe.vae_scale_factor, width // pipe.vae_scale_factor)
+        self.shape = (
+            1,
+            pipe.unet.config.in_channels,
+            height // pipe.vae_scale_factor,
+            width // pipe.vae_scale_factor,
+        )
 
         # 2. Encode each prompt once (with the negative prompt when any keyframe uses CFG)
         embeds = [self._encode(k.prompt, k.negative_prompt or None) for k in project.keyframes]
@@ -126,7 +154,10 @@ class _Keyframes:
         cfg = self.any_cfg
         if self.sdxl:
             e, ne, pooled, npooled = self.pipe.encode_prompt(
-                prompt, device=self.device, num_images_per_prompt=1, do_classifier_free_guidance=cfg,
+                prompt,
+                device=self.device,
+                num_images_per_prompt=1,
+                do_classifier_free_guidance=cfg,
                 negative_prompt=negative_prompt,
             )
             return (e, ne, pooled, npooled) if cfg else (e, pooled)
@@ -172,7 +203,9 @@ class _Keyframes:
 
     def embedding(self, state: _FrameState) -> list[torch.Tensor]:
         a, b = state.key_a, state.key_b
-        return [e[a : a + 1] if a == b else torch.lerp(e[a : a + 1], e[b : b + 1], state.t) for e in self.embeds]
+        return [
+            e[a : a + 1] if a == b else torch.lerp(e[a : a + 1], e[b : b + 1], state.t) for e in self.embeds
+        ]
 
     def guidance_of(self, state: _FrameState) -> float:
         return (1 - state.t) * self.guidance[state.key_a] + state.t * self.guidance[state.key_b]
@@ -187,8 +220,9 @@ class _Keyframes:
         return torch.Generator("cpu").set_state(self.generator_states[nearer])
 
 
-def walk_frames(pipe, project, plan, frame_indices: Sequence[int] | None = None, *, batch_size: int | None = None
-                ) -> Iterator[tuple[int, np.ndarray]]:
+def walk_frames(
+    pipe, project, plan, frame_indices: Sequence[int] | None = None, *, batch_size: int | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
     """Render frames of a frame plan, batch by batch.
 
     Parameters
@@ -223,7 +257,9 @@ def walk_frames(pipe, project, plan, frame_indices: Sequence[int] | None = None,
         # 1. One state per distinct frame: held frames are rendered once and repeated
         beats = _beat_numbers(np.asarray(plan.pulse, dtype=float))
         states = [
-            _FrameState.of(int(plan.key_a[i]), int(plan.key_b[i]), float(plan.t[i]), float(plan.pulse[i]), beats[i])
+            _FrameState.of(
+                int(plan.key_a[i]), int(plan.key_b[i]), float(plan.t[i]), float(plan.pulse[i]), beats[i]
+            )
             for i in frame_indices
         ]
         last_use = {state: n for n, state in enumerate(states)}
@@ -232,11 +268,20 @@ def walk_frames(pipe, project, plan, frame_indices: Sequence[int] | None = None,
         # 2. Encode prompts and draw seed noises once per keyframe
         keyframes = _Keyframes(pipe, project, steps=project.render.steps)
 
-        # 3. Denoise in batches of frames that skip the same number of steps; yield in order
+        # 3. Denoise in batches of frames that skip the same number of steps. On a GPU the next
+        #    batch is queued before the previous one's frames are handed out, so encoding them
+        #    overlaps with the GPU's work instead of leaving it idle.
+        lookahead = 1 if keyframes.device.type == "cuda" else 0
+        in_flight: list[tuple[list[_FrameState], _FramesOnTheWay]] = []
         done: dict[_FrameState, np.ndarray] = {}
         next_out = 0
-        for batch in _batches(distinct, batch_size, key=keyframes.start_step):
-            done.update(zip(batch, _render_batch(keyframes, batch)))
+        for batch in [*_batches(distinct, batch_size, key=keyframes.start_step), None]:
+            if batch is not None:
+                in_flight.append((batch, _render_batch(keyframes, batch)))
+            while in_flight and (batch is None or len(in_flight) > lookahead):
+                finished, frames = in_flight.pop(0)
+                done.update(zip(finished, frames.numpy()))
+            # 4. Yield every frame whose picture exists, in the requested order
             while next_out < len(states) and states[next_out] in done:
                 state = states[next_out]
                 yield frame_indices[next_out], done[state]
@@ -254,11 +299,11 @@ def preview_keyframe(pipe, project, index: int):
     if not 0 <= index < len(project.keyframes):
         raise BeatwalkError(f"keyframe {index} does not exist (the project has {len(project.keyframes)})")
     on_keyframe = SimpleNamespace(key_a=[index], key_b=[index], t=[0.0], pulse=[0.0])
-    (_, frame), = walk_frames(pipe, project, on_keyframe, batch_size=1)
+    ((_, frame),) = walk_frames(pipe, project, on_keyframe, batch_size=1)
     return Image.fromarray(frame)
 
 
-def _render_batch(keyframes: _Keyframes, batch: list[_FrameState]) -> np.ndarray:
+def _render_batch(keyframes: _Keyframes, batch: list[_FrameState]) -> _FramesOnTheWay:
     """Denoise and decode one batch; the stock pipeline's ``__call__`` with per-frame conditioning."""
     pipe, device, dtype, n = keyframes.pipe, keyframes.device, keyframes.dtype, len(batch)
     scheduler = pipe.scheduler
@@ -280,21 +325,31 @@ def _render_batch(keyframes: _Keyframes, batch: list[_FrameState]) -> np.ndarray
 
     # 3. Conditioning: interpolated embeddings, per-frame guidance
     parts = [torch.cat(p) for p in zip(*(keyframes.embedding(s) for s in batch))]
-    guidance = torch.tensor([keyframes.guidance_of(s) for s in batch], dtype=torch.float32, device=device)
-    cfg = keyframes.any_cfg and bool((guidance > 1).any())
+    guidances = [keyframes.guidance_of(s) for s in batch]
+    cfg = keyframes.any_cfg and max(guidances) > 1
+    guidance = torch.tensor(guidances, dtype=torch.float32, device=device)
     if keyframes.sdxl:
-        embeds, pooled = (torch.cat([parts[1], parts[0]]), torch.cat([parts[3], parts[2]])) if cfg else parts[:2]
-        time_ids = pipe._get_add_time_ids(
-            keyframes.size, (0, 0), keyframes.size, dtype=dtype,
-            text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim,
-        ).to(device).repeat(embeds.shape[0], 1)
+        embeds, pooled = (
+            (torch.cat([parts[1], parts[0]]), torch.cat([parts[3], parts[2]])) if cfg else parts[:2]
+        )
+        time_ids = (
+            pipe._get_add_time_ids(
+                keyframes.size,
+                (0, 0),
+                keyframes.size,
+                dtype=dtype,
+                text_encoder_projection_dim=pipe.text_encoder_2.config.projection_dim,
+            )
+            .to(device)
+            .repeat(embeds.shape[0], 1)
+        )
         added_cond_kwargs = {"text_embeds": pooled, "time_ids": time_ids}
     else:
         embeds = torch.cat([parts[1], parts[0]]) if cfg else parts[0]
         added_cond_kwargs = None
     timestep_cond = None
     if keyframes.guidance_embedding:
-        w = torch.tensor([keyframes.guidance_of(s) - 1 for s in batch])
+        w = torch.tensor([g - 1 for g in guidances])
         timestep_cond = pipe.get_guidance_scale_embedding(
             w, embedding_dim=pipe.unet.config.time_cond_proj_dim
         ).to(device=device, dtype=latents.dtype)
@@ -306,8 +361,12 @@ def _render_batch(keyframes: _Keyframes, batch: list[_FrameState]) -> np.ndarray
         model_input = torch.cat([latents] * 2) if cfg else latents
         model_input = scheduler.scale_model_input(model_input, t)
         noise_pred = pipe.unet(
-            model_input, t, encoder_hidden_states=embeds, timestep_cond=timestep_cond,
-            added_cond_kwargs=added_cond_kwargs, return_dict=False,
+            model_input,
+            t,
+            encoder_hidden_states=embeds,
+            timestep_cond=timestep_cond,
+            added_cond_kwargs=added_cond_kwargs,
+            return_dict=False,
         )[0]
         if cfg:
             uncond, text = noise_pred.chunk(2)
@@ -318,11 +377,11 @@ def _render_batch(keyframes: _Keyframes, batch: list[_FrameState]) -> np.ndarray
             noise_pred = torch.where(scale > 1, guided, text)
         latents = scheduler.step(noise_pred, t, latents, **extra_step_kwargs, return_dict=False)[0]
 
-    # 5. Decode, then move to the CPU once per batch as uint8
+    # 5. Decode, then start moving the batch to the CPU as uint8
     return _decode(pipe, latents, sdxl=keyframes.sdxl)
 
 
-def _decode(pipe, latents: torch.Tensor, *, sdxl: bool) -> np.ndarray:
+def _decode(pipe, latents: torch.Tensor, *, sdxl: bool) -> _FramesOnTheWay:
     vae = pipe.vae
     # As StableDiffusionXLPipeline: its VAE overflows in float16 unless run in float32.
     upcast = sdxl and vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
@@ -340,7 +399,25 @@ def _decode(pipe, latents: torch.Tensor, *, sdxl: bool) -> np.ndarray:
     if upcast:
         vae.to(dtype=torch.float16)
     image = (image.float() / 2 + 0.5).clamp(0, 1)
-    return (image * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return _FramesOnTheWay((image * 255).round().to(torch.uint8).permute(0, 2, 3, 1))
+
+
+class _FramesOnTheWay:
+    """A batch of uint8 frames being copied to the CPU; ``numpy()`` waits for the copy."""
+
+    def __init__(self, frames: torch.Tensor):
+        self.done = None
+        if frames.device.type == "cuda":
+            # A non-blocking copy lands in pinned memory; the event says when it has.
+            frames = frames.to("cpu", non_blocking=True)
+            self.done = torch.cuda.Event()
+            self.done.record()
+        self.frames = frames
+
+    def numpy(self) -> np.ndarray:
+        if self.done is not None:
+            self.done.synchronize()
+        return self.frames.numpy()
 
 
 def _batches(states: list[_FrameState], size: int, *, key) -> Iterator[list[_FrameState]]:

@@ -35,28 +35,40 @@ def build(limits: Limits) -> None:
 
     @user_errors
     def analyze(song, start, end) -> str:
-        """Tempo, beats, downbeats, onsets, sections and energy of a song segment (start/end in s; end 0: to the end), as JSON."""
+        """Analyse a song segment: tempo, beats, downbeats, onsets, sections, energy (JSON).
+
+        ``start``, ``end``: the segment, seconds; ``end`` 0: to the end of the song.
+        """
         _, result = audio_tab.analyze_song(song, start, end, limits=limits)
         return json.dumps(result.to_dict())
 
     @user_errors
     def propose_keyframes(analysis_json, prompts, start, end, seed, negative_prompt, every) -> str:
-        """A new project (JSON) with keyframes spread over the song from prompts (one per line); every: bars between keyframes, 0: on sections."""
+        """A new project (JSON): keyframes from prompts (one per line) spread over the song.
+
+        ``every``: bars between keyframes; 0: on the song's sections.
+        """
         from pipelines.keyframes import propose_project
 
         result = Analysis.from_dict(_json(analysis_json, "analysis"))
         start, end = audio_tab.segment(start, end)
         bars = int(every) if every else None
         project = propose_project(
-            "song", result, keyframes_tab.split_prompts(prompts), start=start, end=end,
-            seed=int(seed or 0), negative_prompt=negative_prompt or "", every=bars,
+            "song",
+            result,
+            keyframes_tab.split_prompts(prompts),
+            start=start,
+            end=end,
+            seed=int(seed or 0),
+            negative_prompt=negative_prompt or "",
+            every=bars,
             render=motion_tab.default_render(model),
-        )  # fmt: skip
+        )
         return project.to_json()
 
     @user_errors
     def plan(analysis_json, project_json) -> str:
-        """The frame plan (JSON): for every video frame, the two keyframes it lies between, the position t, the pulse and cuts."""
+        """The frame plan (JSON): for every frame, its two keyframes, the position t, pulse and cuts."""
         from pipelines.timeline import plan_frames
 
         result = Analysis.from_dict(_json(analysis_json, "analysis"))
@@ -71,7 +83,10 @@ def build(limits: Limits) -> None:
 
     @user_errors
     def render(song, project_json, draft, resume, request: gr.Request):
-        """Render the project on the song: (progress, mp4 with the song, project JSON as rendered, sync score JSON). draft: low resolution; resume: continue this session's stopped render."""
+        """Render a project on a song: (progress, mp4 with the song, project JSON, sync score JSON).
+
+        ``draft``: low resolution, same timing; ``resume``: continue this session's stopped render.
+        """
         folder = session_dir(request)
         project = parse(project_json)
         _, result = audio_tab.analyze_song(song, project.audio.start, project.audio.end, limits=limits)
@@ -79,11 +94,21 @@ def build(limits: Limits) -> None:
         kind = "draft" if draft else "final"
         frames_total = round(result.duration * project.render.fps)
         progress = None
-        for progress in render_tab.run(project, result.to_dict(), folder, kind=kind, resume=bool(resume),
-                                       frames_total=frames_total):  # fmt: skip
-            yield render_tab.describe_progress(progress).replace("**", ""), None, None, None
+        progresses = render_tab.run(
+            project, result.to_dict(), folder, kind=kind, resume=bool(resume), frames_total=frames_total
+        )
+        try:
+            for progress in progresses:
+                yield render_tab.describe_progress(progress).replace("**", ""), None, None, None
+        finally:
+            progresses.close()
         if progress is None or progress.video_path is None:
-            yield f"stopped at {progress.frames_done if progress else 0} frames: call again with resume", None, None, None
+            yield (
+                f"stopped at {progress.frames_done if progress else 0} frames: call again with resume",
+                None,
+                None,
+                None,
+            )
             return
         exported = keyframes_tab.export_project(project, folder, song=song).read_text(encoding="utf-8")
         score = render_tab.score(progress.video_path, result)
@@ -92,7 +117,10 @@ def build(limits: Limits) -> None:
 
     @user_errors
     def score(video, song) -> str:
-        """How well a video's visual change lands on the beats (JSON); song: optional, default the video's own soundtrack."""
+        """How well a video's visual change lands on the beats (JSON).
+
+        ``song``: optional; by default the video's own soundtrack.
+        """
         from pipelines.sync import score_video
 
         if not video:
@@ -125,12 +153,24 @@ def build(limits: Limits) -> None:
         gr.on([], fn, inputs, outputs, api_name=fn.__name__, api_description=_first_line(fn), **kwargs)
 
     endpoint(analyze, [song, start, end], analysis_out)
-    endpoint(propose_keyframes, [analysis_json, prompts, start, end, seed, negative_prompt, every], project_out)
+    endpoint(
+        propose_keyframes, [analysis_json, prompts, start, end, seed, negative_prompt, every], project_out
+    )
     endpoint(plan, [analysis_json, project_json], plan_out)
-    endpoint(preview_keyframe, [project_json, index], image_out, concurrency_id="preview",
-             concurrency_limit=limits.max_concurrent_renders)  # fmt: skip
-    endpoint(render, [song, project_json, draft, resume], [progress_out, video_out, project_out, score_out],
-             concurrency_id="render", concurrency_limit=limits.max_concurrent_renders)  # fmt: skip
+    endpoint(
+        preview_keyframe,
+        [project_json, index],
+        image_out,
+        concurrency_id="preview",
+        concurrency_limit=limits.max_concurrent_renders,
+    )
+    endpoint(
+        render,
+        [song, project_json, draft, resume],
+        [progress_out, video_out, project_out, score_out],
+        concurrency_id="render",
+        concurrency_limit=limits.max_concurrent_renders,
+    )
     endpoint(score, [video_in, song], score_out)
 
 

@@ -40,7 +40,9 @@ def build(limits: Limits) -> AudioTab:
         start = gr.Number(0, label="Segment start (s)", minimum=0, elem_id="segment-start")
         end = gr.Number(None, label="Segment end (s; empty: end of song)", minimum=0, elem_id="segment-end")
         analyze = gr.Button("Analyse", variant="primary", elem_id="analyze")
-    summary = gr.Markdown("Upload a song (or pick the example), then **Analyse**.", elem_id="analysis-summary")
+    summary = gr.Markdown(
+        "Upload a song (or pick the example), then **Analyse**.", elem_id="analysis-summary"
+    )
     plot = gr.Plot(label="Waveform, beats, downbeats, sections; tempo; energy", elem_id="analysis-plot")
     return AudioTab(song, start, end, analyze, summary, plot)
 

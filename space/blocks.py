@@ -11,10 +11,13 @@ modules (plain functions over projects), and turn bad input into one-line
 
 from __future__ import annotations
 
-from space import gpu  # noqa: I001  (first: `import spaces` must precede torch)
+from space import gpu  # first: `import spaces` must precede torch
+
+# isort: split
 
 import gradio as gr
 
+from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from space import api, audio_tab, keyframes_tab, motion_tab, render_tab
 from space.errors import user_errors
@@ -93,7 +96,9 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
         if table:
             event = event.success(show_table, project, keys.table, api_visibility="private")
         event = event.success(show_choices, [project, keys.chosen], keys.chosen, api_visibility="private")
-        return event.success(show_plan, [project, analysis], [motion.plot, motion.summary], api_visibility="private")
+        return event.success(
+            show_plan, [project, analysis], [motion.plot, motion.summary], api_visibility="private"
+        )
 
     # -- audio ------------------------------------------------------------------
 
@@ -103,14 +108,30 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
         start, end = audio_tab.segment(start, end)
         current = parse(project_json) if project_json else None
         new, note = keyframes_tab.project_for_song(
-            current, result, song=song, start=start, end=end, prompts=prompts, negative=negative, seed=seed,
+            current,
+            result,
+            song=song,
+            start=start,
+            end=end,
+            prompts=prompts,
+            negative=negative,
+            seed=seed,
             render=motion_tab.default_render(values[motion_tab.FIELDS.index("model")]),
-        )  # fmt: skip
+        )
         new = motion_tab.apply_settings(new, list(values))
         figure = audio_tab.figure(result, audio_data)
         return result.to_dict(), audio_tab.describe(result), figure, new.to_json(), note
 
-    analyse_inputs = [audio.song, audio.start, audio.end, project, keys.prompts, keys.negative, keys.seed, *settings]
+    analyse_inputs = [
+        audio.song,
+        audio.start,
+        audio.end,
+        project,
+        keys.prompts,
+        keys.negative,
+        keys.seed,
+        *settings,
+    ]
     analyse_outputs = [analysis, audio.summary, audio.plot, project, keys.status]
     redraw(audio.analyze.click(analyse, analyse_inputs, analyse_outputs, api_visibility="private"))
 
@@ -119,7 +140,9 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
     @user_errors
     def propose(project_json, analysis_dict, prompts, negative, seed, every):
         current = parse(project_json)
-        keyframes = keyframes_tab.propose(Analysis.from_dict(analysis_dict), prompts, negative, seed, every=every)
+        keyframes = keyframes_tab.propose(
+            Analysis.from_dict(analysis_dict), prompts, negative, seed, every=every
+        )
         new = keyframes_tab.replace(current, keyframes=keyframes)
         return new.to_json(), f"Proposed {len(keyframes)} keyframes."
 
@@ -129,7 +152,7 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
             return gr.skip(), "Analyse a song first (Audio tab)."
         try:
             new = keyframes_tab.project_from_table(parse(project_json), rows)
-        except Exception as exc:  # shown beside the table while the person keeps typing
+        except BeatwalkError as exc:  # shown beside the table while the person keeps typing
             return gr.skip(), f"⚠️ Not applied: {exc}"
         return new.to_json(), f"{len(new.keyframes)} keyframes."
 
@@ -162,7 +185,9 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
         if upload is None:
             return (gr.skip(),) * (4 + len(settings))
         new = keyframes_tab.import_project(upload, song=song)
-        note = f"Imported {len(new.keyframes)} keyframes." + ("" if song else " Upload its song, then Analyse.")
+        note = f"Imported {len(new.keyframes)} keyframes." + (
+            "" if song else " Upload its song, then Analyse."
+        )
         return new.to_json(), note, new.audio.start, new.audio.end, *motion_tab.control_values(new)
 
     @user_errors
@@ -176,19 +201,44 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
         return str(keyframes_tab.export_project(parse(project_json), session_dir(request), song=song))
 
     status = [project, keys.status]
-    redraw(keys.propose.click(propose, [project, analysis, keys.prompts, keys.negative, keys.seed, keys.every],
-                              status, api_visibility="private"))  # fmt: skip
-    redraw(keys.table.input(edit_table, [project, keys.table], status, api_visibility="private",
-                            trigger_mode="always_last"), table=False)  # fmt: skip
-    redraw(keys.add.click(add, [project, analysis, keys.add_time, keys.add_snap, keys.add_prompt], status,
-                          api_visibility="private"))  # fmt: skip
+    redraw(
+        keys.propose.click(
+            propose,
+            [project, analysis, keys.prompts, keys.negative, keys.seed, keys.every],
+            status,
+            api_visibility="private",
+        )
+    )
+    redraw(
+        keys.table.input(
+            edit_table, [project, keys.table], status, api_visibility="private", trigger_mode="always_last"
+        ),
+        table=False,
+    )
+    redraw(
+        keys.add.click(
+            add,
+            [project, analysis, keys.add_time, keys.add_snap, keys.add_prompt],
+            status,
+            api_visibility="private",
+        )
+    )
     redraw(keys.snap.click(snap, [project, analysis], status, api_visibility="private"))
     redraw(keys.remove.click(remove, [project, keys.chosen], status, api_visibility="private"))
-    keys.preview.click(preview, [project, keys.chosen], keys.preview_image, api_visibility="private",
-                       concurrency_id="preview", concurrency_limit=limits.max_concurrent_renders)  # fmt: skip
-    imported = keys.import_file.upload(import_project, [keys.import_file, audio.song],
-                                       [project, keys.status, audio.start, audio.end, *settings],
-                                       api_visibility="private")  # fmt: skip
+    keys.preview.click(
+        preview,
+        [project, keys.chosen],
+        keys.preview_image,
+        api_visibility="private",
+        concurrency_id="preview",
+        concurrency_limit=limits.max_concurrent_renders,
+    )
+    imported = keys.import_file.upload(
+        import_project,
+        [keys.import_file, audio.song],
+        [project, keys.status, audio.start, audio.end, *settings],
+        api_visibility="private",
+    )
     redraw(imported.success(reanalyse, analyse_inputs, analyse_outputs, api_visibility="private"))
     keys.export.click(export, [project, audio.song], keys.export_file, api_visibility="private")
 
@@ -200,14 +250,28 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
             return gr.skip()
         return motion_tab.apply_settings(parse(project_json), list(values)).to_json()
 
-    changed = gr.on([c.input for c in settings], change_settings, [project, analysis, *settings], project,
-                    api_visibility="private", trigger_mode="always_last")  # fmt: skip
+    changed = gr.on(
+        [c.input for c in settings],
+        change_settings,
+        [project, analysis, *settings],
+        project,
+        api_visibility="private",
+        trigger_mode="always_last",
+    )
     redraw(changed, table=False)
 
     # -- render -----------------------------------------------------------------
 
-    render_outputs = [render.progress, render.frame, render.video, render.download_video, render.download_project,
-                      render.score, render.plot, last_render]  # fmt: skip
+    render_outputs = [
+        render.progress,
+        render.frame,
+        render.video,
+        render.download_video,
+        render.download_project,
+        render.score,
+        render.plot,
+        last_render,
+    ]
 
     def render_video(kind, resume, project_json, analysis_dict, song, last, request):
         folder = session_dir(request)
@@ -220,16 +284,29 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
         result = Analysis.from_dict(analysis_dict)
         current = render_tab.prepare(parse(project_json), song=song, duration=result.duration, limits=limits)
         frames_total = round(result.duration * current.render.fps)
-        state = {"kind": kind, "project": current.to_json(), "frames_done": 0, "frames_total": frames_total,
-                 "finished": False}  # fmt: skip
+        state = {
+            "kind": kind,
+            "project": current.to_json(),
+            "frames_done": 0,
+            "frames_total": frames_total,
+            "finished": False,
+        }
         skip = gr.skip()
         yield f"Starting the {kind}…", skip, skip, skip, skip, skip, skip, state
         last_progress = None
-        for last_progress in render_tab.run(current, analysis_dict, folder, kind=kind, resume=resume,
-                                            frames_total=frames_total):  # fmt: skip
-            state = state | {"frames_done": last_progress.frames_done, "frames_total": last_progress.frames_total}
-            frame = skip if last_progress.last_frame is None else last_progress.last_frame
-            yield render_tab.describe_progress(last_progress), frame, skip, skip, skip, skip, skip, state
+        progresses = render_tab.run(
+            current, analysis_dict, folder, kind=kind, resume=resume, frames_total=frames_total
+        )
+        try:
+            for last_progress in progresses:
+                state = state | {
+                    "frames_done": last_progress.frames_done,
+                    "frames_total": last_progress.frames_total,
+                }
+                frame = skip if last_progress.last_frame is None else last_progress.last_frame
+                yield render_tab.describe_progress(last_progress), frame, skip, skip, skip, skip, skip, state
+        finally:
+            progresses.close()  # Stop cancels this generator: close the render now, not when collected
         if last_progress is None or last_progress.video_path is None:
             yield render_tab.stopped_message(state), skip, skip, skip, skip, skip, skip, state
             return
@@ -238,8 +315,16 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
         score = render_tab.score(video, result)
         done = f"✅ {kind.capitalize()} done: {state['frames_total']} frames. Scoring…"
         yield done, skip, video, video, str(exported), skip, skip, state | {"finished": True}
-        yield (f"✅ {kind.capitalize()} done: {state['frames_total']} frames.", skip, skip, skip, skip,
-               render_tab.describe_score(score), render_tab.plot_score(score), state | {"finished": True})  # fmt: skip
+        yield (
+            f"✅ {kind.capitalize()} done: {state['frames_total']} frames.",
+            skip,
+            skip,
+            skip,
+            skip,
+            render_tab.describe_score(score),
+            render_tab.plot_score(score),
+            state | {"finished": True},
+        )
 
     @user_errors
     def render_draft(project_json, analysis_dict, song, last, request: gr.Request):
@@ -260,8 +345,20 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
 
     render_inputs = [project, analysis, audio.song, last_render]
     events = [
-        button.click(fn, render_inputs, render_outputs, api_visibility="private", concurrency_id="render",
-                     concurrency_limit=limits.max_concurrent_renders)  # fmt: skip
-        for button, fn in ((render.draft, render_draft), (render.final, render_final), (render.resume, resume_render))
+        button.click(
+            fn,
+            render_inputs,
+            render_outputs,
+            api_visibility="private",
+            concurrency_id="render",
+            concurrency_limit=limits.max_concurrent_renders,
+        )
+        for button, fn in (
+            (render.draft, render_draft),
+            (render.final, render_final),
+            (render.resume, resume_render),
+        )
     ]
-    render.stop.click(stop, last_render, render.progress, cancels=events, api_visibility="private", queue=False)
+    render.stop.click(
+        stop, last_render, render.progress, cancels=events, api_visibility="private", queue=False
+    )

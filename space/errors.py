@@ -27,7 +27,7 @@ def user_errors(fn):
         def generator(*args, **kwargs):
             try:
                 yield from fn(*args, **kwargs)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  (the point: nothing reaches a person as a traceback)
                 raise _as_gradio_error(exc) from None
 
         return generator
@@ -36,7 +36,7 @@ def user_errors(fn):
     def function(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             raise _as_gradio_error(exc) from None
 
     return function
@@ -46,6 +46,7 @@ def _as_gradio_error(exc: Exception) -> gr.Error:
     if isinstance(exc, gr.Error):
         return exc
     if isinstance(exc, BeatwalkError):
+        logger.info("refused: %s", exc)
         # Gradio renders the message as HTML; a file name is user text.
         return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
     logger.exception("unexpected error in a Space handler")

@@ -14,8 +14,10 @@ song of any length fits and the result equals one uninterrupted render.
 
 from __future__ import annotations
 
-import spaces  # noqa: I001  (before torch: ZeroGPU patches CUDA on import)
+import spaces  # before torch: ZeroGPU patches CUDA on import
 from spaces.config import Config
+
+# isort: split
 
 import os
 import time
@@ -154,12 +156,15 @@ def preview_still(project_json: str, index: int):
     from pipelines.walk import preview_keyframe
 
     project = Project.from_json(project_json)
-    pipe = load_pipeline(project.render.model, dtype=project.render.dtype, fast_decoder=project.render.fast_decoder)
+    pipe = load_pipeline(
+        project.render.model, dtype=project.render.dtype, fast_decoder=project.render.fast_decoder
+    )
     return preview_keyframe(pipe, project, index)
 
 
-def _render_window_seconds(project_json, analysis, out_path, workdir, *, frames_left, draft, resume, window,
-                           stop_file) -> int:  # fmt: skip
+def _render_window_seconds(
+    project_json, analysis, out_path, workdir, *, frames_left, draft, resume, window, stop_file
+) -> int:
     project = Project.from_json(project_json)
     estimate = estimate_render_seconds(project, frames_left)
     return int(min(estimate, window) if window else estimate) + _MARGIN_SECONDS
@@ -188,8 +193,15 @@ def render_window(
 
     project = Project.from_json(project_json)
     should_stop = StopCheck(stop_file, deadline=None if window is None else time.monotonic() + window)
-    yield from iter_render(project, out_path, analysis=Analysis.from_dict(analysis), resume=resume, draft=draft,
-                           workdir=workdir, should_stop=should_stop)  # fmt: skip
+    yield from iter_render(
+        project,
+        out_path,
+        analysis=Analysis.from_dict(analysis),
+        resume=resume,
+        draft=draft,
+        workdir=workdir,
+        should_stop=should_stop,
+    )
 
 
 class StopCheck:

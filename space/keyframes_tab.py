@@ -50,7 +50,9 @@ class KeyframesTab:
 def build() -> KeyframesTab:
     """The tab's components (inside ``gr.Tab``); events are wired in ``space.blocks``."""
     with gr.Row():
-        prompts = gr.Textbox(DEFAULT_PROMPTS, lines=3, label="Prompts, one per line (used in turn)", elem_id="prompts")
+        prompts = gr.Textbox(
+            DEFAULT_PROMPTS, lines=3, label="Prompts, one per line (used in turn)", elem_id="prompts"
+        )
         with gr.Column():
             negative = gr.Textbox("", label="Negative prompt (every keyframe)", elem_id="negative-prompt")
             with gr.Row():
@@ -70,7 +72,9 @@ def build() -> KeyframesTab:
     with gr.Row():
         add_time = gr.Number(0, minimum=0, label="Add a keyframe near (s)", elem_id="add-time")
         add_snap = gr.Radio(SNAP_TARGETS, value="beat", label="on the nearest", elem_id="add-snap")
-        add_prompt = gr.Textbox("", label="with prompt (empty: the previous keyframe's)", elem_id="add-prompt")
+        add_prompt = gr.Textbox(
+            "", label="with prompt (empty: the previous keyframe's)", elem_id="add-prompt"
+        )
         add = gr.Button("Add keyframe", elem_id="add-keyframe")
     with gr.Row():
         snap = gr.Button("Snap all times to beats", elem_id="snap-keyframes")
@@ -83,16 +87,43 @@ def build() -> KeyframesTab:
         export = gr.Button("Export project JSON", elem_id="export-project")
         export_file = gr.File(label="Project file", elem_id="export-file")
     return KeyframesTab(
-        prompts, negative, seed, every, propose, table, status, add_time, add_snap, add_prompt, add, snap,
-        chosen, remove, preview, preview_image, import_file, export, export_file,
-    )  # fmt: skip
+        prompts,
+        negative,
+        seed,
+        every,
+        propose,
+        table,
+        status,
+        add_time,
+        add_snap,
+        add_prompt,
+        add,
+        snap,
+        chosen,
+        remove,
+        preview,
+        preview_image,
+        import_file,
+        export,
+        export_file,
+    )
 
 
 # -- the project from a song, and keyframe edits --------------------------------
 
 
-def project_for_song(project: Project | None, analysis, *, song: str, start: float, end: float | None,
-                     prompts: str, negative: str, seed: float | None, render) -> tuple[Project, str]:  # fmt: skip
+def project_for_song(
+    project: Project | None,
+    analysis,
+    *,
+    song: str,
+    start: float,
+    end: float | None,
+    prompts: str,
+    negative: str,
+    seed: float | None,
+    render,
+) -> tuple[Project, str]:
     """The project after (re-)analysing a song: a new one, or the old one on the new segment.
 
     Keyframes that fall outside a shorter segment are dropped (and said so);
@@ -103,8 +134,16 @@ def project_for_song(project: Project | None, analysis, *, song: str, start: flo
 
     audio = AudioRef(path=song, start=start, end=end)
     if project is None:
-        fresh = propose_project(song, analysis, split_prompts(prompts), start=start, end=end,
-                                seed=_seed(seed), negative_prompt=negative, render=render)  # fmt: skip
+        fresh = propose_project(
+            song,
+            analysis,
+            split_prompts(prompts),
+            start=start,
+            end=end,
+            seed=_seed(seed),
+            negative_prompt=negative,
+            render=render,
+        )
         return fresh, f"Proposed {len(fresh.keyframes)} keyframes from your prompts."
     kept = [k for k in project.keyframes if k.time < analysis.duration]
     if not kept:
@@ -117,11 +156,15 @@ def project_for_song(project: Project | None, analysis, *, song: str, start: flo
     return replace(project, audio=audio, keyframes=kept), f"Song analysed.{note}"
 
 
-def propose(analysis, prompts: str, negative: str, seed: float | None, *, every: float | None) -> list[Keyframe]:
+def propose(
+    analysis, prompts: str, negative: str, seed: float | None, *, every: float | None
+) -> list[Keyframe]:
     from pipelines.keyframes import propose_keyframes
 
     bars = int(every) if every else None
-    return propose_keyframes(analysis, split_prompts(prompts), seed=_seed(seed), negative_prompt=negative, every=bars)
+    return propose_keyframes(
+        analysis, split_prompts(prompts), seed=_seed(seed), negative_prompt=negative, every=bars
+    )
 
 
 def add_keyframe(project: Project, analysis, *, at: float | None, snap: str, prompt: str) -> Project:
@@ -171,7 +214,9 @@ def snap_all(project: Project, analysis) -> Project:
             raise BeatwalkError(
                 f"keyframes {i} and {i + 1} would both land on the beat at {times[i]:g} s: move or remove one"
             )
-    return replace(project, keyframes=[k.model_copy(update={"time": t}) for k, t in zip(project.keyframes, times)])
+    return replace(
+        project, keyframes=[k.model_copy(update={"time": t}) for k, t in zip(project.keyframes, times)]
+    )
 
 
 def remove_keyframe(project: Project, index: int | None) -> Project:
@@ -226,7 +271,9 @@ def project_from_table(project: Project, rows: list[list]) -> Project:
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"])
-            raise BeatwalkError(f"row {number}: {where}: {error['msg'].removeprefix('Value error, ')}") from None
+            raise BeatwalkError(
+                f"row {number}: {where}: {error['msg'].removeprefix('Value error, ')}"
+            ) from None
     if not keyframes:
         raise BeatwalkError("the table has no keyframe: a project needs at least one")
     return replace(project, keyframes=sorted(keyframes, key=lambda k: k.time))
@@ -260,7 +307,9 @@ def for_space(project: Project, *, song: str | None) -> Project:
 
 def export_project(project: Project, folder: Path, *, song: str | None) -> Path:
     """Write the project for download; its song is named by its file name only (as the CLI reads it)."""
-    exported = replace(project, audio=project.audio.model_copy(update={"path": Path(song).name if song else "song"}))
+    exported = replace(
+        project, audio=project.audio.model_copy(update={"path": Path(song).name if song else "song"})
+    )
     return exported.save(folder / "beatwalk-project.json")
 
 
@@ -269,6 +318,7 @@ def export_project(project: Project, folder: Path, *, song: str | None) -> Path:
 
 def replace(project: Project, **fields) -> Project:
     """A validated copy of ``project`` with some top-level fields replaced (``model_copy`` skips checks)."""
+
     def plain(value):
         return value.model_dump() if hasattr(value, "model_dump") else value
 
@@ -296,7 +346,11 @@ def _seed(seed: float | None) -> int:
 
 
 def _blank(cell) -> bool:
-    return cell is None or (isinstance(cell, float) and math.isnan(cell)) or (isinstance(cell, str) and not cell.strip())
+    return (
+        cell is None
+        or (isinstance(cell, float) and math.isnan(cell))
+        or (isinstance(cell, str) and not cell.strip())
+    )
 
 
 def _number(cell, name: str, row: int) -> float:

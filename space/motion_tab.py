@@ -17,7 +17,16 @@ from pipelines.project import MotionSettings, Project, RenderSettings
 from space import gpu
 from space.keyframes_tab import replace
 
-MOTION_FIELDS = ("reactivity_source", "reactivity", "smoothing", "easing", "pulse", "pulse_decay", "pulse_on", "offset")
+MOTION_FIELDS = (
+    "reactivity_source",
+    "reactivity",
+    "smoothing",
+    "easing",
+    "pulse",
+    "pulse_decay",
+    "pulse_on",
+    "offset",
+)
 RENDER_FIELDS = ("model", "width", "height", "fps", "steps", "batch_size", "fast_decoder")
 FIELDS = MOTION_FIELDS + RENDER_FIELDS
 
@@ -43,34 +52,59 @@ def build(limits: Limits, *, model: str) -> MotionTab:
         with gr.Column():
             gr.Markdown("**Motion**: how the walk follows the music")
             c["reactivity_source"] = gr.Dropdown(
-                ["percussive", "onset", "bass"], value=motion.reactivity_source, label="Reactivity source",
+                ["percussive", "onset", "bass"],
+                value=motion.reactivity_source,
+                label="Reactivity source",
                 elem_id="reactivity-source",
-            )  # fmt: skip
-            c["reactivity"] = gr.Slider(0, 1, motion.reactivity, step=0.05, label="Reactivity (0: linear time)",
-                                        elem_id="reactivity")  # fmt: skip
-            c["smoothing"] = gr.Slider(0, 2, motion.smoothing, step=0.05, label="Smoothing (s)", elem_id="smoothing")
-            c["easing"] = gr.Dropdown(["linear", "sine", "cubic", "smoothstep"], value=motion.easing,
-                                      label="Easing", elem_id="easing")  # fmt: skip
-            c["pulse"] = gr.Slider(0, 1, motion.pulse, step=0.05, label="Pulse on beats (0: none)", elem_id="pulse")
-            c["pulse_decay"] = gr.Slider(0.05, 4, motion.pulse_decay, step=0.05, label="Pulse half-life (s)",
-                                         elem_id="pulse-decay")  # fmt: skip
-            c["pulse_on"] = gr.Dropdown(["beats", "downbeats", "onsets"], value=motion.pulse_on, label="Pulse on",
-                                        elem_id="pulse-on")  # fmt: skip
-            c["offset"] = gr.Slider(-0.5, 0.5, motion.offset, step=0.01, label="Visual offset (s)", elem_id="offset")
+            )
+            c["reactivity"] = gr.Slider(
+                0, 1, motion.reactivity, step=0.05, label="Reactivity (0: linear time)", elem_id="reactivity"
+            )
+            c["smoothing"] = gr.Slider(
+                0, 2, motion.smoothing, step=0.05, label="Smoothing (s)", elem_id="smoothing"
+            )
+            c["easing"] = gr.Dropdown(
+                ["linear", "sine", "cubic", "smoothstep"],
+                value=motion.easing,
+                label="Easing",
+                elem_id="easing",
+            )
+            c["pulse"] = gr.Slider(
+                0, 1, motion.pulse, step=0.05, label="Pulse on beats (0: none)", elem_id="pulse"
+            )
+            c["pulse_decay"] = gr.Slider(
+                0.05, 4, motion.pulse_decay, step=0.05, label="Pulse half-life (s)", elem_id="pulse-decay"
+            )
+            c["pulse_on"] = gr.Dropdown(
+                ["beats", "downbeats", "onsets"], value=motion.pulse_on, label="Pulse on", elem_id="pulse-on"
+            )
+            c["offset"] = gr.Slider(
+                -0.5, 0.5, motion.offset, step=0.01, label="Visual offset (s)", elem_id="offset"
+            )
         with gr.Column():
             gr.Markdown("**Render**: model, size, frame rate, steps")
             c["model"] = gr.Dropdown(gpu.model_choices(), value=model, label="Model", elem_id="model")
             c["width"] = gr.Slider(64, side, render.width, step=64, label="Width (px)", elem_id="width")
             c["height"] = gr.Slider(64, side, render.height, step=64, label="Height (px)", elem_id="height")
             c["fps"] = gr.Slider(1, 60, render.fps, step=1, label="Frames per second", elem_id="fps")
-            c["steps"] = gr.Slider(1, limits.max_steps or 50, render.steps, step=1, label="Denoising steps",
-                                   elem_id="steps")  # fmt: skip
-            c["batch_size"] = gr.Slider(1, 32, render.batch_size, step=1, label="Batch size (frames per GPU call)",
-                                        elem_id="batch-size")  # fmt: skip
-            c["fast_decoder"] = gr.Checkbox(render.fast_decoder, label="Fast decoder (AutoencoderTiny)",
-                                            elem_id="fast-decoder")  # fmt: skip
+            c["steps"] = gr.Slider(
+                1, limits.max_steps or 50, render.steps, step=1, label="Denoising steps", elem_id="steps"
+            )
+            c["batch_size"] = gr.Slider(
+                1,
+                32,
+                render.batch_size,
+                step=1,
+                label="Batch size (frames per GPU call)",
+                elem_id="batch-size",
+            )
+            c["fast_decoder"] = gr.Checkbox(
+                render.fast_decoder, label="Fast decoder (AutoencoderTiny)", elem_id="fast-decoder"
+            )
     summary = gr.Markdown("", elem_id="plan-summary")
-    plot = gr.Plot(label="Frame plan: position between keyframes and beat pulses over time", elem_id="plan-plot")
+    plot = gr.Plot(
+        label="Frame plan: position between keyframes and beat pulses over time", elem_id="plan-plot"
+    )
     return MotionTab(c, summary, plot)
 
 
@@ -99,7 +133,9 @@ def apply_settings(project: Project, values: list) -> Project:
 
 def control_values(project: Project) -> list:
     """The controls' values for a project, in ``FIELDS`` order (after an import)."""
-    return [getattr(project.motion, n) for n in MOTION_FIELDS] + [getattr(project.render, n) for n in RENDER_FIELDS]
+    return [getattr(project.motion, n) for n in MOTION_FIELDS] + [
+        getattr(project.render, n) for n in RENDER_FIELDS
+    ]
 
 
 def plan(project: Project, analysis, *, limits: Limits):
@@ -116,8 +152,13 @@ def plan(project: Project, analysis, *, limits: Limits):
         f"about {_duration(seconds)} on {'a GPU' if render.model != gpu.TINY_MODEL else 'this machine'}"
     )
     try:
-        limits.check_render(duration=analysis.duration, width=render.width, height=render.height,
-                            fps=render.fps, steps=render.steps)  # fmt: skip
+        limits.check_render(
+            duration=analysis.duration,
+            width=render.width,
+            height=render.height,
+            fps=render.fps,
+            steps=render.steps,
+        )
     except BeatwalkError as exc:
         line += f"\n\n⚠️ The render will be refused: {exc}"
     return plot_frame_plan(frame_plan, analysis), line

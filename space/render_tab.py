@@ -9,6 +9,7 @@ video in the page.
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,10 @@ from space.keyframes_tab import for_space
 
 KINDS = ("draft", "final")
 STOP_FILE = "stop"
+STOPPING_WAIT_SECONDS = 120
+"""How long a new render waits for a stopped one of the same session to let go of its files."""
+
+_session_locks: dict[str, threading.Lock] = {}
 
 
 @dataclass
@@ -54,14 +59,20 @@ def build() -> RenderTab:
         stop = gr.Button("Stop", variant="stop", elem_id="render-stop")
     progress = gr.Markdown("", elem_id="render-progress")
     with gr.Row():
-        frame = gr.Image(label="Latest frame", type="numpy", interactive=False, elem_id="render-frame", height=256)
+        frame = gr.Image(
+            label="Latest frame", type="numpy", interactive=False, elem_id="render-frame", height=256
+        )
         video = gr.Video(label="Video", interactive=False, elem_id="render-video")
     with gr.Row():
         download_video = gr.DownloadButton("Download mp4", value=None, elem_id="download-video")
         download_project = gr.DownloadButton("Download project JSON", value=None, elem_id="download-project")
     score = gr.Markdown("", elem_id="sync-score")
-    plot = gr.Plot(label="Does it dance? Visual change over onset strength, beats marked", elem_id="sync-plot")
-    return RenderTab(draft, final, resume, stop, progress, frame, video, download_video, download_project, score, plot)
+    plot = gr.Plot(
+        label="Does it dance? Visual change over onset strength, beats marked", elem_id="sync-plot"
+    )
+    return RenderTab(
+        draft, final, resume, stop, progress, frame, video, download_video, download_project, score, plot
+    )
 
 
 def prepare(project: Project, *, song: str | None, duration: float, limits: Limits) -> Project:
@@ -72,8 +83,9 @@ def prepare(project: Project, *, song: str | None, duration: float, limits: Limi
     gpu.check_model(project.render.model)
     project.validate_against(duration)
     render = project.render
-    limits.check_render(duration=duration, width=render.width, height=render.height, fps=render.fps,
-                        steps=render.steps)  # fmt: skip
+    limits.check_render(
+        duration=duration, width=render.width, height=render.height, fps=render.fps, steps=render.steps
+    )
     return project
 
 
@@ -82,10 +94,14 @@ def check_settings(project: Project, *, limits: Limits) -> None:
     gpu.check_model(project.render.model)
     render = project.render
     # No song length or frame count is at stake for one still.
-    limits.check_render(duration=0.0, width=render.width, height=render.height, fps=render.fps, steps=render.steps)
+    limits.check_render(
+        duration=0.0, width=render.width, height=render.height, fps=render.fps, steps=render.steps
+    )
 
 
-def run(project: Project, analysis: dict, folder: Path, *, kind: str, resume: bool, frames_total: int) -> Iterator:
+def run(
+    project: Project, analysis: dict, folder: Path, *, kind: str, resume: bool, frames_total: int
+) -> Iterator:
     """Render ``project`` into ``folder/<kind>.mp4``, GPU window after GPU window; yields ``RenderProgress``.
 
     Without ``resume`` a stopped job of the same kind is dropped and the render
@@ -95,27 +111,47 @@ def run(project: Project, analysis: dict, folder: Path, *, kind: str, resume: bo
     if kind not in KINDS:
         raise BeatwalkError(f"render kind must be one of {KINDS}")
     out_path, workdir, stop_file = video_path(folder, kind), folder / f"{kind}-job", folder / STOP_FILE
-    stop_file.unlink(missing_ok=True)
-    if not resume:
-        shutil.rmtree(workdir, ignore_errors=True)
-    window = gpu.gpu_window_seconds()
-    frames_left, done_before = frames_total, -1
-    while True:
-        last = None
-        for progress in gpu.render_window(
-            project.to_json(), analysis, str(out_path), str(workdir), frames_left=frames_left, draft=kind == "draft",
-            resume=resume, window=window, stop_file=str(stop_file),
-        ):  # fmt: skip
-            last = progress
-            yield progress
-        if last is None or last.video_path or stop_file.exists() or window is None:
-            return
-        if last.frames_done <= done_before:
-            raise BeatwalkError(
-                f"the render made no progress in a {window:g} s GPU window: raise BEATWALK_GPU_WINDOW_SECONDS"
+    # A render that Stop cancelled is closed by Gradio once its current batch ends, and closing it
+    # removes its unfinished chunk file: wait for that before this render writes the same file
+    # (and before two renders share the model).
+    lock = _session_locks.setdefault(str(folder), threading.Lock())
+    if not lock.acquire(timeout=STOPPING_WAIT_SECONDS):
+        raise BeatwalkError("the previous render of this session is still stopping: try again in a moment")
+    try:
+        stop_file.unlink(missing_ok=True)
+        if not resume:
+            shutil.rmtree(workdir, ignore_errors=True)
+        window = gpu.gpu_window_seconds()
+        frames_left, done_before = frames_total, -1
+        while True:
+            last = None
+            windows = gpu.render_window(
+                project.to_json(),
+                analysis,
+                str(out_path),
+                str(workdir),
+                frames_left=frames_left,
+                draft=kind == "draft",
+                resume=resume,
+                window=window,
+                stop_file=str(stop_file),
             )
-        # The window ran out: the next one resumes the job where this one left it.
-        frames_left, done_before, resume = last.frames_total - last.frames_done, last.frames_done, True
+            try:
+                for progress in windows:
+                    last = progress
+                    yield progress
+            finally:
+                windows.close()  # the render's own clean-up runs before the lock is let go
+            if last is None or last.video_path or stop_file.exists() or window is None:
+                return
+            if last.frames_done <= done_before:
+                raise BeatwalkError(
+                    f"the render made no progress in a {window:g} s GPU window: raise BEATWALK_GPU_WINDOW_SECONDS"
+                )
+            # The window ran out: the next one resumes the job where this one left it.
+            frames_left, done_before, resume = last.frames_total - last.frames_done, last.frames_done, True
+    finally:
+        lock.release()
 
 
 def request_stop(folder: Path) -> None:
@@ -163,5 +199,5 @@ def describe_score(score) -> str:
 
 
 def _clock(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     return f"{seconds // 60}:{seconds % 60:02d}"

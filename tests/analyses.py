@@ -21,7 +21,15 @@ HIT_SECONDS = 0.01
 
 
 def synthetic_analysis(
-    *, duration=12.0, bpm=120.0, first_beat=0.5, beats=None, beats_per_bar=4, energy=None, sections=None
+    *,
+    duration=12.0,
+    bpm=120.0,
+    first_beat=0.5,
+    beats=None,
+    beats_per_bar=4,
+    energy=None,
+    sections=None,
+    envelope_rate=ENVELOPE_RATE,
 ) -> Analysis:
     """An analysis with a steady beat (or the given ``beats``), downbeats every ``beats_per_bar``.
 
@@ -32,6 +40,9 @@ def synthetic_analysis(
         seconds. ``None``: a 10 ms burst just after each beat (``(b, b + 0.01]``),
         so all of a hit's energy falls in the video frame during which it sounds.
 
+    envelope_rate : float
+        Hz; ``analyze`` gives about 86, the default keeps 10 ms bursts exact.
+
     Onsets are the beats and the eighths between them; one section spans the song.
     """
     period = 60.0 / bpm
@@ -40,7 +51,7 @@ def synthetic_analysis(
     onsets = np.sort(np.concatenate([beats, eighths[eighths < duration]]))
     if energy is None:
         energy = functools.partial(_after_hits, beats=beats)
-    times = np.arange(int(np.ceil(duration * ENVELOPE_RATE)) + 1) / ENVELOPE_RATE
+    times = np.arange(int(np.ceil(duration * envelope_rate)) + 1) / envelope_rate
     curve = np.clip(np.asarray(energy(times), dtype=np.float64), 0.0, 1.0)
     return Analysis(
         duration=duration,
@@ -52,7 +63,7 @@ def synthetic_analysis(
         beats_per_bar=beats_per_bar,
         onsets=onsets.tolist(),
         sections=sections or [{"start": 0.0, "end": duration, "label": "A"}],
-        envelope_rate=ENVELOPE_RATE,
+        envelope_rate=envelope_rate,
         envelopes={name: curve.copy() for name in ENVELOPE_NAMES},
     )
 

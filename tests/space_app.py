@@ -32,9 +32,13 @@ def running_space(folder, *, limits: Limits = TEST_LIMITS):
 
         demo = build_demo(limits)
         _, url, _ = demo.launch(
-            prevent_thread_lock=True, server_name="127.0.0.1", server_port=free_port(), quiet=True,
+            prevent_thread_lock=True,
+            server_name="127.0.0.1",
+            server_port=free_port(),
+            quiet=True,
+            show_error=True,
             **launch_options(limits),
-        )  # fmt: skip
+        )
         try:
             yield demo, url
         finally:
@@ -50,4 +54,3 @@ def free_port() -> int:
 def sessions(folder) -> list:
     root = folder / "sessions"
     return sorted(root.iterdir()) if root.is_dir() else []
-

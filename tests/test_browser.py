@@ -7,6 +7,7 @@ render and resume it; a file that is not audio gets a clear error.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,15 @@ from tests.space_app import running_space, sessions
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 SONG_SECONDS = 6.0
 SLOW = 120_000  # ms: analysing and rendering on a busy 2-core machine
 
@@ -31,7 +38,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
     folder = tmp_path_factory.mktemp("space")
-    with running_space(folder) as (demo, url):
+    with running_space(folder) as (_demo, url):
         yield folder, url
 
 
@@ -127,7 +134,9 @@ def test_upload_analyse_edit_and_render_a_draft_that_plays(page, song):
     assert state["duration"] == pytest.approx(SONG_SECONDS, abs=0.3)
     # It plays: time moves on.
     page.locator("#render-video video").evaluate("v => { v.muted = true; return v.play(); }")
-    page.wait_for_function("() => document.querySelector('#render-video video').currentTime > 0.2", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('#render-video video').currentTime > 0.2", timeout=30_000
+    )
     # And it is scored.
     expect_text(page, "#sync-score", r"F-measure \d\.\d\d")
     assert page.locator("#download-video").is_visible()
@@ -153,6 +162,14 @@ def test_stop_keeps_the_job_and_resume_finishes_it(page, song, space):
         timeout=SLOW,
     )
     assert video_state(page)["duration"] == pytest.approx(SONG_SECONDS, abs=0.3)
+
+    # Leaving the page removes the session's folder (job, videos, exports).
+    page.context.close()
+    for _ in range(30):
+        if not sessions(space[0]):
+            break
+        time.sleep(0.5)
+    assert sessions(space[0]) == []
 
 
 def video_state_or_none(page):

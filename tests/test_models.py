@@ -9,6 +9,15 @@ from pipelines.errors import BeatwalkError
 from pipelines.models import load_pipeline, model_family, real_size_pipeline, resolve_dtype
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads; on a busy machine OpenMP spinning costs ~10x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_tiny_is_cached_and_on_cpu(tiny_pipe):
     assert load_pipeline("tiny", device="cpu") is tiny_pipe
     assert tiny_pipe.device.type == "cpu" and tiny_pipe.unet.dtype == torch.float32
@@ -19,7 +28,7 @@ def test_tiny_is_cached_and_on_cpu(tiny_pipe):
 def test_tiny_is_deterministic_across_builds(tiny_pipe):
     from pipelines.models import tiny_pipeline
 
-    rebuilt = tiny_pipeline("sd")
+    rebuilt = tiny_pipeline("tiny")
     for name in ("unet", "vae", "text_encoder"):
         ours, theirs = getattr(tiny_pipe, name).state_dict(), getattr(rebuilt, name).state_dict()
         assert all(torch.equal(ours[key], theirs[key]) for key in ours)
@@ -57,12 +66,16 @@ def test_unknown_dtype():
 
 def test_hub_model_offline_is_one_clear_line(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(BeatwalkError, match=r"cannot be loaded: not in the local cache .*\(offline\)") as info:
+    with pytest.raises(
+        BeatwalkError, match=r"cannot be loaded: not in the local cache .*\(offline\)"
+    ) as info:
         load_pipeline("stabilityai/sd-turbo-not-cached-here")
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize(("model", "message"), [("not a model", "unknown model"), ("./no/such/folder", "unknown model")])
+@pytest.mark.parametrize(
+    ("model", "message"), [("not a model", "unknown model"), ("./no/such/folder", "unknown model")]
+)
 def test_unknown_model(model, message):
     with pytest.raises(BeatwalkError, match=message):
         load_pipeline(model)
@@ -73,7 +86,9 @@ def test_folder_without_pipeline(tmp_path):
         load_pipeline(str(tmp_path))
 
 
-@pytest.mark.parametrize(("family", "unet_parameters"), [("sd-turbo", 865_910_724), ("sdxl-turbo", 2_567_463_684)])
+@pytest.mark.parametrize(
+    ("family", "unet_parameters"), [("sd-turbo", 865_910_724), ("sdxl-turbo", 2_567_463_684)]
+)
 def test_real_size_architectures(family, unet_parameters):
     # Built on the meta device: the layer shapes without the memory. The counts are the published models'.
     pipe = real_size_pipeline(family, device="meta")

@@ -221,8 +221,9 @@ def test_cli_killed_mid_render_resumes_to_the_same_video(reference, project, tmp
     assert process.returncode == -signal.SIGKILL, process.stderr.read().decode()
     assert first_chunk_done() and not out.exists()
 
-    assert main([*command, "--resume"]) == 0
-    assert capsys.readouterr().out.strip() == str(out)
+    code, printed = main([*command, "--resume"]), capsys.readouterr()
+    assert code == 0, printed.err
+    assert printed.out.strip() == str(out)
     assert all(np.array_equal(a, b) for a, b in zip(read_frames(out), reference[2], strict=True))
     assert Project.load(sidecar_path(out)) == project
 
@@ -240,6 +241,7 @@ def test_cli_bad_project_is_one_line_and_exit_2(project, tmp_path, capsys, chang
     # The last line (libraries may warn before it) is the one error line.
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("error: ") and message in last
+    assert list(tmp_path.iterdir()) == [project_file]
 
 
 def test_cli_refuses_to_overwrite_the_project_with_its_sidecar(project, tmp_path, capsys):

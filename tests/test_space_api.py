@@ -9,15 +9,13 @@ import json
 
 import numpy as np
 import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 from PIL import Image
 
 from pipelines.video import probe_video
 from tests.songs import drum_song, write_song
 from tests.space_app import TEST_LIMITS, running_space, sessions
-
-gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
-from gradio_client.exceptions import AppError  # noqa: E402
 
 SONG_SECONDS = 6.0
 FPS = 8
@@ -26,7 +24,7 @@ FPS = 8
 @pytest.fixture(scope="module")
 def space(tmp_path_factory):
     folder = tmp_path_factory.mktemp("space")
-    with running_space(folder) as (demo, url):
+    with running_space(folder) as (_demo, url):
         yield folder, url
 
 
@@ -54,7 +52,14 @@ def small(project_json: str, **render) -> str:
 
 def test_every_step_is_a_named_endpoint(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
-    assert set(endpoints) == {"/analyze", "/propose_keyframes", "/plan", "/preview_keyframe", "/render", "/score"}
+    assert set(endpoints) == {
+        "/analyze",
+        "/propose_keyframes",
+        "/plan",
+        "/preview_keyframe",
+        "/render",
+        "/score",
+    }
     assert client.view_api(return_format="dict", print_info=False)["unnamed_endpoints"] == {}
 
 
@@ -62,16 +67,33 @@ def test_every_step_is_a_named_endpoint(client):
 def rendered(client, song, analysis):
     """The README's example, step by step, on the test song at 64×64 and 8 fps."""
     # 2. Keyframes from two prompts, then plain JSON edits.
-    proposed = client.predict(analysis_json=analysis, prompts="a red cat\na blue dog", start=0, end=0, seed=3,
-                              negative_prompt="blurry", every=1, api_name="/propose_keyframes")  # fmt: skip
+    proposed = client.predict(
+        analysis_json=analysis,
+        prompts="a red cat\na blue dog",
+        start=0,
+        end=0,
+        seed=3,
+        negative_prompt="blurry",
+        every=1,
+        api_name="/propose_keyframes",
+    )
     project = small(proposed)
     # 3. The frame plan; 4. a keyframe's still; 5. the render.
     plan = client.predict(analysis_json=analysis, project_json=project, api_name="/plan")
     still = client.predict(project_json=project, index=1, api_name="/preview_keyframe")
-    progress, video, rendered, score = client.predict(song=handle_file(str(song)), project_json=project,
-                                                      api_name="/render")  # fmt: skip
-    return dict(proposed=proposed, project=project, plan=plan, still=still, progress=progress, video=video,
-                rendered=rendered, score=score)  # fmt: skip
+    progress, video, rendered, score = client.predict(
+        song=handle_file(str(song)), project_json=project, api_name="/render"
+    )
+    return {
+        "proposed": proposed,
+        "project": project,
+        "plan": plan,
+        "still": still,
+        "progress": progress,
+        "video": video,
+        "rendered": rendered,
+        "score": score,
+    }
 
 
 def test_readme_example_renders_a_video_with_the_song(analysis, rendered, space):
@@ -109,8 +131,9 @@ def test_readme_example_renders_a_video_with_the_song(analysis, rendered, space)
 def test_draft_renders_the_same_frames_at_lower_resolution(client, song, analysis):
     project = client.predict(analysis_json=analysis, prompts="a lighthouse", api_name="/propose_keyframes")
     project = small(project, width=128, height=128, fps=4)
-    _, video, _, _ = client.predict(song=handle_file(str(song)), project_json=project, draft=True,
-                                    api_name="/render")  # fmt: skip
+    _, video, _, _ = client.predict(
+        song=handle_file(str(song)), project_json=project, draft=True, api_name="/render"
+    )
     info = probe_video(video)
     assert (info.width, info.height) == (64, 64)
     assert info.frames == round(SONG_SECONDS * 4)
@@ -118,7 +141,9 @@ def test_draft_renders_the_same_frames_at_lower_resolution(client, song, analysi
 
 def test_score_endpoint_scores_any_video(client, song, rendered):
     video = rendered["video"]
-    figures = json.loads(client.predict(video=handle_file(video), song=handle_file(str(song)), api_name="/score"))
+    figures = json.loads(
+        client.predict(video=handle_file(video), song=handle_file(str(song)), api_name="/score")
+    )
     assert figures["audio_source"] == "song"
     assert figures["n_frames"] == round(SONG_SECONDS * FPS)
 
@@ -140,9 +165,11 @@ def test_a_file_that_is_not_audio_is_refused_in_one_line(client, tmp_path):
 
 def test_limits_are_enforced_on_the_server(client, song, analysis):
     project = client.predict(analysis_json=analysis, prompts="a forest", api_name="/propose_keyframes")
-    render = lambda p: client.predict(song=handle_file(str(song)), project_json=p, api_name="/render")  # noqa: E731
+    render = lambda p: client.predict(song=handle_file(str(song)), project_json=p, api_name="/render")
     assert "BEATWALK_MAX_PIXELS" in one_line_error(lambda: render(small(project, width=512, height=512)))
-    assert "BEATWALK_MAX_STEPS" in one_line_error(lambda: render(small(project, steps=TEST_LIMITS.max_steps + 1)))
+    assert "BEATWALK_MAX_STEPS" in one_line_error(
+        lambda: render(small(project, steps=TEST_LIMITS.max_steps + 1))
+    )
     assert "BEATWALK_MAX_FRAMES" in one_line_error(lambda: render(small(project, fps=30)))
     # A model id may name a folder on the server: only the offered models are accepted.
     assert "not offered" in one_line_error(lambda: render(small(project, model="/root")))
@@ -152,17 +179,25 @@ def test_limits_are_enforced_on_the_server(client, song, analysis):
 
 
 def test_paths_inside_a_project_are_never_opened(client, song, analysis):
-    project = json.loads(small(client.predict(analysis_json=analysis, prompts="a desert", api_name="/propose_keyframes")))
+    project = json.loads(
+        small(client.predict(analysis_json=analysis, prompts="a desert", api_name="/propose_keyframes"))
+    )
     project["keyframes"][0]["init_image"] = "/etc/hostname"
     message = one_line_error(
-        lambda: client.predict(song=handle_file(str(song)), project_json=json.dumps(project), api_name="/render")
+        lambda: client.predict(
+            song=handle_file(str(song)), project_json=json.dumps(project), api_name="/render"
+        )
     )
     assert "init image" in message
 
 
 def test_bad_project_json_is_refused_in_one_line(client, analysis):
-    assert "not valid JSON" in one_line_error(lambda: client.predict(project_json="{", api_name="/preview_keyframe"))
-    broken = json.loads(small(client.predict(analysis_json=analysis, prompts="rain", api_name="/propose_keyframes")))
+    assert "not valid JSON" in one_line_error(
+        lambda: client.predict(project_json="{", api_name="/preview_keyframe")
+    )
+    broken = json.loads(
+        small(client.predict(analysis_json=analysis, prompts="rain", api_name="/propose_keyframes"))
+    )
     broken["keyframes"][0]["seed"] = -1
     assert "keyframes.0.seed" in one_line_error(
         lambda: client.predict(project_json=json.dumps(broken), api_name="/preview_keyframe")
@@ -170,10 +205,14 @@ def test_bad_project_json_is_refused_in_one_line(client, analysis):
 
 
 def test_keyframes_past_the_segment_are_refused(client, song, analysis):
-    project = json.loads(small(client.predict(analysis_json=analysis, prompts="snow", api_name="/propose_keyframes")))
+    project = json.loads(
+        small(client.predict(analysis_json=analysis, prompts="snow", api_name="/propose_keyframes"))
+    )
     project["keyframes"].append(dict(project["keyframes"][0], time=SONG_SECONDS + 10))
     message = one_line_error(
-        lambda: client.predict(song=handle_file(str(song)), project_json=json.dumps(project), api_name="/render")
+        lambda: client.predict(
+            song=handle_file(str(song)), project_json=json.dumps(project), api_name="/render"
+        )
     )
     assert "outside the song segment" in message
 

