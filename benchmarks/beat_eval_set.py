@@ -14,8 +14,9 @@ Two splits: ``dev`` (tune on it) and ``heldout`` (only measure on it). Determini
 
 Usage::
 
-    python -m benchmarks.beat_eval_set            # 78 dev + 39 held-out clips in benchmarks/data/beats/
+    python -m benchmarks.beat_eval_set            # 84 dev + 42 held-out clips in benchmarks/data/beats/
     python -m benchmarks.beat_eval_set --clips-per-category 2 1   # a smaller set
+    python -m benchmarks.beat_eval_set --categories pop44         # (re)build one category only
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ CATEGORIES = [
     ("extreme", 4, 4, (50, 200), "steady", None, None, 0.0),
     ("drums_only", None, 4, (60, 200), "steady", True, None, 0.0),
     ("silent_intro", None, 4, (60, 180), "steady", None, None, (2.0, 8.0)),
+    # Pop backbeat: kick and bass equally on 1 and 3, snare on 2 and 4, no accent on the bar
+    # start; only the chord change and the crash show beat 1 (like examples/beatwalk-demo.ogg).
+    ("pop44", 4, 4, (80, 140), "steady", True, False, 0.0),
 ]
 
 MAJOR = [0, 2, 4, 5, 7, 9, 11]
@@ -61,7 +65,7 @@ PROGRESSIONS = [[0, 4, 5, 3], [0, 3, 4, 0], [5, 3, 0, 4], [1, 4, 0, 5], [0, 5, 3
 HARMONY = {"piano": 0, "epiano": 4, "vibes": 11, "nylon": 24, "steel": 25, "strings": 48, "harp": 46}
 MELODY = {"flute": 73, "violin": 40, "trumpet": 56, "sax": 65, "clarinet": 71, "piano": 0, "oboe": 68}
 BASS = {"acoustic": 32, "finger": 33, "cello": 42, "piano": 0}
-KICK, SNARE, HAT, RIDE = 36, 38, 42, 51
+KICK, SNARE, HAT, RIDE, CRASH = 36, 38, 42, 51, 49
 
 
 @dataclass
@@ -81,16 +85,28 @@ class Clip:
     downbeats: list = field(default_factory=list)
 
 
-def build(split: str, *, clips_per_category: int = 3, out_dir: Path = DATA_DIR, workers: int = 2) -> list[Clip]:
-    """Compose, render and annotate one split; returns the clips (also written as JSON)."""
+def build(
+    split: str, *, clips_per_category: int = 3, out_dir: Path = DATA_DIR, workers: int = 2,
+    categories: list[str] | None = None,
+) -> list[Clip]:
+    """Compose, render and annotate one split; returns the clips (also written as JSON).
+
+    With ``categories``, only those are (re)built and merged into the split's existing index;
+    a clip's seed depends only on its category's place in ``CATEGORIES``, so the others stay.
+    """
     out = out_dir / split
     out.mkdir(parents=True, exist_ok=True)
     jobs = []
     for c, category in enumerate(CATEGORIES):
-        for k in range(clips_per_category):
-            jobs.append((category, SPLIT_SEEDS[split] + 1000 * c + k, out))
+        if categories is None or category[0] in categories:
+            for k in range(clips_per_category):
+                jobs.append((category, SPLIT_SEEDS[split] + 1000 * c + k, out))
     with ProcessPoolExecutor(workers) as pool:
         clips = list(pool.map(_make_clip, jobs))
+    if categories is not None and (out / "index.json").exists():
+        kept = [Clip(**item) for item in json.loads((out / "index.json").read_text())]
+        order = [name for name, *_ in CATEGORIES]
+        clips = sorted([c for c in kept if c.category not in categories] + clips, key=lambda c: order.index(c.category))
     (out / "index.json").write_text(json.dumps([asdict(clip) for clip in clips], indent=1))
     return clips
 
@@ -153,6 +169,9 @@ def _make_clip(job) -> Clip:
     bass_style = str(rng.choice(["root", "beats", "root_fifth", "halves"]))
     drum_style = int(rng.integers(3))
     use_melody = rng.random() < 0.85
+    pop = category == "pop44"
+    if pop:
+        bass_style, drum_style, harmony_style = "pop", 1, str(rng.choice(["block", "arpeggio", "pad"]))
     melody_note = 7
     n_bars = (n_beats - pickup) // beats_per_bar
     for bar in range(0 if pickup else 1, n_bars + 1):
@@ -163,12 +182,14 @@ def _make_clip(job) -> Clip:
         for j in range(beats_per_bar if bar else pickup):
             b = start_beat + j
             on_down = bar > 0 and j == 0
-            accent = 1.0 if on_down else 0.8 if j % 2 == 0 else 0.7
+            accent = 0.8 if pop else 1.0 if on_down else 0.8 if j % 2 == 0 else 0.7
             if bar > 0:
                 _harmony(parts["harmony"], harmony_style, chord, b, j, beats_per_bar, subdivisions, when, accent * gain)
                 _bass(parts["bass"], bass_style, chord, b, j, beats_per_bar, when, accent * gain)
                 if drums:
                     _drums(parts["drums"], drum_style, b, j, beats_per_bar, subdivisions, when, gain)
+                if pop and on_down and bar % 4 == 1:
+                    _note(parts["drums"], CRASH, when(b), when(b + 2), 100 * gain)
             if use_melody:
                 melody_note = _melody(parts["melody"], melody_note, key, scale, b, on_down, subdivisions, when, gain, rng)
     for part in parts.values():
@@ -241,6 +262,13 @@ def _bass(part, style, chord, b, j, beats_per_bar, when, accent):
         if j == 0:
             _note(part, root, when(b), when(b + beats_per_bar) - 0.02, 95 * accent)
         return
+    if style == "pop":
+        # Root on 1 and 3, a passing fifth on the "and" of 4 leading into the next bar.
+        if j in (0, 2):
+            _note(part, root, when(b), when(b + 1.5) - 0.02, 95)
+        elif j == 3:
+            _note(part, root + 7, when(b + 0.5), when(b + 1) - 0.02, 80)
+        return
     if style == "halves":
         # The same root, equally loud, on every half bar: the bass alone does not show the bar.
         half = max(beats_per_bar // 2, 1)
@@ -298,9 +326,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clips-per-category", type=int, nargs=2, default=[6, 3], metavar=("DEV", "HELDOUT"))
     parser.add_argument("--out", type=Path, default=DATA_DIR)
+    parser.add_argument("--categories", nargs="+", choices=[c[0] for c in CATEGORIES], help="only these")
     args = parser.parse_args(argv)
     for split, count in zip(SPLIT_SEEDS, args.clips_per_category):
-        clips = build(split, clips_per_category=count, out_dir=args.out)
+        clips = build(split, clips_per_category=count, out_dir=args.out, categories=args.categories)
         print(f"{split}: {len(clips)} clips in {args.out / split}")
 
 

@@ -14,6 +14,11 @@ model and renders a 1 s warm-up (untimed); runs of the two tools alternate,
 and each setting is repeated, to limit the noise of a shared 2-core machine.
 Frames are counted in the finished videos.
 
+Besides wall-clock frames per second, each tool's CPU time is measured (its
+process and its ffmpeg children: steadier than wall time on a shared machine),
+and the CPU time spent inside the model calls (text encoder, UNet, VAE decoder),
+which both tools share; the rest is where their designs differ.
+
 Usage::
 
     python benchmarks/sdv_compare.py --setup     # once: the sdv venv (see SDV_REQUIREMENTS)
@@ -43,15 +48,28 @@ RESULTS = REPO / "benchmarks" / "RESULTS.md"
 
 TORCH = "torch==2.13.0"
 SDV_REQUIREMENTS = [
-    "stable-diffusion-videos==0.9.2", "diffusers==0.39.0", "transformers==4.57.6", "tokenizers==0.22.2",
-    "huggingface_hub==0.36.2", "librosa==0.11.0", "soundfile>=0.12", "numpy>=1.26,<2.5", "pillow>=10",
-    "opencv-python-headless>=4.8", "imageio-ffmpeg>=0.5",
+    "stable-diffusion-videos==0.9.2",
+    "diffusers==0.39.0",
+    "transformers==4.57.6",
+    "tokenizers==0.22.2",
+    "huggingface_hub==0.36.2",
+    "librosa==0.11.0",
+    "soundfile>=0.12",
+    "numpy>=1.26,<2.5",
+    "pillow>=10",
+    "opencv-python-headless>=4.8",
+    "imageio-ffmpeg>=0.5",
 ]
 """What sdv's ``StableDiffusionWalkPipeline.walk`` imports. sdv itself is installed
 without its declared dependencies: realesrgan (→ basicsr → torchvision, no CPU build
 here), gradio, av, fire and protobuf 3.20 are not used by ``walk``."""
 
-PROMPTS = ["a red sunset over the sea", "a blue forest at night", "a golden desert city", "a green neon jungle"]
+PROMPTS = [
+    "a red sunset over the sea",
+    "a blue forest at night",
+    "a golden desert city",
+    "a green neon jungle",
+]
 SEEDS = [11, 22, 33, 44]
 WARMUP_SECONDS = 1.0
 
@@ -79,11 +97,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-sizes", default="4", help="batch sizes, used by both tools (default 4)")
     parser.add_argument("--fps", type=int, default=24)
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance (> 1: on in both)")
-    parser.add_argument("--prompts", type=int, default=4, choices=range(2, len(PROMPTS) + 1), help="keyframes")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch (OpenMP) threads in both tools (default 1: on a busy shared machine more "
-                             "threads wait on each other; use the core count on an idle one)")
+    parser.add_argument(
+        "--guidance", type=float, default=7.5, help="classifier-free guidance (> 1: on in both)"
+    )
+    parser.add_argument(
+        "--prompts", type=int, default=4, choices=range(2, len(PROMPTS) + 1), help="keyframes"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch (OpenMP) threads in both tools (default 1: on a busy shared machine more "
+        "threads wait on each other; use the core count on an idle one)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool and setting (default 3)")
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     parser.add_argument("--beatwalk-job", help=argparse.SUPPRESS)  # internal: one timed Beatwalk run
@@ -103,9 +129,16 @@ def setup(venv: Path) -> None:
     subprocess.run([*pip, TORCH], check=True)
     subprocess.run([*pip, TORCH, *SDV_REQUIREMENTS[1:]], check=True)
     subprocess.run([*pip, "--no-deps", SDV_REQUIREMENTS[0]], check=True)
-    subprocess.run([str(python), "-c", "import diffusers, transformers, torch, librosa, cv2; "
-                    "print('sdv venv ready: diffusers', diffusers.__version__, 'transformers', "
-                    "transformers.__version__, 'torch', torch.__version__)"], check=True)
+    subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import diffusers, transformers, torch, librosa, cv2; "
+            "print('sdv venv ready: diffusers', diffusers.__version__, 'transformers', "
+            "transformers.__version__, 'torch', torch.__version__)",
+        ],
+        check=True,
+    )
 
 
 # -- The comparison ------------------------------------------------------------------------------
@@ -123,22 +156,41 @@ def compare(args) -> None:
     prompts, seeds = PROMPTS[: args.prompts], SEEDS[: args.prompts]
     print(f"song {song} ({duration:.1f} s), model {model_dir}, work folder {work}", flush=True)
 
-    versions = {"beatwalk": _beatwalk_versions(), "sdv": _check_same_model(args, model_dir, prompts[0], seeds[0], work)}
+    versions = {
+        "beatwalk": _beatwalk_versions(),
+        "sdv": _check_same_model(args, model_dir, prompts[0], seeds[0], work),
+    }
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
         for batch_size in [int(b) for b in args.batch_sizes.split(",")]:
-            setting = dict(size=size, batch_size=batch_size, fps=args.fps, steps=args.steps, guidance=args.guidance,
-                           duration=duration, prompts=prompts, seeds=seeds, song=str(song), threads=args.threads)
+            setting = dict(
+                size=size,
+                batch_size=batch_size,
+                fps=args.fps,
+                steps=args.steps,
+                guidance=args.guidance,
+                duration=duration,
+                prompts=prompts,
+                seeds=seeds,
+                song=str(song),
+                threads=args.threads,
+            )
             runs = {"sdv": [], "beatwalk": []}
             for repeat in range(args.repeats):
                 # Alternate which tool goes first, so slow spells of the machine hit both.
                 for tool in ("sdv", "beatwalk") if repeat % 2 == 0 else ("beatwalk", "sdv"):
                     out = work / f"{tool}-{size}-b{batch_size}-r{repeat}"
-                    run = _run_sdv(args, model_dir, setting, out) if tool == "sdv" else _run_beatwalk(setting, out)
+                    run = (
+                        _run_sdv(args, model_dir, setting, out)
+                        if tool == "sdv"
+                        else _run_beatwalk(setting, out)
+                    )
                     runs[tool].append(run)
-                    print(f"  {size}px batch {batch_size} run {repeat + 1}: {tool:8s} {run['frames']} frames "
-                          f"in {run['seconds']:.1f} s = {run['fps']:.2f} fps ({run['cpu_seconds']:.1f} CPU s)",
-                          flush=True)
+                    print(
+                        f"  {size}px batch {batch_size} run {repeat + 1}: {tool:8s} {run['frames']} frames "
+                        f"in {run['seconds']:.1f} s = {run['fps']:.2f} fps ({run['cpu_seconds']:.1f} CPU s)",
+                        flush=True,
+                    )
             rows.append(_summarize(setting, runs))
     table = _table(rows)
     print("\n" + table)
@@ -150,31 +202,67 @@ def compare(args) -> None:
 def _check_same_model(args, model_dir: Path, prompt: str, seed: int, work: Path) -> dict:
     """Both tools run the same weights: equal fingerprints and the same keyframe image."""
     import numpy as np
-
     from pipelines.models import load_pipeline
     from pipelines.project import Project
     from pipelines.walk import preview_keyframe
 
     pipe = load_pipeline("tiny")
     size, steps = 128, args.steps
-    job = dict(action="check", model=str(model_dir), prompt=prompt, seed=seed, steps=steps,
-               guidance=args.guidance, height=size, width=size, out=str(work / "sdv-keyframe.npy"))
+    job = dict(
+        action="check",
+        model=str(model_dir),
+        prompt=prompt,
+        seed=seed,
+        steps=steps,
+        guidance=args.guidance,
+        height=size,
+        width=size,
+        out=str(work / "sdv-keyframe.npy"),
+    )
     sdv = _sdv(args, job, work / "check.json")
     ours = {name: weights_fingerprint(getattr(pipe, name)) for name in ("unet", "vae", "text_encoder")}
     if ours != sdv["fingerprints"]:
         sys.exit(f"error: sdv loaded different weights: {sdv['fingerprints']} != {ours}")
-    project = Project.from_dict(dict(
-        audio={"path": "unused.wav"}, keyframes=[dict(time=0, prompt=prompt, seed=seed, guidance=args.guidance)],
-        render=dict(model="tiny", width=size, height=size, steps=steps),
-    ))
+    project = Project.from_dict(
+        dict(
+            audio={"path": "unused.wav"},
+            keyframes=[dict(time=0, prompt=prompt, seed=seed, guidance=args.guidance)],
+            render=dict(model="tiny", width=size, height=size, steps=steps),
+        )
+    )
     ours_image = np.asarray(preview_keyframe(pipe, project, 0)).astype(np.float32)
     sdv_image = np.round(np.load(work / "sdv-keyframe.npy") * 255)
     difference = float(np.abs(ours_image - sdv_image).max())
     if difference > 2:
-        sys.exit(f"error: the two tools' keyframe images differ by up to {difference:g} levels: not the same model")
-    print(f"same model: weights {ours}, keyframe images within {difference:g}/255, "
-          f"scheduler {sdv['scheduler']}", flush=True)
+        sys.exit(
+            f"error: the two tools' keyframe images differ by up to {difference:g} levels: not the same model"
+        )
+    print(
+        f"same model: weights {ours}, keyframe images within {difference:g}/255, "
+        f"scheduler {sdv['scheduler']}",
+        flush=True,
+    )
     return sdv["versions"]
+
+
+def time_model_calls(pipe) -> dict:
+    """Count the CPU seconds spent inside the model: text encoder, UNet and VAE decoder calls.
+
+    The rest of a render (audio, planning, images, files, encoding) is what
+    differs between the tools' designs. (As in sdv_runner.py.)
+    """
+    spent = {"seconds": 0.0}
+    for owner, name in ((pipe.text_encoder, "forward"), (pipe.unet, "forward"), (pipe.vae, "decode")):
+
+        def timed(*args, _call=getattr(owner, name), **kwargs):
+            start = time.process_time()
+            try:
+                return _call(*args, **kwargs)
+            finally:
+                spent["seconds"] += time.process_time() - start
+
+        setattr(owner, name, timed)
+    return spent
 
 
 def cpu_seconds() -> float:
@@ -201,25 +289,54 @@ def _run_sdv(args, model_dir: Path, setting: dict, out: Path) -> dict:
     n_frames = round(setting["duration"] * setting["fps"])
     segments = len(setting["prompts"]) - 1
     bounds = [round(i * n_frames / segments) for i in range(segments + 1)]
-    common = dict(fps=setting["fps"], num_inference_steps=setting["steps"], guidance_scale=setting["guidance"],
-                  height=setting["size"], width=setting["size"], batch_size=setting["batch_size"],
-                  audio_filepath=setting["song"], audio_start_sec=0, output_dir=str(out))
-    walk = dict(common, name="walk", prompts=setting["prompts"], seeds=setting["seeds"],
-                num_interpolation_steps=[b - a for a, b in zip(bounds, bounds[1:])])
-    warmup = dict(common, name="warmup", prompts=setting["prompts"][:2], seeds=setting["seeds"][:2],
-                  num_interpolation_steps=[round(WARMUP_SECONDS * setting["fps"])])
-    result = _sdv(args, dict(action="walk", model=str(model_dir), walk=walk, warmup=warmup), out.with_suffix(".json"))
+    common = dict(
+        fps=setting["fps"],
+        num_inference_steps=setting["steps"],
+        guidance_scale=setting["guidance"],
+        height=setting["size"],
+        width=setting["size"],
+        batch_size=setting["batch_size"],
+        audio_filepath=setting["song"],
+        audio_start_sec=0,
+        output_dir=str(out),
+    )
+    walk = dict(
+        common,
+        name="walk",
+        prompts=setting["prompts"],
+        seeds=setting["seeds"],
+        num_interpolation_steps=[b - a for a, b in zip(bounds, bounds[1:])],
+    )
+    warmup = dict(
+        common,
+        name="warmup",
+        prompts=setting["prompts"][:2],
+        seeds=setting["seeds"][:2],
+        num_interpolation_steps=[round(WARMUP_SECONDS * setting["fps"])],
+    )
+    result = _sdv(
+        args, dict(action="walk", model=str(model_dir), walk=walk, warmup=warmup), out.with_suffix(".json")
+    )
     return _with_frames(result, Path(result["video"]))
 
 
 def _run_beatwalk(setting: dict, out: Path) -> dict:
     out.mkdir(parents=True)
-    job = dict(project=_project(setting, setting["duration"]), warmup=_project(setting, WARMUP_SECONDS),
-               out=str(out / "walk.mp4"), warmup_out=str(out / "warmup.mp4"))
+    job = dict(
+        project=_project(setting, setting["duration"]),
+        warmup=_project(setting, WARMUP_SECONDS),
+        out=str(out / "walk.mp4"),
+        warmup_out=str(out / "warmup.mp4"),
+    )
     job_file = out.with_suffix(".json")
     job_file.write_text(json.dumps(job))
-    completed = subprocess.run([sys.executable, __file__, "--beatwalk-job", str(job_file)],
-                               cwd=REPO, capture_output=True, text=True, env=_env(setting["threads"]))
+    completed = subprocess.run(
+        [sys.executable, __file__, "--beatwalk-job", str(job_file)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env=_env(setting["threads"]),
+    )
     result = _last_json(completed, "Beatwalk")
     return _with_frames(result, Path(result["video"]))
 
@@ -228,13 +345,24 @@ def _project(setting: dict, duration: float) -> dict:
     """Keyframes where sdv's segments start; the last one on the last frame, where sdv arrives."""
     prompts, fps = setting["prompts"], setting["fps"]
     n_frames = round(duration * fps)
-    times = [round(i * n_frames / (len(prompts) - 1)) / fps for i in range(len(prompts) - 1)] + [(n_frames - 1) / fps]
+    times = [round(i * n_frames / (len(prompts) - 1)) / fps for i in range(len(prompts) - 1)] + [
+        (n_frames - 1) / fps
+    ]
     return dict(
         audio=dict(path=setting["song"], start=0.0, end=duration),
-        keyframes=[dict(time=t, prompt=p, seed=s, guidance=setting["guidance"])
-                   for t, p, s in zip(times, prompts, setting["seeds"])],
-        render=dict(model="tiny", width=setting["size"], height=setting["size"], fps=fps,
-                    steps=setting["steps"], batch_size=setting["batch_size"], dtype="float32"),
+        keyframes=[
+            dict(time=t, prompt=p, seed=s, guidance=setting["guidance"])
+            for t, p, s in zip(times, prompts, setting["seeds"])
+        ],
+        render=dict(
+            model="tiny",
+            width=setting["size"],
+            height=setting["size"],
+            fps=fps,
+            steps=setting["steps"],
+            batch_size=setting["batch_size"],
+            dtype="float32",
+        ),
     )
 
 
@@ -243,7 +371,6 @@ def _beatwalk_worker(job: dict) -> None:
     import diffusers
     import torch
     import transformers
-
     from pipelines.models import load_pipeline
     from pipelines.project import Project
     from pipelines.render import render_project
@@ -251,18 +378,36 @@ def _beatwalk_worker(job: dict) -> None:
     pipe = load_pipeline("tiny")
     render_project(Project.from_dict(job["warmup"]), job["warmup_out"], pipe=pipe)
     project = Project.from_dict(job["project"])
+    model = time_model_calls(pipe)
     start, start_cpu = time.perf_counter(), cpu_seconds()
     video = render_project(project, job["out"], pipe=pipe)
     seconds, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
-    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu, "video": str(video), "versions": {
-        "torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__}}))
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "cpu_seconds": cpu,
+                "model_cpu_seconds": model["seconds"],
+                "video": str(video),
+                "versions": {
+                    "torch": torch.__version__,
+                    "diffusers": diffusers.__version__,
+                    "transformers": transformers.__version__,
+                },
+            }
+        )
+    )
 
 
 def _sdv(args, job: dict, job_file: Path) -> dict:
     job_file.parent.mkdir(parents=True, exist_ok=True)
     job_file.write_text(json.dumps(dict(job, ffmpeg=_ffmpeg())))
-    completed = subprocess.run([str(args.venv / "bin" / "python"), str(RUNNER), str(job_file)],
-                               capture_output=True, text=True, env=_env(args.threads))
+    completed = subprocess.run(
+        [str(args.venv / "bin" / "python"), str(RUNNER), str(job_file)],
+        capture_output=True,
+        text=True,
+        env=_env(args.threads),
+    )
     return _last_json(completed, "stable-diffusion-videos")
 
 
@@ -282,8 +427,14 @@ def _with_frames(result: dict, video: Path) -> dict:
     info = probe_video(video)
     if not info.has_audio:
         sys.exit(f"error: {video} has no soundtrack")
-    return dict(result, frames=info.frames, fps=info.frames / result["seconds"],
-                cpu_fps=info.frames / result["cpu_seconds"])
+    other = result["cpu_seconds"] - result["model_cpu_seconds"]
+    return dict(
+        result,
+        frames=info.frames,
+        fps=info.frames / result["seconds"],
+        cpu_fps=info.frames / result["cpu_seconds"],
+        other_fps=info.frames / other,
+    )
 
 
 def _ffmpeg() -> str:
@@ -306,7 +457,7 @@ def _drum_song(path: Path, duration: float) -> Path:
 def _summarize(setting: dict, runs: dict) -> dict:
     """Medians per tool; the ratio of medians, and the range of the per-pair ratios."""
     row = dict(setting, runs=runs)
-    for name, measure in (("wall", "fps"), ("cpu", "cpu_fps")):
+    for name, measure in (("wall", "fps"), ("cpu", "cpu_fps"), ("other", "other_fps")):
         medians = {tool: statistics.median(r[measure] for r in rs) for tool, rs in runs.items()}
         pairs = [b[measure] / s[measure] for s, b in zip(runs["sdv"], runs["beatwalk"])]
         row[name] = dict(medians, ratio=medians["beatwalk"] / medians["sdv"], low=min(pairs), high=max(pairs))
@@ -314,18 +465,23 @@ def _summarize(setting: dict, runs: dict) -> dict:
 
 
 def _table(rows: list[dict]) -> str:
-    lines = ["| size | steps | guidance | batch | frames (sdv / Beatwalk) | sdv s | Beatwalk s | sdv fps "
-             "| Beatwalk fps | **Beatwalk / sdv, wall** (range) | Beatwalk / sdv, CPU time (range) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| size | steps | guidance | batch | frames (sdv / Beatwalk) | sdv s | Beatwalk s | sdv fps "
+        "| Beatwalk fps | **Beatwalk / sdv, wall** (range) | Beatwalk / sdv, CPU time (range) "
+        "| non-model CPU ms/frame, sdv / Beatwalk (ratio) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
-        runs, wall, cpu = row["runs"], row["wall"], row["cpu"]
+        runs, wall, cpu, other = row["runs"], row["wall"], row["cpu"], row["other"]
         seconds = {tool: statistics.median(r["seconds"] for r in rs) for tool, rs in runs.items()}
         lines.append(
             f"| {row['size']}² | {row['steps']} | {row['guidance']:g} | {row['batch_size']} "
             f"| {runs['sdv'][0]['frames']} / {runs['beatwalk'][0]['frames']} "
-            f"| {seconds['sdv']:.1f} | {seconds['beatwalk']:.1f} | {wall['sdv']:.2f} | {wall['beatwalk']:.2f} "
+            f"| {seconds['sdv']:.1f} | {seconds['beatwalk']:.1f} "
+            f"| {wall['sdv']:.2f} | {wall['beatwalk']:.2f} "
             f"| **{wall['ratio']:.2f}×** ({wall['low']:.2f}–{wall['high']:.2f}) "
-            f"| {cpu['ratio']:.2f}× ({cpu['low']:.2f}–{cpu['high']:.2f}) |"
+            f"| {cpu['ratio']:.2f}× ({cpu['low']:.2f}–{cpu['high']:.2f}) "
+            f"| {1000 / other['sdv']:.1f} / {1000 / other['beatwalk']:.1f} ({other['ratio']:.1f}×) |"
         )
     return "\n".join(lines)
 
@@ -336,35 +492,51 @@ def _beatwalk_versions() -> dict:
     import transformers
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-    dirty = subprocess.run(["git", "status", "--porcelain", "pipelines"], cwd=REPO, capture_output=True, text=True)
-    return {"commit": commit.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else ""),
-            "torch": torch.__version__, "diffusers": diffusers.__version__, "transformers": transformers.__version__}
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "pipelines"], cwd=REPO, capture_output=True, text=True
+    )
+    return {
+        "commit": commit.stdout.strip() + (" (+ uncommitted changes)" if dirty.stdout.strip() else ""),
+        "torch": torch.__version__,
+        "diffusers": diffusers.__version__,
+        "transformers": transformers.__version__,
+    }
 
 
 def _record(table: str, rows: list[dict], versions: dict, args) -> None:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    sdv, ours = versions["sdv"], versions["beatwalk"]
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    sdv, ours, first = versions["sdv"], versions["beatwalk"], rows[0]
     command = "python benchmarks/sdv_compare.py " + " ".join(sys.argv[1:])
-    text = "\n".join([
-        f"\n## Beatwalk vs stable-diffusion-videos — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n",
-        f"- Command: `{command.strip()}`",
-        f"- Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-        f"load average {os.getloadavg()[0]:.1f} at the end (a shared machine)",
-        f"- Beatwalk {ours['commit']}: torch {ours['torch']}, diffusers {ours['diffusers']}, "
-        f"transformers {ours['transformers']}",
-        f"- stable-diffusion-videos {sdv['stable_diffusion_videos']}: torch {sdv['torch']}, diffusers "
-        f"{sdv['diffusers']}, transformers {sdv['transformers']}; its `torchvision.io.write_video` replaced by "
-        f"the ffmpeg stand-in in sdv_runner.py",
-        f"- Model: Beatwalk's `tiny` (random weights), the same weights in both; {len(rows[0]['prompts'])} "
-        f"keyframes, {rows[0]['duration']:.1f} s of song at {rows[0]['fps']} fps; model load excluded, "
-        f"medians of {args.repeats} alternating runs, {args.threads} torch thread(s) each. fps = frames in the "
-        f"video / wall seconds; CPU time = the tool's process and its ffmpeg children (less disturbed by "
-        f"other load)",
-        "",
-        table,
-        "",
-    ])
+    text = "\n".join(
+        [
+            f"\n## Beatwalk vs stable-diffusion-videos — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n",
+            f"- Command: `{command.strip()}`",
+            f"- Machine: {cpu}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+            f"load average {os.getloadavg()[0]:.1f} at the end (a shared machine)",
+            f"- Beatwalk {ours['commit']}: torch {ours['torch']}, diffusers {ours['diffusers']}, "
+            f"transformers {ours['transformers']}",
+            f"- stable-diffusion-videos {sdv['stable_diffusion_videos']}: torch {sdv['torch']}, diffusers "
+            f"{sdv['diffusers']}, transformers {sdv['transformers']}; its `torchvision.io.write_video` "
+            f"replaced by the ffmpeg stand-in in sdv_runner.py",
+            f"- Model: Beatwalk's `tiny` (random weights), the same weights in both; "
+            f"{len(first['prompts'])} keyframes, {first['duration']:.1f} s of song at {first['fps']} fps",
+            f"- Model load excluded; medians of {args.repeats} alternating runs, {args.threads} torch "
+            f"thread(s) each. fps = frames in the video / wall seconds. CPU time = the tool's process and "
+            f"its ffmpeg children (less disturbed by other load). Non-model = CPU time outside the text "
+            f"encoder, UNet and VAE decoder calls (audio, planning, images, files, encoding: where the "
+            f"tools' designs differ)",
+            "",
+            table,
+            "",
+        ]
+    )
     with RESULTS.open("a", encoding="utf-8") as results:
         if results.tell() == 0:
             results.write("# Benchmark results\n\nAppended by the scripts in `benchmarks/`; newest last.\n")

@@ -42,14 +42,11 @@ import time
 import types
 from pathlib import Path
 
+import diffusers
 import numpy as np
 import safetensors.torch
 import soundfile
 import torch
-
-# diffusers and transformers decide at import time whether torchvision is
-# installed; import them before the stand-in exists so that they see none.
-import diffusers
 import transformers
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.schedulers import SchedulerMixin
@@ -58,6 +55,8 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizerFast
 
 def main() -> None:
     job = json.loads(Path(sys.argv[1]).read_text())
+    # Only now that diffusers and transformers are imported: they decide at import
+    # time whether torchvision is installed, and must see none.
     _install_torchvision_standin(job.get("ffmpeg"))
     from stable_diffusion_videos import StableDiffusionWalkPipeline
 
@@ -70,11 +69,18 @@ def main() -> None:
     else:
         if job.get("warmup"):
             pipe.walk(**job["warmup"])
+        model = time_model_calls(pipe)
         start, start_cpu = time.perf_counter(), cpu_seconds()
         video = pipe.walk(**job["walk"])
         seconds, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
         pngs = len(list(Path(video).parent.glob("**/*.png")))
-        result = {"seconds": seconds, "cpu_seconds": cpu, "video": str(video), "png_frames": pngs}
+        result = {
+            "seconds": seconds,
+            "cpu_seconds": cpu,
+            "model_cpu_seconds": model["seconds"],
+            "video": str(video),
+            "png_frames": pngs,
+        }
     result["versions"] = {
         "stable_diffusion_videos": _version("stable_diffusion_videos"),
         "diffusers": diffusers.__version__,
@@ -115,8 +121,9 @@ def _load(pipeline_class, model_dir: str):
 def _text_encoder(folder: Path) -> CLIPTextModel:
     model = CLIPTextModel(CLIPTextConfig.from_pretrained(folder))
     state = safetensors.torch.load_file(folder / "model.safetensors")
-    model.load_state_dict({key if key.startswith("text_model.") else f"text_model.{key}": value
-                           for key, value in state.items()})
+    model.load_state_dict(
+        {key if key.startswith("text_model.") else f"text_model.{key}": value for key, value in state.items()}
+    )
     return model.eval()
 
 
@@ -133,8 +140,30 @@ def _check(pipe, job: dict) -> dict:
         output_type="numpy",
     )["images"][0]
     np.save(job["out"], image.astype(np.float32))
-    fingerprints = {name: weights_fingerprint(getattr(pipe, name)) for name in ("unet", "vae", "text_encoder")}
+    fingerprints = {
+        name: weights_fingerprint(getattr(pipe, name)) for name in ("unet", "vae", "text_encoder")
+    }
     return {"fingerprints": fingerprints, "scheduler": type(pipe.scheduler).__name__}
+
+
+def time_model_calls(pipe) -> dict:
+    """Count the CPU seconds spent inside the model: text encoder, UNet and VAE decoder calls.
+
+    The rest of a render (audio, planning, images, files, encoding) is what
+    differs between the tools' designs. ``sdv_compare.py`` has a copy of this function.
+    """
+    spent = {"seconds": 0.0}
+    for owner, name in ((pipe.text_encoder, "forward"), (pipe.unet, "forward"), (pipe.vae, "decode")):
+
+        def timed(*args, _call=getattr(owner, name), **kwargs):
+            start = time.process_time()
+            try:
+                return _call(*args, **kwargs)
+            finally:
+                spent["seconds"] += time.process_time() - start
+
+        setattr(owner, name, timed)
+    return spent
 
 
 def cpu_seconds() -> float:
@@ -169,13 +198,34 @@ def _install_torchvision_standin(ffmpeg: str | None) -> None:
     ffmpeg = ffmpeg or shutil.which("ffmpeg") or _imageio_ffmpeg()
 
     def write_video(
-        filename, video_array, fps, video_codec="libx264", options=None,
-        audio_array=None, audio_fps=None, audio_codec=None, audio_options=None,
+        filename,
+        video_array,
+        fps,
+        video_codec="libx264",
+        options=None,
+        audio_array=None,
+        audio_fps=None,
+        audio_codec=None,
+        audio_options=None,
     ):
         frames = torch.as_tensor(video_array).to(torch.uint8).numpy()
         _, height, width, _ = frames.shape
-        command = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                   "-s", f"{width}x{height}", "-r", str(fps), "-i", "-"]
+        command = [
+            ffmpeg,
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            str(fps),
+            "-i",
+            "-",
+        ]
         with tempfile.TemporaryDirectory() as scratch:
             if audio_array is not None:
                 wav = os.path.join(scratch, "audio.wav")
@@ -199,12 +249,14 @@ def _install_torchvision_standin(ffmpeg: str | None) -> None:
     io.write_video = write_video
     functional.pil_to_tensor = pil_to_tensor
     torchvision.io, torchvision.transforms, transforms.functional = io, transforms, functional
-    sys.modules.update({
-        "torchvision": torchvision,
-        "torchvision.io": io,
-        "torchvision.transforms": transforms,
-        "torchvision.transforms.functional": functional,
-    })
+    sys.modules.update(
+        {
+            "torchvision": torchvision,
+            "torchvision.io": io,
+            "torchvision.transforms": transforms,
+            "torchvision.transforms.functional": functional,
+        }
+    )
 
 
 def _imageio_ffmpeg() -> str:

@@ -143,12 +143,19 @@ def iter_render(
     yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
 
     # 3. The pending chunks, batch by batch.
-    from pipelines.walk import walk_frames
+    from pipelines.walk import KeyframeConditioning, walk_frames
 
+    # Prompts are encoded and seed noises drawn once per render, not once per chunk.
+    conditioning = KeyframeConditioning(pipe, project, steps=render.steps)
     rendered, render_started = 0, time.monotonic()
     for chunk in job.pending:
         frames = walk_frames(
-            pipe, project, plan, range(chunk.start, chunk.stop), batch_size=render.batch_size
+            pipe,
+            project,
+            plan,
+            range(chunk.start, chunk.stop),
+            batch_size=render.batch_size,
+            conditioning=conditioning,
         )
         stopped = False
         with VideoWriter(

@@ -113,9 +113,10 @@ class _FrameState:
         return cls(a, b, t, pulse if pulse > 0 else 0.0, beat if pulse > 0 else -1)
 
 
-class _Keyframes:
+class KeyframeConditioning:
     """Every keyframe's conditioning, computed once: embeddings, noise, generator state, init latents."""
 
+    @torch.inference_mode()
     def __init__(self, pipe, project, *, steps: int):
         # 1. Per-keyframe settings
         family = model_family(pipe)
@@ -221,7 +222,13 @@ class _Keyframes:
 
 
 def walk_frames(
-    pipe, project, plan, frame_indices: Sequence[int] | None = None, *, batch_size: int | None = None
+    pipe,
+    project,
+    plan,
+    frame_indices: Sequence[int] | None = None,
+    *,
+    batch_size: int | None = None,
+    conditioning: KeyframeConditioning | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Render frames of a frame plan, batch by batch.
 
@@ -238,6 +245,9 @@ def walk_frames(
     batch_size : int, optional
         Frames denoised together; ``project.render.batch_size`` by default.
         Changes speed and memory only, not the images (beyond float rounding).
+    conditioning : KeyframeConditioning, optional
+        The keyframes' encoded prompts and seed noises, to reuse across calls
+        (a chunked render walks each chunk with one call); computed if omitted.
 
     Yields
     ------
@@ -266,7 +276,7 @@ def walk_frames(
         distinct = list(dict.fromkeys(states))
 
         # 2. Encode prompts and draw seed noises once per keyframe
-        keyframes = _Keyframes(pipe, project, steps=project.render.steps)
+        keyframes = conditioning or KeyframeConditioning(pipe, project, steps=project.render.steps)
 
         # 3. Denoise in batches of frames that skip the same number of steps. On a GPU the next
         #    batch is queued before the previous one's frames are handed out, so encoding them
@@ -303,7 +313,7 @@ def preview_keyframe(pipe, project, index: int):
     return Image.fromarray(frame)
 
 
-def _render_batch(keyframes: _Keyframes, batch: list[_FrameState]) -> _FramesOnTheWay:
+def _render_batch(keyframes: KeyframeConditioning, batch: list[_FrameState]) -> _FramesOnTheWay:
     """Denoise and decode one batch; the stock pipeline's ``__call__`` with per-frame conditioning."""
     pipe, device, dtype, n = keyframes.pipe, keyframes.device, keyframes.dtype, len(batch)
     scheduler = pipe.scheduler

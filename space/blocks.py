@@ -11,6 +11,8 @@ modules (plain functions over projects), and turn bad input into one-line
 
 from __future__ import annotations
 
+import os
+
 from space import gpu  # first: `import spaces` must precede torch
 
 # isort: split
@@ -65,8 +67,9 @@ def launch_options(limits: Limits | None = None) -> dict:
     """``demo.launch`` arguments that enforce the limits (upload size)."""
     limits = Limits.from_env() if limits is None else limits
     options = {"max_file_size": None if limits.max_upload_mb is None else f"{limits.max_upload_mb:g}mb"}
-    # Rendered videos are served from the session folders: allow them when they live outside the temp dir.
-    options["allowed_paths"] = [str(sessions_root())]
+    if os.environ.get("BEATWALK_SESSIONS_DIR"):
+        # Gradio copies outputs from the temp dir on its own; a configured root may lie elsewhere.
+        options["allowed_paths"] = [str(sessions_root())]
     return options
 
 
@@ -304,7 +307,14 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
                     "frames_total": last_progress.frames_total,
                 }
                 frame = skip if last_progress.last_frame is None else last_progress.last_frame
-                yield render_tab.describe_progress(last_progress), frame, skip, skip, skip, skip, skip, state
+                # After Stop, the render's last report must not overwrite the stopped message.
+                stopping = render_tab.stop_requested(folder)
+                line = (
+                    render_tab.stopped_message(state)
+                    if stopping
+                    else render_tab.describe_progress(last_progress)
+                )
+                yield line, frame, skip, skip, skip, skip, skip, state
         finally:
             progresses.close()  # Stop cancels this generator: close the render now, not when collected
         if last_progress is None or last_progress.video_path is None:

@@ -179,6 +179,10 @@ def stopped_message(state: dict) -> str:
     )
 
 
+def stop_requested(folder: Path) -> bool:
+    return (folder / STOP_FILE).exists()
+
+
 def video_path(folder: Path, kind: str) -> Path:
     return folder / f"{kind}.mp4"
 
