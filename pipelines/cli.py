@@ -1,4 +1,4 @@
-"""``python -m pipelines``: the command line over the same functions the Space uses.
+"""python -m pipelines: the command line over the same functions the Space uses.
 
 Every command prints its result (JSON where it is data) on stdout. Bad input
 gives one line ``error: ...`` on stderr and exit code 2, never a traceback.

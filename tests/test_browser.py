@@ -95,6 +95,7 @@ def small_render_settings(page) -> None:
     set_slider(page, "fps", 8)
     expect_text(page, "#plan-summary", rf"{round(SONG_SECONDS * 8)} frames")
     set_slider(page, "width", 64)
+    expect_text(page, "#plan-summary", r"64×\d+")
     set_slider(page, "height", 64)
     expect_text(page, "#plan-summary", r"64×64")
 
