@@ -46,8 +46,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipelines.models import load_pipeline, real_size_pipeline, resolve_dtype
+from pipelines.models import load_pipeline, resolve_dtype
 from pipelines.project import Project
+from pipelines.random_models import real_size_pipeline
 from pipelines.timeline import FramePlan
 from pipelines.video import VideoWriter
 from pipelines.walk import walk_frames

@@ -28,11 +28,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,6 +38,8 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from model_timing import cpu_seconds, time_model_calls, weights_fingerprint  # beside this file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VENV = Path(os.environ.get("BEATWALK_SDV_VENV", REPO.parent / "sdv-venv"))
@@ -243,46 +243,6 @@ def _check_same_model(args, model_dir: Path, prompt: str, seed: int, work: Path)
         flush=True,
     )
     return sdv["versions"]
-
-
-def time_model_calls(pipe) -> dict:
-    """Count the CPU seconds spent inside the model: text encoder, UNet and VAE decoder calls.
-
-    The rest of a render (audio, planning, images, files, encoding) is what
-    differs between the tools' designs. (As in sdv_runner.py.)
-    """
-    spent = {"seconds": 0.0}
-    for owner, name in ((pipe.text_encoder, "forward"), (pipe.unet, "forward"), (pipe.vae, "decode")):
-
-        def timed(*args, _call=getattr(owner, name), **kwargs):
-            start = time.process_time()
-            try:
-                return _call(*args, **kwargs)
-            finally:
-                spent["seconds"] += time.process_time() - start
-
-        setattr(owner, name, timed)
-    return spent
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (ffmpeg), seconds (as in sdv_runner.py)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def weights_fingerprint(module) -> str:
-    """sha256 of a module's weights, independent of transformers' key prefix (as in sdv_runner.py)."""
-    import torch
-
-    digest = hashlib.sha256()
-    state = {key.removeprefix("text_model."): value for key, value in module.state_dict().items()}
-    for key in sorted(state):
-        if key.endswith("position_ids"):
-            continue
-        digest.update(key.encode())
-        digest.update(state[key].detach().to(torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def _run_sdv(args, model_dir: Path, setting: dict, out: Path) -> dict:

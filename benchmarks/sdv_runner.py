@@ -30,10 +30,8 @@ binary as Beatwalk, so encoding costs are comparable.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -51,6 +49,8 @@ import transformers
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.schedulers import SchedulerMixin
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizerFast
+
+from model_timing import cpu_seconds, time_model_calls, weights_fingerprint  # beside this file
 
 
 def main() -> None:
@@ -144,53 +144,6 @@ def _check(pipe, job: dict) -> dict:
         name: weights_fingerprint(getattr(pipe, name)) for name in ("unet", "vae", "text_encoder")
     }
     return {"fingerprints": fingerprints, "scheduler": type(pipe.scheduler).__name__}
-
-
-def time_model_calls(pipe) -> dict:
-    """Count the CPU seconds spent inside the model: text encoder, UNet and VAE decoder calls.
-
-    The rest of a render (audio, planning, images, files, encoding) is what
-    differs between the tools' designs. ``sdv_compare.py`` has a copy of this function.
-    """
-    spent = {"seconds": 0.0}
-    for owner, name in ((pipe.text_encoder, "forward"), (pipe.unet, "forward"), (pipe.vae, "decode")):
-
-        def timed(*args, _call=getattr(owner, name), **kwargs):
-            start = time.process_time()
-            try:
-                return _call(*args, **kwargs)
-            finally:
-                spent["seconds"] += time.process_time() - start
-
-        setattr(owner, name, timed)
-    return spent
-
-
-def cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (ffmpeg), seconds.
-
-    Less disturbed than wall time by other work on a shared machine.
-    ``sdv_compare.py`` has a copy of this function.
-    """
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
-def weights_fingerprint(module: torch.nn.Module) -> str:
-    """sha256 of a module's weights, independent of transformers' key prefix.
-
-    transformers 5 drops the ``text_model.`` prefix of CLIPTextModel's
-    state-dict keys; the tensors are the same. ``sdv_compare.py`` has a copy
-    of this function (it cannot import this file's dependencies' versions).
-    """
-    digest = hashlib.sha256()
-    state = {key.removeprefix("text_model."): value for key, value in module.state_dict().items()}
-    for key in sorted(state):
-        if key.endswith("position_ids"):
-            continue
-        digest.update(key.encode())
-        digest.update(state[key].detach().to(torch.float32).contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def _install_torchvision_standin(ffmpeg: str | None) -> None:

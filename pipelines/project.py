@@ -82,7 +82,7 @@ class MotionSettings(_Model):
     easing: Literal["linear", "sine", "cubic", "smoothstep"] = "sine"
     pulse: float = Field(0.3, ge=0, le=1, description="Size of the push on each beat; 0: none.")
     # 0.08 s (was 0.25): tuned by benchmarks/sync.py, a sharp push lands the visual peak on the beat.
-    pulse_decay: float = Field(0.08, gt=0, le=4, description="Half-life of a pulse, seconds.")
+    pulse_decay: float = Field(0.08, ge=0.02, le=4, description="Half-life of a pulse, seconds.")
     pulse_on: Literal["beats", "downbeats", "onsets"] = "beats"
     offset: float = Field(
         0.0, ge=-0.5, le=0.5, description="Shift of the visuals against the audio, seconds; > 0: visuals later."

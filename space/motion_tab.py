@@ -73,7 +73,7 @@ def build(limits: Limits, *, model: str) -> MotionTab:
                 0, 1, motion.pulse, step=0.05, label="Pulse on beats (0: none)", elem_id="pulse"
             )
             c["pulse_decay"] = gr.Slider(
-                0.05, 4, motion.pulse_decay, step=0.05, label="Pulse half-life (s)", elem_id="pulse-decay"
+                0.02, 4, motion.pulse_decay, step=0.01, label="Pulse half-life (s)", elem_id="pulse-decay"
             )
             c["pulse_on"] = gr.Dropdown(
                 ["beats", "downbeats", "onsets"], value=motion.pulse_on, label="Pulse on", elem_id="pulse-on"

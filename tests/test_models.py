@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from pipelines.errors import BeatwalkError
-from pipelines.models import load_pipeline, model_family, real_size_pipeline, resolve_dtype
+from pipelines.models import load_pipeline, model_family, resolve_dtype
+from pipelines.random_models import real_size_pipeline
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -26,7 +27,7 @@ def test_tiny_is_cached_and_on_cpu(tiny_pipe):
 
 
 def test_tiny_is_deterministic_across_builds(tiny_pipe):
-    from pipelines.models import tiny_pipeline
+    from pipelines.random_models import tiny_pipeline
 
     rebuilt = tiny_pipeline("tiny")
     for name in ("unet", "vae", "text_encoder"):
