@@ -20,6 +20,8 @@ EXIT_BAD_INPUT = 2
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    # transformers warns at import about image processors Beatwalk never uses (no torchvision here).
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         return args.command(args) or 0
     except BeatwalkError as exc:

@@ -143,7 +143,8 @@ def iter_render(
     yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
 
     # 3. The pending chunks, batch by batch.
-    from pipelines.walk import KeyframeConditioning, walk_frames
+    from pipelines.conditioning import KeyframeConditioning
+    from pipelines.walk import walk_frames
 
     # Prompts are encoded and seed noises drawn once per render, not once per chunk.
     conditioning = KeyframeConditioning(pipe, project, steps=render.steps)

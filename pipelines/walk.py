@@ -17,8 +17,8 @@ Works with ``StableDiffusionPipeline`` (SD 1.x, 2.x, sd-turbo), ``StableDiffusio
 Choices
 -------
 - **Pulse**: a frame with ``pulse > 0`` turns its start noise towards the beat's
-  own pulse noise by ``min(pulse, 1) · PULSE_MAX_ANGLE`` radians, keeping its
-  norm (:func:`rotate_towards`). As the plan's pulse decays, the picture
+  own pulse noise by ``min(pulse, 1) · conditioning.PULSE_MAX_ANGLE`` radians, keeping its
+  norm (:func:`pipelines.conditioning.rotate_towards`). As the plan's pulse decays, the picture
   springs back onto the path. Beats are numbered where the plan's pulse starts
   to rise, over the whole plan, so a chunk renders the same as a whole song.
 - **Guidance** is interpolated per frame, like the embeddings. A batch runs the
@@ -38,187 +38,13 @@ Choices
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from pipelines.conditioning import FrameState, KeyframeConditioning
 from pipelines.errors import BeatwalkError
-from pipelines.models import model_family
-
-PULSE_MAX_ANGLE = math.pi / 2
-"""Rotation of the start noise towards the beat's pulse noise at pulse 1, radians."""
-
-
-def slerp(t: float, v0: torch.Tensor, v1: torch.Tensor, dot_threshold: float = 0.9995) -> torch.Tensor:
-    """Spherical interpolation between two noise tensors (stable-diffusion-videos' slerp).
-
-    Gaussian noise lives near a sphere; moving along the great circle keeps the
-    norm, so in-between frames stay as "noisy" as the keyframes. Nearly parallel
-    vectors fall back to linear interpolation.
-
-    Parameters
-    ----------
-    t : float in [0, 1]
-        0 gives ``v0``, 1 gives ``v1``.
-    v0, v1 : torch.Tensor [same shape]
-    """
-    a, b = v0.double(), v1.double()
-    dot = torch.sum(a * b) / (torch.linalg.norm(a) * torch.linalg.norm(b))
-    if torch.abs(dot) > dot_threshold:
-        mixed = (1 - t) * a + t * b
-    else:
-        theta_0 = torch.acos(dot)
-        theta_t = theta_0 * t
-        mixed = (
-            torch.sin(theta_0 - theta_t) / torch.sin(theta_0) * a
-            + torch.sin(theta_t) / torch.sin(theta_0) * b
-        )
-    return mixed.to(v0.dtype)
-
-
-def rotate_towards(noise: torch.Tensor, target: torch.Tensor, angle: float) -> torch.Tensor:
-    """Turn ``noise`` by ``angle`` radians towards ``target``, keeping its norm.
-
-    The beat pulse: ``cos(angle) · noise + sin(angle) · |noise| · u``, with ``u``
-    the unit part of ``target`` orthogonal to ``noise``. A norm-preserving push
-    keeps the frame a valid start noise, so the image changes but never washes out.
-    """
-    n, p = noise.double(), target.double()
-    norm = torch.linalg.norm(n)
-    orthogonal = p - torch.sum(p * n) / norm**2 * n
-    turned = math.cos(angle) * n + math.sin(angle) * norm * orthogonal / torch.linalg.norm(orthogonal)
-    return turned.to(noise.dtype)
-
-
-@dataclass(frozen=True)
-class _FrameState:
-    """What a frame looks like; frames with equal states (holds) are computed once."""
-
-    key_a: int
-    key_b: int
-    t: float
-    pulse: float
-    beat: int
-
-    @classmethod
-    def of(cls, a: int, b: int, t: float, pulse: float, beat: int) -> _FrameState:
-        if t >= 1.0:
-            a, t = b, 0.0
-        if t <= 0.0:
-            b, t = a, 0.0
-        return cls(a, b, t, pulse if pulse > 0 else 0.0, beat if pulse > 0 else -1)
-
-
-class KeyframeConditioning:
-    """Every keyframe's conditioning, computed once: embeddings, noise, generator state, init latents."""
-
-    @torch.inference_mode()
-    def __init__(self, pipe, project, *, steps: int):
-        # 1. Per-keyframe settings
-        family = model_family(pipe)
-        self.pipe, self.device = pipe, pipe._execution_device
-        self.sdxl = hasattr(pipe, "text_encoder_2")
-        self.guidance_embedding = pipe.unet.config.time_cond_proj_dim is not None
-        self.guidance = [family.guidance if k.guidance is None else k.guidance for k in project.keyframes]
-        self.any_cfg = not self.guidance_embedding and max(self.guidance) > 1
-        self.pulse_seed = project.keyframes[0].seed
-        height, width = project.render.height, project.render.width
-        self.size = (height, width)
-        self.shape = (
-            1,
-            pipe.unet.config.in_channels,
-            height // pipe.vae_scale_factor,
-            width // pipe.vae_scale_factor,
-        )
-
-        # 2. Encode each prompt once (with the negative prompt when any keyframe uses CFG)
-        embeds = [self._encode(k.prompt, k.negative_prompt or None) for k in project.keyframes]
-        self.embeds = [torch.cat(parts) for parts in zip(*embeds)]
-        self.dtype = self.embeds[0].dtype
-
-        # 3. Seed noise, drawn exactly as the stock pipeline draws it (img2img: after the VAE sample)
-        self.init_latents, self.strengths, self.noises, self.generator_states = [], [], [], []
-        for k in project.keyframes:
-            generator = torch.Generator("cpu").manual_seed(k.seed)
-            init = self._encode_init_image(k, generator) if k.init_image else None
-            self.init_latents.append(init)
-            self.strengths.append(k.init_strength if init is not None else 1.0)
-            self.noises.append(_randn(self.shape, generator, self.device, self.dtype))
-            self.generator_states.append(generator.get_state())
-        self.steps = steps
-
-    def _encode(self, prompt: str, negative_prompt: str | None):
-        cfg = self.any_cfg
-        if self.sdxl:
-            e, ne, pooled, npooled = self.pipe.encode_prompt(
-                prompt,
-                device=self.device,
-                num_images_per_prompt=1,
-                do_classifier_free_guidance=cfg,
-                negative_prompt=negative_prompt,
-            )
-            return (e, ne, pooled, npooled) if cfg else (e, pooled)
-        e, ne = self.pipe.encode_prompt(prompt, self.device, 1, cfg, negative_prompt)
-        return (e, ne) if cfg else (e,)
-
-    def _encode_init_image(self, keyframe, generator):
-        if self.sdxl or self.guidance_embedding:
-            raise BeatwalkError("init images are supported for SD 1.x/2.x models (not SDXL or LCM) for now")
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            image = Image.open(Path(keyframe.init_image).expanduser()).convert("RGB")
-        except (OSError, UnidentifiedImageError):
-            raise BeatwalkError(f"init image {keyframe.init_image} cannot be read") from None
-        pixels = self.pipe.image_processor.preprocess(image, height=self.size[0], width=self.size[1])
-        pixels = pixels.to(device=self.device, dtype=self.dtype)
-        latents = self.pipe.vae.encode(pixels).latent_dist.sample(generator)
-        return self.pipe.vae.config.scaling_factor * latents
-
-    def start_step(self, state: _FrameState) -> int:
-        """Denoising steps skipped, as img2img's ``get_timesteps`` counts them (0: from pure noise)."""
-        strength = (1 - state.t) * self.strengths[state.key_a] + state.t * self.strengths[state.key_b]
-        if strength >= 1.0:
-            return 0
-        # At least one step runs: stock img2img refuses strength × steps < 1.
-        return self.steps - max(min(int(self.steps * strength), self.steps), 1)
-
-    def noise(self, state: _FrameState) -> torch.Tensor:
-        a, b = self.noises[state.key_a], self.noises[state.key_b]
-        noise = a if state.key_a == state.key_b else slerp(state.t, a, b)
-        if state.pulse > 0:
-            pulse_generator = torch.Generator("cpu").manual_seed(self.pulse_seed * 100_003 + state.beat + 1)
-            pulse_noise = _randn(self.shape, pulse_generator, self.device, self.dtype)
-            noise = rotate_towards(noise, pulse_noise, min(state.pulse, 1.0) * PULSE_MAX_ANGLE)
-        return noise
-
-    def init_latent(self, state: _FrameState) -> torch.Tensor:
-        a, b = self.init_latents[state.key_a], self.init_latents[state.key_b]
-        if a is None or b is None:
-            return a if b is None else b
-        return a if state.key_a == state.key_b else torch.lerp(a, b, state.t)
-
-    def embedding(self, state: _FrameState) -> list[torch.Tensor]:
-        a, b = state.key_a, state.key_b
-        return [
-            e[a : a + 1] if a == b else torch.lerp(e[a : a + 1], e[b : b + 1], state.t) for e in self.embeds
-        ]
-
-    def guidance_of(self, state: _FrameState) -> float:
-        return (1 - state.t) * self.guidance[state.key_a] + state.t * self.guidance[state.key_b]
-
-    def generator(self, state: _FrameState) -> torch.Generator:
-        """The stock generator after drawing the start noise, from the nearer keyframe.
-
-        Stochastic schedulers (LCM, Euler ancestral) draw fresh noise each step from
-        the pipeline's generator; the nearer keyframe's keeps its own frame exact.
-        """
-        nearer = state.key_a if state.t < 0.5 else state.key_b
-        return torch.Generator("cpu").set_state(self.generator_states[nearer])
 
 
 def walk_frames(
@@ -267,7 +93,7 @@ def walk_frames(
         # 1. One state per distinct frame: held frames are rendered once and repeated
         beats = _beat_numbers(np.asarray(plan.pulse, dtype=float))
         states = [
-            _FrameState.of(
+            FrameState.of(
                 int(plan.key_a[i]), int(plan.key_b[i]), float(plan.t[i]), float(plan.pulse[i]), beats[i]
             )
             for i in frame_indices
@@ -282,8 +108,8 @@ def walk_frames(
         #    batch is queued before the previous one's frames are handed out, so encoding them
         #    overlaps with the GPU's work instead of leaving it idle.
         lookahead = 1 if keyframes.device.type == "cuda" else 0
-        in_flight: list[tuple[list[_FrameState], _FramesOnTheWay]] = []
-        done: dict[_FrameState, np.ndarray] = {}
+        in_flight: list[tuple[list[FrameState], _FramesOnTheWay]] = []
+        done: dict[FrameState, np.ndarray] = {}
         next_out = 0
         for batch in [*_batches(distinct, batch_size, key=keyframes.start_step), None]:
             if batch is not None:
@@ -313,7 +139,7 @@ def preview_keyframe(pipe, project, index: int):
     return Image.fromarray(frame)
 
 
-def _render_batch(keyframes: KeyframeConditioning, batch: list[_FrameState]) -> _FramesOnTheWay:
+def _render_batch(keyframes: KeyframeConditioning, batch: list[FrameState]) -> _FramesOnTheWay:
     """Denoise and decode one batch; the stock pipeline's ``__call__`` with per-frame conditioning."""
     pipe, device, dtype, n = keyframes.pipe, keyframes.device, keyframes.dtype, len(batch)
     scheduler = pipe.scheduler
@@ -430,9 +256,9 @@ class _FramesOnTheWay:
         return self.frames.numpy()
 
 
-def _batches(states: list[_FrameState], size: int, *, key) -> Iterator[list[_FrameState]]:
+def _batches(states: list[FrameState], size: int, *, key) -> Iterator[list[FrameState]]:
     """Consecutive runs of at most ``size`` states with the same ``key``."""
-    batch: list[_FrameState] = []
+    batch: list[FrameState] = []
     for state in states:
         if batch and (len(batch) == size or key(state) != key(batch[0])):
             yield batch
@@ -450,9 +276,3 @@ def _beat_numbers(pulse: np.ndarray) -> list[int]:
         rising[1:] = pulse[1:] > pulse[:-1]
         rising[2:] &= ~(pulse[1:-1] > pulse[:-2])
     return np.cumsum(rising).tolist()
-
-
-def _randn(shape, generator: torch.Generator, device, dtype) -> torch.Tensor:
-    from diffusers.utils.torch_utils import randn_tensor
-
-    return randn_tensor(shape, generator=generator, device=device, dtype=dtype)

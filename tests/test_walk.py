@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
+from pipelines.conditioning import rotate_towards, slerp
 from pipelines.errors import BeatwalkError
 from pipelines.models import load_pipeline
 from pipelines.project import Project
 from pipelines.timeline import FramePlan
-from pipelines.walk import preview_keyframe, rotate_towards, slerp, walk_frames
+from pipelines.walk import preview_keyframe, walk_frames
 
 SIZE, STEPS = 64, 2
 
