@@ -51,3 +51,24 @@ def tiny_pipe():
     from pipelines.models import load_pipeline
 
     return load_pipeline("tiny", device="cpu")
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models gain nothing from threads; on a busy machine OpenMP spinning costs ~10x."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    """The Space served from this process with the tiny model: ``(folder, url)``."""
+    from tests.space_app import running_space
+
+    folder = tmp_path_factory.mktemp("space")
+    with running_space(folder) as (_demo, url):
+        yield folder, url

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.songs import drum_song, write_song
-from tests.space_app import running_space, sessions
+from tests.space_app import sessions
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -33,13 +33,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
 ]
-
-
-@pytest.fixture(scope="module")
-def space(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("space")
-    with running_space(folder) as (_demo, url):
-        yield folder, url
 
 
 @pytest.fixture(scope="module")

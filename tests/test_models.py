@@ -9,14 +9,7 @@ from pipelines.errors import BeatwalkError
 from pipelines.models import load_pipeline, model_family, resolve_dtype
 from pipelines.random_models import real_size_pipeline
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads; on a busy machine OpenMP spinning costs ~10x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_tiny_is_cached_and_on_cpu(tiny_pipe):

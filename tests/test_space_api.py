@@ -15,17 +15,10 @@ from PIL import Image
 
 from pipelines.video import probe_video
 from tests.songs import drum_song, write_song
-from tests.space_app import TEST_LIMITS, running_space, sessions
+from tests.space_app import TEST_LIMITS, sessions
 
 SONG_SECONDS = 6.0
 FPS = 8
-
-
-@pytest.fixture(scope="module")
-def space(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("space")
-    with running_space(folder) as (_demo, url):
-        yield folder, url
 
 
 @pytest.fixture(scope="module")

@@ -17,8 +17,8 @@ from pipelines.cli import main
 from pipelines.errors import BeatwalkError
 from pipelines.project import AudioRef, Keyframe, Project
 from pipelines.sync import beat_f_measure, best_offset, dtw_distance, score_video
-from pipelines.visual_change import visual_change, visual_peaks
 from pipelines.video import VideoWriter
+from pipelines.visual_change import visual_change, visual_peaks
 from tests.songs import drum_song, write_song
 
 FPS = 20  # 100 ms is exactly two frames

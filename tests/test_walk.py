@@ -13,16 +13,9 @@ from pipelines.project import Project
 from pipelines.timeline import FramePlan
 from pipelines.walk import preview_keyframe, walk_frames
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SIZE, STEPS = 64, 2
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from threads; on a busy machine OpenMP spinning costs ~10x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def make_project(model="tiny", *, guidance=(0.0, 0.0), **render):
