@@ -99,12 +99,8 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from pipelines.plots import plot_analysis
 
-        try:
-            plot_analysis(analysis, audio).savefig(args.plot)
-        except OSError as exc:
-            raise BeatwalkError(f"could not write the plot {args.plot}: {exc.strerror or exc}") from None
-    json.dump(analysis.to_dict(curves_fps=args.curves), sys.stdout)
-    sys.stdout.write("\n")
+        _save_plot(plot_analysis(analysis, audio), args.plot)
+    _print_json(analysis.to_dict(curves_fps=args.curves))
     return 0
 
 
@@ -153,12 +149,8 @@ def _plan(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from pipelines.plots import plot_frame_plan
 
-        try:
-            plot_frame_plan(plan, analysis).savefig(args.plot, dpi=110)
-        except (OSError, ValueError) as exc:
-            raise BeatwalkError(f"cannot write the plot {args.plot}: {exc}") from None
-    json.dump(plan.summary(), sys.stdout)
-    sys.stdout.write("\n")
+        _save_plot(plot_frame_plan(plan, analysis), args.plot)
+    _print_json(plan.summary())
     return 0
 
 
@@ -169,12 +161,8 @@ def _score(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from pipelines.plots import plot_sync
 
-        try:
-            plot_sync(result).savefig(args.plot, dpi=110)
-        except (OSError, ValueError) as exc:
-            raise BeatwalkError(f"cannot write the plot {args.plot}: {exc}") from None
-    json.dump(result.to_dict(), sys.stdout)
-    sys.stdout.write("\n")
+        _save_plot(plot_sync(result), args.plot)
+    _print_json(result.to_dict())
     return 0
 
 
@@ -221,3 +209,17 @@ def _render(args: argparse.Namespace) -> int:
         return 130
     print(progress.video_path)
     return 0
+
+
+def _save_plot(figure, path: Path) -> None:
+    """Save a figure; a path matplotlib cannot write (folder, format) is bad input."""
+    try:
+        figure.savefig(path, dpi=110)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise BeatwalkError(f"cannot write the plot {path}: {reason}") from None
+
+
+def _print_json(data: dict) -> None:
+    json.dump(data, sys.stdout)
+    sys.stdout.write("\n")
