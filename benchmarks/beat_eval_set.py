@@ -2,21 +2,32 @@
 
 Each clip is composed from a seed with pretty_midi (bass, harmony, melody, drums optional),
 placed on a beat grid that follows a tempo curve (steady, ramp, jump, rubato), and rendered
-through the ``fluidsynth`` binary with the FluidR3 General MIDI soundfont (MIT licence). Because
-every note is placed on the grid, the grid *is* the annotation: beats and downbeats are exact.
+through the ``fluidsynth`` binary with a General MIDI soundfont (FluidR3, MIT licence, unless a
+split says otherwise). Because every note is placed on the grid, the grid *is* the annotation:
+beats and downbeats are exact.
 
 Beats follow pretty_midi's ``get_beats`` convention: one beat per denominator note in simple
 meters (3/4, 4/4, 5/4), one per dotted quarter in compound meters (6/8 → 2 beats per bar,
 12/8 → 4). Beats are annotated from the first note to the end of the last bar, never in a
 silent intro.
 
-Two splits: ``dev`` (tune on it) and ``heldout`` (only measure on it). Deterministic from seeds.
+Splits, deterministic from seeds:
+
+- ``train``: what the beat network (``scripts/train_beat_net.py``) learns from; rendered with
+  FluidR3 or TimGM6mb (GPL-2, Debian ``timgm6mb-soundfont``) at random, each part's level varied;
+- ``dev`` and ``dev-large`` (10 clips a style, new seeds): tune constants on them;
+- ``heldout``: only measure on it;
+- ``heldout-musescore``: the held-out compositions rendered with the MuseScore General soundfont
+  (MIT licence, Debian ``musescore-general-soundfont-small``), a timbre nothing was trained or
+  tuned on.
 
 Usage::
 
-    python -m benchmarks.beat_eval_set            # 84 dev + 42 held-out clips in benchmarks/data/beats/
-    python -m benchmarks.beat_eval_set --clips-per-category 2 1   # a smaller set
-    python -m benchmarks.beat_eval_set --categories pop44         # (re)build one category only
+    python -m benchmarks.beat_eval_set                 # 84 dev + 42 + 42 held-out clips in benchmarks/data/beats/
+    python -m benchmarks.beat_eval_set --splits dev-large     # 140 more tuning clips
+    python -m benchmarks.beat_eval_set --splits train  # 2100 training clips (about 10 minutes on 2 cores)
+    python -m benchmarks.beat_eval_set --splits dev --clips-per-category 2   # a smaller set
+    python -m benchmarks.beat_eval_set --categories pop44   # (re)build one category only
 """
 
 from __future__ import annotations
@@ -33,10 +44,34 @@ import numpy as np
 import pretty_midi
 import soundfile
 
-SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+SOUNDFONTS = {
+    "fluidr3": "/usr/share/sounds/sf2/FluidR3_GM.sf2",
+    "timgm6mb": "/usr/share/sounds/sf2/TimGM6mb.sf2",
+    "musescore": "/usr/share/sounds/sf3/MuseScore_General.sf3",
+}
 SAMPLE_RATE = 22050
 DATA_DIR = Path(__file__).parent / "data" / "beats"
-SPLIT_SEEDS = {"dev": 0, "heldout": 100_000}
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a split is made: its first seed, its soundfonts (one per clip, drawn by seed), clips
+    per category by default, and whether the parts' levels are varied."""
+
+    seed: int
+    soundfonts: tuple[str, ...] = ("fluidr3",)
+    clips_per_category: int = 3
+    vary_levels: bool = False
+
+
+SPLITS = {
+    "dev": Split(0, clips_per_category=6),
+    "heldout": Split(100_000),
+    # More of the dev split's kind (new seeds), for tuning with less noise than 6 clips a style.
+    "dev-large": Split(300_000, clips_per_category=10),
+    "heldout-musescore": Split(100_000, soundfonts=("musescore",)),
+    "train": Split(200_000, soundfonts=("fluidr3", "timgm6mb"), clips_per_category=150, vary_levels=True),
+}
 
 # (name, meter numerator, denominator, bpm range, tempo shape, drums, swing, intro seconds)
 CATEGORIES = [
@@ -83,10 +118,11 @@ class Clip:
     intro: float
     beats: list = field(default_factory=list)
     downbeats: list = field(default_factory=list)
+    soundfont: str = "fluidr3"
 
 
 def build(
-    split: str, *, clips_per_category: int = 3, out_dir: Path = DATA_DIR, workers: int = 2,
+    split: str, *, clips_per_category: int | None = None, out_dir: Path = DATA_DIR, workers: int = 2,
     categories: list[str] | None = None,
 ) -> list[Clip]:
     """Compose, render and annotate one split; returns the clips (also written as JSON).
@@ -94,15 +130,17 @@ def build(
     With ``categories``, only those are (re)built and merged into the split's existing index;
     a clip's seed depends only on its category's place in ``CATEGORIES``, so the others stay.
     """
+    spec = SPLITS[split]
     out = out_dir / split
     out.mkdir(parents=True, exist_ok=True)
     jobs = []
     for c, category in enumerate(CATEGORIES):
         if categories is None or category[0] in categories:
-            for k in range(clips_per_category):
-                jobs.append((category, SPLIT_SEEDS[split] + 1000 * c + k, out))
+            for k in range(clips_per_category or spec.clips_per_category):
+                seed = spec.seed + 1000 * c + k
+                jobs.append((category, seed, out, spec.soundfonts[seed % len(spec.soundfonts)], spec.vary_levels))
     with ProcessPoolExecutor(workers) as pool:
-        clips = list(pool.map(_make_clip, jobs))
+        clips = list(pool.map(_make_clip, jobs, chunksize=8))
     if categories is not None and (out / "index.json").exists():
         kept = [Clip(**item) for item in json.loads((out / "index.json").read_text())]
         order = [name for name, *_ in CATEGORIES]
@@ -118,8 +156,10 @@ def load(split: str, *, data_dir: Path = DATA_DIR) -> list[tuple[Clip, Path]]:
 
 
 def _make_clip(job) -> Clip:
-    (category, numerator, denominator, bpm_range, tempo, drums, swing, intro), seed, out = job
+    (category, numerator, denominator, bpm_range, tempo, drums, swing, intro), seed, out, soundfont, vary = job
     rng = np.random.default_rng(seed)
+    # Levels from their own generator, so that the other splits' clips stay as they were.
+    levels = np.exp(np.random.default_rng(seed + 7).uniform(-0.5, 0.5, 4)) if vary else np.ones(4)
     if numerator is None:
         numerator = int(rng.choice([3, 4, 4, 6, 12, 5]))
         denominator = 8 if numerator in (6, 12) else 4
@@ -197,7 +237,10 @@ def _make_clip(job) -> Clip:
             pm.instruments.append(part)
 
     # 3. Render, mix to mono, annotate from the first note.
-    audio = _render(pm)
+    for level, part in zip(levels, parts.values()):
+        for note in part.notes:
+            note.velocity = int(np.clip(round(note.velocity * level), 1, 127))
+    audio = _render(pm, SOUNDFONTS[soundfont])
     first_note = min(note.start for part in pm.instruments for note in part.notes)
     beats = beat_times[beat_times >= first_note - 1e-3]
     downbeat_index = np.arange(pickup, n_beats, beats_per_bar)
@@ -208,6 +251,7 @@ def _make_clip(job) -> Clip:
         name=name, category=category, meter=f"{numerator}/{denominator}", beats_per_bar=beats_per_bar,
         bpm=round(bpm, 2), tempo=tempo, drums=drums, swing=round(swing_ratio, 3), intro=round(intro, 3),
         beats=[round(float(t), 5) for t in beats], downbeats=[round(float(t), 5) for t in downbeats],
+        soundfont=soundfont,
     )
 
 
@@ -309,12 +353,12 @@ def _melody(part, current, key, scale, b, on_down, subdivisions, when, gain, rng
     return current
 
 
-def _render(pm: pretty_midi.PrettyMIDI) -> np.ndarray:
+def _render(pm: pretty_midi.PrettyMIDI, soundfont: str) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         midi, wav = Path(tmp) / "clip.mid", Path(tmp) / "clip.wav"
         pm.write(str(midi))
         subprocess.run(
-            ["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(SAMPLE_RATE), "-F", str(wav), SOUNDFONT, str(midi)],
+            ["fluidsynth", "-ni", "-q", "-g", "0.5", "-r", str(SAMPLE_RATE), "-F", str(wav), soundfont, str(midi)],
             check=True, capture_output=True,
         )
         audio, _ = soundfile.read(wav, dtype="float32")
@@ -324,12 +368,13 @@ def _render(pm: pretty_midi.PrettyMIDI) -> np.ndarray:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips-per-category", type=int, nargs=2, default=[6, 3], metavar=("DEV", "HELDOUT"))
+    parser.add_argument("--splits", nargs="+", choices=list(SPLITS), default=["dev", "heldout", "heldout-musescore"])
+    parser.add_argument("--clips-per-category", type=int, help="instead of each split's own number")
     parser.add_argument("--out", type=Path, default=DATA_DIR)
     parser.add_argument("--categories", nargs="+", choices=[c[0] for c in CATEGORIES], help="only these")
     args = parser.parse_args(argv)
-    for split, count in zip(SPLIT_SEEDS, args.clips_per_category):
-        clips = build(split, clips_per_category=count, out_dir=args.out, categories=args.categories)
+    for split in args.splits:
+        clips = build(split, clips_per_category=args.clips_per_category, out_dir=args.out, categories=args.categories)
         print(f"{split}: {len(clips)} clips in {args.out / split}")
 
 

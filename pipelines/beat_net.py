@@ -1,0 +1,104 @@
+"""Beatwalk's beat and downbeat network: a small temporal convolutional network (TCN).
+
+The architecture follows Böck & Davies, "Deconstruct, analyse, reconstruct: how to improve tempo,
+beat, and downbeat estimation" (ISMIR 2020), scaled down for a 2-core CPU: two convolutions over
+a log mel spectrogram (its bands as channels), then ten residual blocks of dilated 1-D
+convolutions over time that together see about 24 s of music on either side, and two outputs
+per frame: the probability of a beat and of a downbeat. The Viterbi
+decoders in :mod:`pipelines.beat_dbn` turn them into beats and bars.
+
+The weights (``pipelines/weights/beat_tcn.safetensors``, about 50 k parameters) are Beatwalk's
+own: trained by ``scripts/train_beat_net.py`` on music that ``benchmarks/beat_eval_set.py``
+composes and renders (its ``train`` split), so they ship with the code under its licence and
+nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+WEIGHTS = Path(__file__).parent / "weights" / "beat_tcn.safetensors"
+N_MELS = 96
+
+
+def build_model(*, channels: int = 24, dilations: tuple[int, ...] = tuple(2**k for k in range(10)), dropout: float = 0.1):
+    """The network, untrained.
+
+    Parameters
+    ----------
+    channels : int
+        Width of the temporal layers.
+    dilations : tuple of int
+        One residual block per dilation (in frames).
+    dropout : float
+        Dropout rate in training.
+
+    Returns
+    -------
+    torch.nn.Module
+        Maps a batch of log mel spectrograms ``[shape=(b, t, 96)]`` to logits ``[shape=(b, t, 2)]``
+        (beat, downbeat).
+    """
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, dilation: int):
+            super().__init__()
+            self.conv = nn.Conv1d(channels, channels, 5, dilation=dilation, padding=2 * dilation)
+            self.mix = nn.Conv1d(channels, channels, 1)
+            self.drop = nn.Dropout(dropout)
+
+        def forward(self, x):
+            return x + self.mix(self.drop(nn.functional.elu(self.conv(x))))
+
+    class BeatTCN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            # The mel bands are the input channels: two small convolutions over time.
+            self.frontend = nn.Sequential(
+                nn.Conv1d(N_MELS, 32, 3, padding=1), nn.ELU(), nn.Dropout(dropout),
+                nn.Conv1d(32, channels, 3, padding=1), nn.ELU(), nn.Dropout(dropout),
+            )
+            self.blocks = nn.Sequential(*[Block(d) for d in dilations])
+            self.head = nn.Conv1d(channels, 2, 1)
+
+        def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+            x = self.blocks(self.frontend(log_mel.transpose(1, 2)))
+            return self.head(nn.functional.elu(x)).transpose(1, 2)
+
+    return BeatTCN()
+
+
+@functools.lru_cache(maxsize=1)
+def _trained_model():
+    import torch
+    from safetensors.torch import load_file
+
+    model = build_model()
+    model.load_state_dict(load_file(str(WEIGHTS)))
+    model.eval()
+    return model, torch
+
+
+def activations(log_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Beat and downbeat probabilities of every frame.
+
+    Parameters
+    ----------
+    log_mel : np.ndarray [shape=(96, t)]
+        Log mel spectrogram as :func:`pipelines.beats.log_mel_spectrogram` makes it.
+
+    Returns
+    -------
+    beat, downbeat : np.ndarray [shape=(t,)]
+        Probabilities in 0..1.
+    """
+    model, torch = _trained_model()
+    with torch.inference_mode():
+        logits = model(torch.from_numpy(np.ascontiguousarray(log_mel.T, dtype=np.float32))[None])[0]
+    probs = torch.sigmoid(logits).numpy().astype(np.float64)
+    return probs[:, 0], probs[:, 1]
