@@ -171,7 +171,7 @@ def main(argv=None):
         with RESULTS.open("a") as out:
             out.write(
                 f"\n### Beat tracking, {args.split} split ({len(load(args.split))} clips), "
-                f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
+                f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n\n"
                 f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                 f"Python {platform.python_version()}. Command: `python -m benchmarks.beats {' '.join(sys.argv[1:])}`. "
                 "Cells: beat F / downbeat F (mir_eval, ±70 ms, whole clip); `demo song`: "

@@ -28,8 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.beat_eval_set import load  # noqa: E402
-from pipelines import beat_net, beats  # noqa: E402
+from benchmarks.beat_eval_set import load
+from pipelines import beat_net, beats
 
 NEGATIVE_SECONDS = 30.0
 

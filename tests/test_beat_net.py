@@ -17,7 +17,7 @@ from pipelines import beat_net, beats
 from tests.songs import drum_song
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import train_beat_net  # noqa: E402
+import train_beat_net
 
 SR = 22050
 
