@@ -354,7 +354,7 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
         return render_tab.stopped_message(last) if last and not last.get("finished") else gr.skip()
 
     render_inputs = [project, analysis, audio.song, last_render]
-    events = [
+    for button, fn in ((render.draft, render_draft), (render.final, render_final), (render.resume, resume_render)):
         button.click(
             fn,
             render_inputs,
@@ -363,12 +363,7 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
             concurrency_id="render",
             concurrency_limit=limits.max_concurrent_renders,
         )
-        for button, fn in (
-            (render.draft, render_draft),
-            (render.final, render_final),
-            (render.resume, resume_render),
-        )
-    ]
-    render.stop.click(
-        stop, last_render, render.progress, cancels=events, api_visibility="private", queue=False
-    )
+    # Stop does not cancel the render event: cancelling let Gradio mark the progress box "Error"
+    # now and then. The render sees the stop file after its current batch and ends by itself,
+    # with the job on disk for Resume.
+    render.stop.click(stop, last_render, render.progress, api_visibility="private", queue=False)
