@@ -4,7 +4,7 @@ The music comes from ``benchmarks/beat_eval_set.py``'s ``train`` split (2100 cli
 FluidR3 and TimGM6mb soundfonts), plus sounds that have no beat (white, pink and brown noise,
 hiss, held chords, sweeps) whose targets are all zero; the ``dev`` split is only used to report
 a validation loss. Neither held-out split is read. On a 2-core CPU the default run takes about
-30 minutes::
+20 minutes (1223 s for the shipped weights)::
 
     python -m benchmarks.beat_eval_set --splits train dev
     python scripts/train_beat_net.py            # writes pipelines/weights/beat_tcn.safetensors
