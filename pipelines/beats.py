@@ -44,6 +44,7 @@ SAMPLE_RATE = 22050
 HOP_LENGTH = 256
 FPS = SAMPLE_RATE / HOP_LENGTH
 TRACKERS = ("tcn", "dsp")
+METERS = np.array([2, 3, 4, 5], dtype=np.int64)  # beats per bar the bar model considers
 
 
 @dataclass
@@ -142,9 +143,8 @@ def track_beats(
         beat_activation, down_activation = beat_net.activations(features["log_mel"])
         activation = beat_activation
         if NET_DSP_WEIGHT:
-            # Onsets normalised against a moving maximum (about 3 s), as the dsp tracker reads them.
-            onset = features["onset"] + LOW_WEIGHT * features["low"]
-            onset = onset / (scipy.ndimage.maximum_filter1d(onset, size=int(3 * FPS)) + 1e-9)
+            # The onsets as the dsp tracker reads them (before its chord changes are added).
+            onset = _moving_max_normalise(features["onset"] + LOW_WEIGHT * features["low"])
             activation = 1 - (1 - beat_activation) * (1 - NET_DSP_WEIGHT * onset)
         frames, _ = _track_beat_frames(
             activation, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=False,
@@ -302,17 +302,12 @@ def _track_beat_frames(
     onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float, normalise: bool,
     prior_octaves: float, min_beat_states: int = 1,
 ) -> tuple[np.ndarray, float]:
-    """Beat frames from a beat activation with the (period, position) DBN, only where active,
-    and their salience: the mean activation at the beats over its mean everywhere (``normalise``,
-    an onset envelope) or the mean activation at the beats (a beat probability)."""
+    """Beat frames from a beat activation (an onset envelope to ``normalise``, or a beat
+    probability) with the (period, position) DBN, only where active, and their salience: the
+    mean activation at the beats over its mean everywhere."""
     first, last = np.flatnonzero(active)[[0, -1]]
     envelope = onset[first : last + 1]
-    if normalise:
-        # Normalise against a moving maximum (about 3 s) so soft passages still drive the model.
-        scale = scipy.ndimage.maximum_filter1d(envelope, size=int(3 * FPS)) + 1e-9
-        activation = np.clip(envelope / scale, 1e-4, 1 - 1e-4)
-    else:
-        activation = np.clip(envelope, 1e-4, 1 - 1e-4)
+    activation = np.clip(_moving_max_normalise(envelope) if normalise else envelope, 1e-4, 1 - 1e-4)
     intervals = np.unique(np.round(60.0 * FPS / np.geomspace(max_bpm, min_bpm, 80)).astype(np.int64))
     bpm = 60.0 * FPS / intervals
     log_prior = -0.5 * (np.log2(bpm / TEMPO_PRIOR_BPM) / prior_octaves) ** 2
@@ -327,12 +322,14 @@ def _track_beat_frames(
     )
     # The decoder finds a pulse in anything; in noise its beats sit on activation barely above
     # the average (about 2x, from the argmax alone), in music on clear onsets (4.5x and up on dev).
-    if not len(frames):
-        salience = 0.0
-    else:
-        salience = float(activation[frames].mean() / (activation.mean() if normalise else 1.0))
+    salience = float(activation[frames].mean() / activation.mean()) if len(frames) else 0.0
     frames += first
     return frames[active[frames]], salience
+
+
+def _moving_max_normalise(envelope: np.ndarray) -> np.ndarray:
+    """An envelope over its moving maximum (about 3 s), 0..1: soft passages count as much as loud."""
+    return envelope / (scipy.ndimage.maximum_filter1d(envelope, size=int(3 * FPS)) + 1e-9)
 
 
 def _track_bars(frames: np.ndarray, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -340,8 +337,7 @@ def _track_bars(frames: np.ndarray, features: dict[str, np.ndarray]) -> tuple[np
     columns = _bar_features(frames, features)
     score = columns @ DOWNBEAT_WEIGHTS + DOWNBEAT_BIAS
     down = np.clip(1.0 / (1.0 + np.exp(-score)), 1e-3, 1 - 1e-3)
-    meters = np.array([2, 3, 4, 5], dtype=np.int64)
-    positions, beats_per_bar = viterbi_bars(np.log(down), np.log1p(-down), meters, np.log(METER_PRIOR), np.log(1e-3))
+    positions, beats_per_bar = viterbi_bars(np.log(down), np.log1p(-down), METERS, np.log(METER_PRIOR), np.log(1e-3))
     # Pop's kick and bass hit 1 and 3 alike, so the onset columns cannot tell them apart and the
     # bar model may start bars on beat 3. Chords (and bass notes) change on beat 1: when the
     # half-bar beats carry clearly more harmonic change than the chosen downbeats, shift 4/4
@@ -359,8 +355,7 @@ def _track_bars_net(frames: np.ndarray, beat: np.ndarray, down: np.ndarray) -> t
     near = [slice(max(f - 2, 0), f + 3) for f in frames]
     p = np.array([down[s].max() / max(beat[s].max(), 1e-3) for s in near])
     p = np.clip(p, 1e-3, 1 - 1e-3)
-    meters = np.array([2, 3, 4, 5], dtype=np.int64)
-    return viterbi_bars(np.log(p), np.log1p(-p), meters, np.log(NET_METER_PRIOR), np.log(1e-3))
+    return viterbi_bars(np.log(p), np.log1p(-p), METERS, np.log(NET_METER_PRIOR), np.log(1e-3))
 
 
 def _bar_features(frames: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:
