@@ -15,7 +15,13 @@ Splits, deterministic from seeds:
 
 - ``train``: what the beat network (``scripts/train_beat_net.py``) learns from; rendered with
   FluidR3 or TimGM6mb (GPL-2, Debian ``timgm6mb-soundfont``) at random, each part's level varied;
-- ``dev`` and ``dev-large`` (10 clips a style, new seeds): tune constants on them;
+- ``train-varied``: more training music of a wider kind (``Split.varied``): a drum groove and
+  GM drum kit per clip (backbeat, half-time, four-on-the-floor, off-beat hats, sixteenths,
+  syncopated kicks, tom fills...), any GM instrument for the pitched parts, human timing (each
+  part early or late by up to 15 ms, each note scattered by up to about 12 ms) and, for half
+  the clips, room reverb;
+- ``dev`` and ``dev-large`` (10 clips a style, new seeds): tune constants on them; ``dev-varied``
+  is tuning music of the varied kind;
 - ``heldout``: only measure on it;
 - ``heldout-musescore``: the held-out compositions rendered with the MuseScore General soundfont
   (MIT licence, Debian ``musescore-general-soundfont-small``), a timbre nothing was trained or
@@ -25,7 +31,8 @@ Usage::
 
     python -m benchmarks.beat_eval_set                 # 84 dev + 42 + 42 held-out clips in benchmarks/data/beats/
     python -m benchmarks.beat_eval_set --splits dev-large     # 140 more tuning clips
-    python -m benchmarks.beat_eval_set --splits train  # 2100 training clips (about 10 minutes on 2 cores)
+    python -m benchmarks.beat_eval_set --splits train train-varied  # 3500 training clips (about 15 minutes on 2 cores)
+    python -m benchmarks.beat_eval_set --splits dev-varied
     python -m benchmarks.beat_eval_set --splits dev --clips-per-category 2   # a smaller set
     python -m benchmarks.beat_eval_set --categories pop44   # (re)build one category only
 """
@@ -56,12 +63,15 @@ DATA_DIR = Path(__file__).parent / "data" / "beats"
 @dataclass(frozen=True)
 class Split:
     """How a split is made: its first seed, its soundfonts (one per clip, drawn by seed), clips
-    per category by default, and whether the parts' levels are varied."""
+    per category by default, whether the parts' levels are varied, and whether the music is
+    varied further (``varied``: drum grooves and kits, any GM instrument, human timing, room
+    reverb; see ``_vary``)."""
 
     seed: int
     soundfonts: tuple[str, ...] = ("fluidr3",)
     clips_per_category: int = 3
     vary_levels: bool = False
+    varied: bool = False
 
 
 SPLITS = {
@@ -71,6 +81,12 @@ SPLITS = {
     "dev-large": Split(300_000, clips_per_category=10),
     "heldout-musescore": Split(100_000, soundfonts=("musescore",)),
     "train": Split(200_000, soundfonts=("fluidr3", "timgm6mb"), clips_per_category=150, vary_levels=True),
+    # More training music, further from the evaluation splits' kind: see Split.varied.
+    "train-varied": Split(
+        400_000, soundfonts=("fluidr3", "timgm6mb"), clips_per_category=100, vary_levels=True, varied=True
+    ),
+    # Tuning clips of the varied kind, so that constants are not chosen for one composer only.
+    "dev-varied": Split(500_000, clips_per_category=6, varied=True),
 }
 
 # (name, meter numerator, denominator, bpm range, tempo shape, drums, swing, intro seconds)
@@ -138,7 +154,8 @@ def build(
         if categories is None or category[0] in categories:
             for k in range(clips_per_category or spec.clips_per_category):
                 seed = spec.seed + 1000 * c + k
-                jobs.append((category, seed, out, spec.soundfonts[seed % len(spec.soundfonts)], spec.vary_levels))
+                soundfont = spec.soundfonts[seed % len(spec.soundfonts)]
+                jobs.append((category, seed, out, soundfont, spec.vary_levels, spec.varied))
     with ProcessPoolExecutor(workers) as pool:
         clips = list(pool.map(_make_clip, jobs, chunksize=8))
     if categories is not None and (out / "index.json").exists():
@@ -156,8 +173,10 @@ def load(split: str, *, data_dir: Path = DATA_DIR) -> list[tuple[Clip, Path]]:
 
 
 def _make_clip(job) -> Clip:
-    (category, numerator, denominator, bpm_range, tempo, drums, swing, intro), seed, out, soundfont, vary = job
+    (category, numerator, denominator, bpm_range, tempo, drums, swing, intro), seed, out, soundfont, vary, varied = job
     rng = np.random.default_rng(seed)
+    # The varied kind draws from its own generator too: `rng` makes the same piece either way.
+    vary_rng = np.random.default_rng(seed + 13) if varied else None
     # Levels from their own generator, so that the other splits' clips stay as they were.
     levels = np.exp(np.random.default_rng(seed + 7).uniform(-0.5, 0.5, 4)) if vary else np.ones(4)
     if numerator is None:
@@ -214,6 +233,11 @@ def _make_clip(job) -> Clip:
         bass_style, drum_style, harmony_style = "pop", 1, str(rng.choice(["block", "arpeggio", "pad"]))
     melody_note = 7
     n_bars = (n_beats - pickup) // beats_per_bar
+    # The varied kind: a drum groove, and for half the clips another one from the middle on
+    # (verse and chorus).
+    grooves = [_groove(beats_per_bar, subdivisions, vary_rng) for _ in range(2)] if varied else [None, None]
+    if varied and vary_rng.random() < 0.5:
+        grooves[1] = grooves[0]
     for bar in range(0 if pickup else 1, n_bars + 1):
         start_beat = pickup + (bar - 1) * beats_per_bar if bar else 0
         degree = progression[(bar - 1) % len(progression)] if bar else 4
@@ -226,7 +250,12 @@ def _make_clip(job) -> Clip:
             if bar > 0:
                 _harmony(parts["harmony"], harmony_style, chord, b, j, beats_per_bar, subdivisions, when, accent * gain)
                 _bass(parts["bass"], bass_style, chord, b, j, beats_per_bar, when, accent * gain)
-                if drums:
+                groove = grooves[2 * bar > n_bars]
+                if drums and groove is not None:
+                    if j == 0:
+                        fill = bar % 4 == 0 and vary_rng.random() < 0.4
+                        _play_groove(parts["drums"], groove, b, beats_per_bar, when, gain, fill, vary_rng)
+                elif drums:
                     _drums(parts["drums"], drum_style, b, j, beats_per_bar, subdivisions, when, gain)
                 if pop and on_down and bar % 4 == 1:
                     _note(parts["drums"], CRASH, when(b), when(b + 2), 100 * gain)
@@ -236,11 +265,15 @@ def _make_clip(job) -> Clip:
         if part.notes:
             pm.instruments.append(part)
 
-    # 3. Render, mix to mono, annotate from the first note.
+    # 3. Render, mix to mono, annotate from the first note (the grid, whatever the timing).
     for level, part in zip(levels, parts.values()):
         for note in part.notes:
             note.velocity = int(np.clip(round(note.velocity * level), 1, 127))
+    if varied:
+        _vary(parts, vary_rng)
     audio = _render(pm, SOUNDFONTS[soundfont])
+    if varied:
+        audio = _room(audio, vary_rng)
     first_note = min(note.start for part in pm.instruments for note in part.notes)
     beats = beat_times[beat_times >= first_note - 1e-3]
     downbeat_index = np.arange(pickup, n_beats, beats_per_bar)
@@ -336,6 +369,98 @@ def _drums(part, style, b, j, beats_per_bar, subdivisions, when, gain):
     cymbal = RIDE if style == 0 else HAT
     for s in range(subdivisions):
         _note(part, cymbal, when(b + s / subdivisions), when(b + (s + 0.5) / subdivisions), (80 if s == 0 else 60) * gain)
+
+
+# Varied music (Split.varied). Instruments by GM family: any piano, chromatic percussion,
+# organ, guitar, strings, ensemble, brass, reed, pipe, synth lead or pad.
+VARIED_HARMONY = list(range(32)) + list(range(40, 56)) + list(range(88, 96))
+VARIED_MELODY = list(range(32)) + list(range(40, 88))
+VARIED_BASS = list(range(32, 40)) + [42, 43, 58, 0]
+DRUM_KITS = [0, 8, 16, 24, 25, 32, 40, 48]  # GM2 kits both training soundfonts have
+HATS = [42, 42, 44, 46, 51, 54, 69, 70]  # closed, pedal, open hat, ride, tambourine, cabasa, maracas
+SNARES = [38, 38, 40, 37, 39]  # acoustic, electric, side stick, clap
+TOMS = [41, 43, 45, 47, 48, 50]
+# 4/4 grooves: (kick positions, snare positions, cymbal step in beats, cymbal offset), one bar.
+GROOVES_44 = {
+    "rock": ([0, 2], [1, 3], 0.5, 0.0),
+    "halftime": ([0], [2], 0.5, 0.0),
+    "four_floor": ([0, 1, 2, 3], [1, 3], 0.5, 0.0),
+    "disco": ([0, 1, 2, 3], [], 1.0, 0.5),
+    "kick13_hats": ([0, 2], [], 0.5, 0.0),
+    "sixteenths": ([0, 1.5, 2], [1, 3], 0.25, 0.0),
+    "syncopated": ([0, 0.75, 2.5], [1, 3], 0.5, 0.0),
+    "offbeat_hats": ([0, 2], [1, 3], 1.0, 0.5),
+    "sparse": ([0], [], 1.0, 0.0),
+    "shuffle_kick": ([0, 1.5, 2.5], [1, 3], 0.5, 0.0),
+}
+
+
+def _groove(beats_per_bar, subdivisions, rng) -> dict:
+    """One clip's drum groove: a kit and one bar's hits as (pitch, position in beats, velocity)."""
+    kick, snare, cymbal = int(rng.choice([35, 36])), int(rng.choice(SNARES)), int(rng.choice(HATS))
+    if beats_per_bar == 4 and subdivisions == 2 and rng.random() < 0.8:
+        kicks, snares, step, offset = GROOVES_44[str(rng.choice(list(GROOVES_44)))]
+    else:
+        # Other meters (and some 4/4): kick on 1, then a random choice of beats for kick and
+        # snare; the cymbal on beats, subdivisions or half-subdivisions.
+        others = np.arange(1, beats_per_bar)
+        kicks = [0] + [int(k) for k in others if rng.random() < 0.3]
+        snares = [int(k) for k in others if k not in kicks and rng.random() < 0.6]
+        step = float(rng.choice([1.0, 1.0 / subdivisions, 0.5 / subdivisions]))
+        offset = 0.0
+    hits = [(kick, float(k), 110) for k in kicks] + [(snare, float(k), 95) for k in snares]
+    if rng.random() < 0.9:
+        hits += [(cymbal, float(t), 80 if t % 1 == 0 else 60) for t in np.arange(offset, beats_per_bar, step)]
+    return {"kit": int(rng.choice(DRUM_KITS)), "hits": hits, "crash": rng.random() < 0.5}
+
+
+def _play_groove(part, groove, b, beats_per_bar, when, gain, fill, rng):
+    """One bar of a groove from beat ``b``, with a tom or snare fill over its last beat."""
+    part.program = groove["kit"]
+    for pitch, position, velocity in groove["hits"]:
+        if fill and position >= beats_per_bar - 1:
+            continue
+        _note(part, pitch, when(b + position), when(b + position + 0.2), (velocity + rng.normal(0, 8)) * gain)
+    if fill:
+        for k in range(4):
+            pitch = int(rng.choice(TOMS + [38]))
+            _note(part, pitch, when(b + beats_per_bar - 1 + k / 4), when(b + beats_per_bar - 0.8 + k / 4), 90 * gain)
+    if groove["crash"] and fill:
+        _note(part, CRASH, when(b + beats_per_bar), when(b + beats_per_bar + 1), 100 * gain)
+
+
+def _vary(parts, rng):
+    """Any GM instruments for the pitched parts; articulation: half the pitched parts play
+    detached, their notes cut to 20–100 % of their length (a note's end is heard too, and must
+    not pass for a beat); and human timing: each part a little early or late as a whole (up to
+    about 15 ms), each note scattered by up to about 12 ms."""
+    parts["harmony"].program = int(rng.choice(VARIED_HARMONY))
+    parts["melody"].program = int(rng.choice(VARIED_MELODY))
+    parts["bass"].program = int(rng.choice(VARIED_BASS))
+    spread = rng.uniform(0.0, 0.012)
+    for name, part in parts.items():
+        lag = rng.uniform(-0.01, 0.015)
+        legato = rng.uniform(0.2, 1.0) if name != "drums" and rng.random() < 0.5 else 1.0
+        for note in part.notes:
+            length = max((note.end - note.start) * legato, 0.05)
+            start = max(note.start + lag + rng.normal(0.0, spread), 0.0)
+            note.start, note.end = start, start + length
+
+
+def _room(audio, rng):
+    """Room reverb (an exponentially decaying noise response, RT60 0.2–2 s) at a random mix, for
+    half the clips."""
+    if rng.random() < 0.5:
+        return audio
+    import scipy.signal
+
+    rt60 = rng.uniform(0.2, 2.0)
+    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+    response = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
+    wet = scipy.signal.fftconvolve(audio, response)[: len(audio)]
+    mix = rng.uniform(0.1, 0.5)
+    out = (1 - mix) * audio / max(float(np.abs(audio).max()), 1e-9) + mix * wet / max(float(np.abs(wet).max()), 1e-9)
+    return (0.9 * out / max(float(np.abs(out).max()), 1e-9)).astype(np.float32)
 
 
 def _melody(part, current, key, scale, b, on_down, subdivisions, when, gain, rng) -> int:

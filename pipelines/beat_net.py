@@ -9,7 +9,7 @@ decoders in :mod:`pipelines.beat_dbn` turn them into beats and bars.
 
 The weights (``pipelines/weights/beat_tcn.safetensors``, about 50 k parameters) are Beatwalk's
 own: trained by ``scripts/train_beat_net.py`` on music that ``benchmarks/beat_eval_set.py``
-composes and renders (its ``train`` split), so they ship with the code under its licence and
+composes and renders (its ``train`` and ``train-varied`` splits), so they ship with the code under its licence and
 nothing is downloaded.
 """
 

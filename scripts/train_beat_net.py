@@ -1,12 +1,13 @@
 """Train Beatwalk's beat and downbeat network (pipelines/beat_net.py) on rendered music.
 
 The music comes from ``benchmarks/beat_eval_set.py``'s ``train`` split (2100 clips, 14 styles,
-FluidR3 and TimGM6mb soundfonts), plus sounds that have no beat (white, pink and brown noise,
-hiss, held chords, sweeps) whose targets are all zero; the ``dev`` split is only used to report
-a validation loss. Neither held-out split is read. On a 2-core CPU the default run takes about
-20 minutes (1223 s for the shipped weights)::
+FluidR3 and TimGM6mb soundfonts) and ``train-varied`` split (1400 clips of the same styles with
+varied drum grooves and kits, instruments, articulation, human timing and room reverb), plus
+sounds that have no beat (white, pink and brown noise, hiss, held chords, sweeps) whose targets
+are all zero; the ``dev`` split is only used to report a validation loss. Neither held-out split
+is read. On a 2-core CPU the default run takes about 30 minutes::
 
-    python -m benchmarks.beat_eval_set --splits train dev
+    python -m benchmarks.beat_eval_set --splits train train-varied dev
     python scripts/train_beat_net.py            # writes pipelines/weights/beat_tcn.safetensors
 
 Targets are madmom-style: 1 at a beat's frame, 0.5 on the frames either side. Each step trains on
@@ -129,9 +130,9 @@ def batches(data, rng, *, batch_size: int, frames: int, max_stretch: float = 1.1
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-split", default="train")
+    parser.add_argument("--train-splits", nargs="+", default=["train", "train-varied"])
     parser.add_argument("--negatives", type=int, default=200, help="sounds without a beat")
-    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--steps", type=int, default=9000)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--frames", type=int, default=1536, help="crop length in frames (86 per second)")
     parser.add_argument("--lr", type=float, default=2e-3)
@@ -148,7 +149,7 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
     with ProcessPoolExecutor(args.threads) as pool:
-        train = list(pool.map(clip_features, load(args.train_split), chunksize=16))
+        train = [x for split in args.train_splits for x in pool.map(clip_features, load(split), chunksize=16)]
         train += list(pool.map(negative_features, range(args.negatives), chunksize=8))
         dev = list(pool.map(clip_features, load("dev"), chunksize=4))
     print(f"features: {len(train)} train ({args.negatives} without a beat) and {len(dev)} dev clips "
