@@ -194,10 +194,12 @@ MIN_BEAT_SALIENCE = 2.6
 # let our example song be tracked at twice its tempo (beat F 0.80; 0.97 at 1 octave; dev-large
 # equal). A beat region spans at least 4 frames (46 ms): the network's peaks are 3 frames wide,
 # and with 1-frame regions at fast tempi the decoder skipped every other beat (dev-large beat F
-# 0.928 -> 0.957 at 4; 3 and 5 within 0.01). Below a mean network beat probability of 0.07 at
+# 0.928 -> 0.957 at 4 with the previous weights; 3 and 5 within 0.01). Below a mean network beat probability of 0.07 at
 # the tracked beats there is no beat: white, pink and clipped noise, hiss and held chords reach
 # 0.011-0.035, the music of dev-large 0.285 and up, of dev-varied 0.143 and up (0.07 is about 2x
-# from either side).
+# from either side). Where the network's downbeat probabilities are faint throughout (their 90th
+# percentile over the beats below 0.3), they are scaled up to it: a synthetic 3/4 drum song at
+# 0.04 was read as 5/4, as fewer bar starts cost less; dev-large is the same at 0.3 and 0.5.
 NET_MIN_BEAT_SALIENCE = 0.07
 NET_MIN_BEAT_STATES = 4
 NET_DOWNBEAT_FLOOR = 0.3
@@ -299,7 +301,11 @@ def _track_beat_frames(
     mean activation at the beats over its mean everywhere."""
     first, last = np.flatnonzero(active)[[0, -1]]
     envelope = onset[first : last + 1]
-    activation = np.clip(_moving_max_normalise(envelope) if normalise else envelope, 1e-4, 1 - 1e-4)
+    activation = envelope
+    if normalise:
+        # Over its moving maximum (about 3 s): soft passages count as much as loud ones.
+        activation = envelope / (scipy.ndimage.maximum_filter1d(envelope, size=int(3 * FPS)) + 1e-9)
+    activation = np.clip(activation, 1e-4, 1 - 1e-4)
     intervals = np.unique(np.round(60.0 * FPS / np.geomspace(max_bpm, min_bpm, 80)).astype(np.int64))
     bpm = 60.0 * FPS / intervals
     log_prior = -0.5 * (np.log2(bpm / TEMPO_PRIOR_BPM) / prior_octaves) ** 2
@@ -317,11 +323,6 @@ def _track_beat_frames(
     salience = float(activation[frames].mean() / activation.mean()) if len(frames) else 0.0
     frames += first
     return frames[active[frames]], salience
-
-
-def _moving_max_normalise(envelope: np.ndarray) -> np.ndarray:
-    """An envelope over its moving maximum (about 3 s), 0..1: soft passages count as much as loud."""
-    return envelope / (scipy.ndimage.maximum_filter1d(envelope, size=int(3 * FPS)) + 1e-9)
 
 
 def _track_bars(frames: np.ndarray, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
