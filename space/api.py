@@ -9,6 +9,9 @@ analyses as JSON strings, so a script can chain the steps::
                              api_name="/propose_keyframes")
     progress, video, project, score = client.predict(song=song, project_json=project, api_name="/render")
 
+A render can be stopped from the same client (``client.predict(api_name="/stop")`` while a
+``client.submit(..., api_name="/render")`` job runs) and continued with ``resume=True``.
+
 The endpoints live on hidden components and have no trigger in the page; the
 page's own events are private and keep their state in ``gr.State``.
 """
@@ -116,6 +119,12 @@ def build(limits: Limits) -> None:
         yield f"done: {frames_total} frames", progress.video_path, exported, json.dumps(figures)
 
     @user_errors
+    def stop(request: gr.Request) -> str:
+        """Stop this session's running render after its current batch; ``/render`` with resume continues it."""
+        render_tab.request_stop(session_dir(request))
+        return "stopping after the current batch: call /render with resume=True to continue"
+
+    @user_errors
     def score(video, song) -> str:
         """How well a video's visual change lands on the beats (JSON).
 
@@ -171,6 +180,8 @@ def build(limits: Limits) -> None:
         concurrency_id="render",
         concurrency_limit=limits.max_concurrent_renders,
     )
+    # Not queued: it must reach the server while this session's render holds the queue.
+    endpoint(stop, [], progress_out, queue=False)
     endpoint(score, [video_in, song], score_out)
 
 

@@ -6,6 +6,8 @@ The main test follows the README's gradio_client example step by step.
 from __future__ import annotations
 
 import json
+import re
+import time
 
 import numpy as np
 import pytest
@@ -51,6 +53,7 @@ def test_every_step_is_a_named_endpoint(client):
         "/plan",
         "/preview_keyframe",
         "/render",
+        "/stop",
         "/score",
     }
     assert client.view_api(return_format="dict", print_info=False)["unnamed_endpoints"] == {}
@@ -233,3 +236,22 @@ def test_gpu_time_grows_with_the_work():
     assert estimate_render_seconds(more_steps, 100) > estimate_render_seconds(sd, 100)
     assert estimate_render_seconds(xl, 100) > estimate_render_seconds(sd, 100)
     assert np.isfinite(estimate_render_seconds(sd, 0))
+
+
+def test_stop_ends_the_render_and_resume_finishes_it(client, song, analysis):
+    proposed = client.predict(analysis_json=analysis, prompts="a lighthouse\na harbour", api_name="/propose_keyframes")
+    project = small(proposed, width=128, height=128, steps=4)
+    job = client.submit(song=handle_file(str(song)), project_json=project, api_name="/render")
+    deadline = time.monotonic() + 120
+    while not any(re.match(r"[1-9]\d* / 48 frames", output[0]) for output in job.outputs()):
+        assert not job.done() and time.monotonic() < deadline
+        time.sleep(0.05)
+    assert "resume" in client.predict(api_name="/stop")
+    progress, video, _, _ = job.result(timeout=120)
+    assert re.fullmatch(r"stopped at \d+ frames: call again with resume", progress) and video is None
+
+    progress, video, _, _ = client.predict(
+        song=handle_file(str(song)), project_json=project, resume=True, api_name="/render"
+    )
+    assert progress == "done: 48 frames"
+    assert probe_video(video).frames == 48
