@@ -143,7 +143,7 @@ def track_beats(
         beat_activation, down_activation = beat_net.activations(features["log_mel"])
         frames, _ = _track_beat_frames(
             beat_activation, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=False,
-            prior_octaves=TEMPO_PRIOR_OCTAVES, min_beat_states=NET_MIN_BEAT_STATES,
+            min_beat_states=NET_MIN_BEAT_STATES,
         )
         if len(frames) < 2 or beat_activation[frames].mean() < NET_MIN_BEAT_SALIENCE:
             return _empty_track()
@@ -153,9 +153,7 @@ def track_beats(
         # subdivisions; chord changes mark it too, drums or not.
         onset = features["onset"] + LOW_WEIGHT * features["low"]
         onset = onset + CHROMA_WEIGHT * np.percentile(onset, 95) * features["chord"]
-        frames, salience = _track_beat_frames(
-            onset, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=True, prior_octaves=TEMPO_PRIOR_OCTAVES
-        )
+        frames, salience = _track_beat_frames(onset, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=True)
         if len(frames) < 2 or salience < MIN_BEAT_SALIENCE:
             return _empty_track()
         positions, meters = _track_bars(frames, features)
@@ -194,8 +192,8 @@ MIN_BEAT_SALIENCE = 2.6
 # let our example song be tracked at twice its tempo (beat F 0.80; 0.97 at 1 octave; dev-large
 # equal). A beat region spans at least 4 frames (46 ms): the network's peaks are 3 frames wide,
 # and with 1-frame regions at fast tempi the decoder skipped every other beat (dev-large beat F
-# 0.928 -> 0.957 at 4 with the previous weights; 3 and 5 within 0.01). Below a mean network beat probability of 0.07 at
-# the tracked beats there is no beat: white, pink and clipped noise, hiss and held chords reach
+# 0.928 -> 0.957 at 4 with the previous weights; 3 and 5 within 0.01). Below a mean network beat
+# probability of 0.07 at the tracked beats there is no beat: white, pink and clipped noise, hiss and held chords reach
 # 0.011-0.035, the music of dev-large 0.285 and up, of dev-varied 0.143 and up (0.07 is about 2x
 # from either side). Where the network's downbeat probabilities are faint throughout (their 90th
 # percentile over the beats below 0.3), they are scaled up to it: a synthetic 3/4 drum song at
@@ -294,7 +292,7 @@ def _active_frames(rms_db: np.ndarray) -> np.ndarray:
 
 def _track_beat_frames(
     onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float, normalise: bool,
-    prior_octaves: float, min_beat_states: int = 1,
+    min_beat_states: int = 1,
 ) -> tuple[np.ndarray, float]:
     """Beat frames from a beat activation (an onset envelope to ``normalise``, or a beat
     probability) with the (period, position) DBN, only where active, and their salience: the
@@ -308,7 +306,7 @@ def _track_beat_frames(
     activation = np.clip(activation, 1e-4, 1 - 1e-4)
     intervals = np.unique(np.round(60.0 * FPS / np.geomspace(max_bpm, min_bpm, 80)).astype(np.int64))
     bpm = 60.0 * FPS / intervals
-    log_prior = -0.5 * (np.log2(bpm / TEMPO_PRIOR_BPM) / prior_octaves) ** 2
+    log_prior = -0.5 * (np.log2(bpm / TEMPO_PRIOR_BPM) / TEMPO_PRIOR_OCTAVES) ** 2
     log_trans = beat_transitions(intervals, transition_lambda=TRANSITION_LAMBDA, log_prior=log_prior)
     beat_states = np.maximum(min_beat_states, intervals // OBSERVATION_LAMBDA).astype(np.int64)
     log_beat = np.log(activation)

@@ -316,7 +316,7 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
                 )
                 yield line, frame, skip, skip, skip, skip, skip, state
         finally:
-            progresses.close()  # Stop cancels this generator: close the render now, not when collected
+            progresses.close()  # a cancelled event (page closed) closes this generator: end the render now
         if last_progress is None or last_progress.video_path is None:
             yield render_tab.stopped_message(state), skip, skip, skip, skip, skip, skip, state
             return

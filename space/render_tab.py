@@ -111,9 +111,9 @@ def run(
     if kind not in KINDS:
         raise BeatwalkError(f"render kind must be one of {KINDS}")
     out_path, workdir, stop_file = video_path(folder, kind), folder / f"{kind}-job", folder / STOP_FILE
-    # A render that Stop cancelled is closed by Gradio once its current batch ends, and closing it
-    # removes its unfinished chunk file: wait for that before this render writes the same file
-    # (and before two renders share the model).
+    # A render whose event was cancelled (a page closed, a client's job cancelled) is closed by
+    # Gradio once its current batch ends, and closing it removes its unfinished chunk file: wait
+    # for that before this render writes the same file (and before two renders share the model).
     lock = _session_locks.setdefault(str(folder), threading.Lock())
     if not lock.acquire(timeout=STOPPING_WAIT_SECONDS):
         raise BeatwalkError("the previous render of this session is still stopping: try again in a moment")
