@@ -9,8 +9,8 @@ decoders in :mod:`pipelines.beat_dbn` turn them into beats and bars.
 
 The weights (``pipelines/weights/beat_tcn.safetensors``, about 50 k parameters) are Beatwalk's
 own: trained by ``scripts/train_beat_net.py`` on music that ``benchmarks/beat_eval_set.py``
-composes and renders (its ``train`` and ``train-varied`` splits), so they ship with the code under its licence and
-nothing is downloaded.
+composes and renders (its ``train`` and ``train-varied`` splits), so they ship with the code under
+its licence and nothing is downloaded.
 """
 
 from __future__ import annotations
@@ -78,8 +78,10 @@ def _trained_model():
     import torch
     from safetensors.torch import load_file
 
-    model = build_model()
-    model.load_state_dict(load_file(str(WEIGHTS)))
+    state = load_file(str(WEIGHTS))
+    # The width is the weights' own (the head maps ``channels`` to 2 outputs).
+    model = build_model(channels=state["head.weight"].shape[1])
+    model.load_state_dict(state)
     model.eval()
     return model, torch
 

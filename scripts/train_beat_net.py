@@ -14,6 +14,11 @@ Targets are madmom-style: 1 at a beat's frame, 0.5 on the frames either side. Ea
 random crops of about 18 s, time-stretched by up to ±18 % (so every style is seen at more tempi),
 with random gain, spectral tilt and noise, so that the network does not learn the soundfonts'
 exact levels.
+
+``--synthetic N`` adds N drum-machine songs from ``benchmarks/synth_drums.py`` (seeds 0..N-1)
+and ``--channels`` widens the network. ``--channels 48 --synthetic 400`` (about 45 minutes) was
+tried and not shipped: better on the tuning splits and on synthetic drums, but it tracks the
+example song's verse at twice its tempo (see benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.beat_eval_set import load
+from benchmarks.synth_drums import synth_drum_clip
 from pipelines import beat_net, beats
 
 NEGATIVE_SECONDS = 30.0
@@ -53,6 +59,12 @@ def clip_features(item) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y = librosa.resample(y, orig_sr=sample_rate, target_sr=beats.SAMPLE_RATE, res_type="soxr_hq")
     fps = beats.FPS
     return mel_of(y), np.asarray(clip.beats) * fps, np.asarray(clip.downbeats) * fps
+
+
+def synthetic_features(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A synthetic drum song (``benchmarks/synth_drums.py``): its mel and beats in frames."""
+    y, beat_times, downbeat_times = synth_drum_clip(seed)
+    return mel_of(y), beat_times * beats.FPS, downbeat_times * beats.FPS
 
 
 def negative_features(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -132,6 +144,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-splits", nargs="+", default=["train", "train-varied"])
     parser.add_argument("--negatives", type=int, default=200, help="sounds without a beat")
+    parser.add_argument("--synthetic", type=int, default=0, help="synthetic drum songs (seeds 0..N-1)")
+    parser.add_argument("--channels", type=int, default=24, help="width of the network's temporal layers")
     parser.add_argument("--steps", type=int, default=9000)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--frames", type=int, default=1536, help="crop length in frames (86 per second)")
@@ -150,12 +164,13 @@ def main(argv=None):
     start = time.perf_counter()
     with ProcessPoolExecutor(args.threads) as pool:
         train = [x for split in args.train_splits for x in pool.map(clip_features, load(split), chunksize=16)]
+        train += list(pool.map(synthetic_features, range(args.synthetic), chunksize=8))
         train += list(pool.map(negative_features, range(args.negatives), chunksize=8))
         dev = list(pool.map(clip_features, load("dev"), chunksize=4))
-    print(f"features: {len(train)} train ({args.negatives} without a beat) and {len(dev)} dev clips "
-          f"in {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"features: {len(train)} train ({args.synthetic} synthetic drums, {args.negatives} without a beat) "
+          f"and {len(dev)} dev clips in {time.perf_counter() - start:.0f} s", flush=True)
 
-    model = beat_net.build_model()
+    model = beat_net.build_model(channels=args.channels)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     loss_fn = torch.nn.BCEWithLogitsLoss()
@@ -185,7 +200,8 @@ def main(argv=None):
             break
     n_params = sum(p.numel() for p in model.parameters())
     args.out.with_suffix(".json").write_text(json.dumps({
-        "parameters": n_params, "train_clips": len(train) - args.negatives, "negatives": args.negatives,
+        "parameters": n_params, "train_clips": len(train) - args.negatives - args.synthetic,
+        "synthetic": args.synthetic, "negatives": args.negatives, "channels": args.channels,
         "dev_clips": len(dev), "settings": {k: str(v) for k, v in vars(args).items()}, "history": history,
         "seconds": round(time.perf_counter() - start),
     }, indent=1))

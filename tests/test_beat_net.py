@@ -13,6 +13,7 @@ import soundfile
 import torch
 
 from benchmarks.beat_eval_set import Clip
+from benchmarks.synth_drums import synth_drum_clip
 from pipelines import beat_net, beats
 from tests.songs import drum_song
 
@@ -84,6 +85,15 @@ def test_stretched_crops_keep_beats_on_their_frames(stretch):
     low = out[:, :8].sum(axis=1)
     rise = np.flatnonzero(np.diff(low) > 0.5 * np.diff(low).max()) + 1
     assert np.min(np.abs(np.subtract.outer(rise, np.flatnonzero(target[:, 1] == 1.0))), axis=0).max() <= 2
+
+
+def test_synthetic_drum_songs_train_with_their_beats_in_frames():
+    mel, beat_frames, down_frames = train_beat_net.synthetic_features(5)
+    _, true_beats, true_downbeats = synth_drum_clip(5)
+    assert mel.dtype == np.float16 and mel.shape == (pytest.approx(30 * beats.FPS, abs=2), beat_net.N_MELS)
+    np.testing.assert_allclose(beat_frames, true_beats * beats.FPS)
+    np.testing.assert_allclose(down_frames, true_downbeats * beats.FPS)
+    assert set(np.round(down_frames, 6)) <= set(np.round(beat_frames, 6))
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -1,0 +1,59 @@
+"""Synthetic drum songs (benchmarks/synth_drums.py): the beat network's drum-machine training music."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.synth_drums import SAMPLE_RATE, synth_drum_clip
+
+SEEDS = range(12)
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return {seed: synth_drum_clip(seed, seconds=12.0) for seed in SEEDS}
+
+
+def test_same_seed_same_song():
+    a, b = synth_drum_clip(3, seconds=6.0), synth_drum_clip(3, seconds=6.0)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], synth_drum_clip(4, seconds=6.0)[0])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_beats_and_bars_follow_a_tempo_in_range(clips, seed):
+    y, beats, downbeats = clips[seed]
+    assert y.shape == (12 * SAMPLE_RATE,) and y.dtype == np.float32
+    assert 0.1 - 1e-6 <= np.abs(y).max() <= 0.9 + 1e-6
+    assert beats[0] >= 0 and beats[-1] < 12.0
+    bpm = 60.0 / np.diff(beats)
+    assert bpm.min() > 45 and bpm.max() < 215
+    # Bars are a whole number of beats, the same number throughout.
+    bar = np.searchsorted(beats, downbeats)
+    assert np.array_equal(beats[bar], downbeats) and bar[0] == 0
+    assert len(set(np.diff(bar))) <= 1 and np.diff(bar)[0] in (2, 3, 4, 5)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_bar_starts_with_a_kick_and_nothing_sounds_before_the_first_beat(clips, seed):
+    y, beats, downbeats = clips[seed]
+    lead_in = y[: max(int((beats[0] - 0.04) * SAMPLE_RATE), 0)]
+    assert lead_in.size == 0 or np.abs(lead_in).max() < 1e-6
+    # The kick on beat 1: energy rises at each bar start (within the timing jitter).
+    envelope = np.convolve(y.astype(np.float64) ** 2, np.ones(256) / 256, mode="same")
+    for t in downbeats[downbeats < 11.5]:
+        i = int(t * SAMPLE_RATE)
+        before = envelope[max(i - int(0.06 * SAMPLE_RATE), 0) : max(i - int(0.03 * SAMPLE_RATE), 1)].mean()
+        after = envelope[i : i + int(0.05 * SAMPLE_RATE)].max()
+        assert after > 1.5 * before + 1e-9
+
+
+def test_the_songs_vary():
+    meters, tempi = set(), []
+    for seed in range(40):
+        _, beats, downbeats = synth_drum_clip(seed, seconds=8.0)
+        meters.add(int(np.searchsorted(beats, downbeats[1])) if len(downbeats) > 1 else 0)
+        tempi.append(60.0 / np.median(np.diff(beats)))
+    assert {2, 3, 4} <= meters
+    assert min(tempi) < 80 and max(tempi) > 140
