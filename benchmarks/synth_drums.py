@@ -4,7 +4,7 @@ The evaluation set (``beat_eval_set.py``) plays its drums through General MIDI s
 every kick and snare the beat network hears there is a sampled acoustic or GM electronic kit.
 Much music uses synthesised drums instead: a kick that is a falling sine, a snare or clap of
 filtered noise, hi-hats of high noise. This module makes such songs from a seed: a tempo (50–200
-BPM, steady, ramping or jumping), a meter (2/4, 3/4, 4/4, 5/4, 6/8, 12/8), a groove (the
+BPM, steady, ramping or jumping), a meter (2/4, 3/4, 4/4, 5/4, 6/8, 9/8, 12/8), a groove (the
 evaluation set's 4/4 grooves or random hits), straight or swung subdivisions, a drum machine
 whose sounds are drawn per song, sometimes tom fills, a synth bass, a held pad and room
 reverb, and a silent lead-in. The beats are where the grid puts them.
