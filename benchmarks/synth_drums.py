@@ -69,6 +69,14 @@ def _tom(rng) -> np.ndarray:
     return np.sin(2 * np.pi * np.cumsum(f * (1 + 0.5 * np.exp(-t / 0.03))) / SAMPLE_RATE) * np.exp(-t / 0.15)
 
 
+def _stab(f0: float, ratios, length: int) -> np.ndarray:
+    """A chord (root ``f0`` Hz, tones at ``ratios``) of ``length`` samples, an electric-piano-like
+    decay, released over its last 10 ms."""
+    t = np.arange(length) / SAMPLE_RATE
+    tone = sum(np.sin(2 * np.pi * f0 * r * t) + 0.4 * np.sin(4 * np.pi * f0 * r * t) for r in ratios)
+    return tone * np.exp(-t / 0.4) * np.minimum(1.0, (length - np.arange(length)) / (0.01 * SAMPLE_RATE))
+
+
 def _beat_times(rng, start: float, seconds: float) -> np.ndarray:
     """Beat times from ``start`` to ``seconds`` following a steady, ramping or jumping tempo."""
     bpm = float(np.exp(rng.uniform(np.log(50), np.log(200))))
@@ -85,7 +93,9 @@ def _beat_times(rng, start: float, seconds: float) -> np.ndarray:
     return np.array(times)
 
 
-def synth_drum_clip(seed: int, seconds: float = 30.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synth_drum_clip(
+    seed: int, seconds: float = 30.0, *, stabs: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A synthetic drum song of ``seconds`` at 22050 Hz, its beat times and its downbeat times.
 
     Parameters
@@ -94,6 +104,10 @@ def synth_drum_clip(seed: int, seconds: float = 30.0) -> tuple[np.ndarray, np.nd
         Everything is drawn from ``numpy.random.default_rng(seed)``.
     seconds : float
         Length of the audio.
+    stabs : float
+        Probability of short chords on every beat, released before the next one (a release is
+        not a beat). At 0 no random number is drawn for them, so the songs are the same as
+        without the option.
 
     Returns
     -------
@@ -171,6 +185,14 @@ def synth_drum_clip(seed: int, seconds: float = 30.0) -> tuple[np.ndarray, np.nd
         freq = 4 * roots[bar_of]
         pad = sum(np.sin(2 * np.pi * np.cumsum(freq * r) / SAMPLE_RATE) for r in (1.0, 1.26, 1.5))
         y = y + rng.uniform(0.05, 0.3) * pad * (t >= beats[0])
+    if stabs and rng.random() < stabs:
+        # A short chord on every beat, held 20-60 % of the beat, with a quick release.
+        hold, ratios = rng.uniform(0.2, 0.6), (1.0, rng.choice([1.19, 1.26]), 1.5)
+        gain = rng.uniform(0.2, 0.6)
+        for k, t0 in enumerate(beats[:-1]):
+            length = int(hold * (beats[k + 1] - t0) * SAMPLE_RATE)
+            tone = _stab(2 * roots[min(k // beats_per_bar, n_bars - 1)], ratios, length)
+            add(y, gain * tone / 3, t0, 1.0 if k % beats_per_bar == 0 else 0.8)
     if rng.random() < 0.4:
         rt60 = rng.uniform(0.2, 1.5)
         tail = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks import synth_drums
 from benchmarks.synth_drums import SAMPLE_RATE, synth_drum_clip
 
 SEEDS = range(12)
@@ -57,3 +58,19 @@ def test_the_songs_vary():
         tempi.append(60.0 / np.median(np.diff(beats)))
     assert {2, 3, 4} <= meters
     assert min(tempi) < 80 and max(tempi) > 140
+
+
+def test_stabs_add_short_chords_without_changing_the_grid():
+    plain = synth_drum_clip(7, seconds=8.0)
+    assert np.array_equal(plain[0], synth_drum_clip(7, seconds=8.0, stabs=0.0)[0])
+    y, beats, downbeats = synth_drum_clip(7, seconds=8.0, stabs=1.0)
+    assert np.array_equal(beats, plain[1]) and np.array_equal(downbeats, plain[2])
+    assert not np.array_equal(y, plain[0])
+
+
+def test_a_stab_sounds_then_is_released():
+    stab = synth_drums._stab(220.0, (1.0, 1.26, 1.5), 4410)
+    assert stab.shape == (4410,)
+    assert np.abs(stab[:2000]).max() > 1.0 and abs(stab[-1]) < 0.01
+    # Released over the last 10 ms: quieter there than just before.
+    assert np.abs(stab[-100:]).max() < 0.5 * np.abs(stab[-441:-220]).max()
