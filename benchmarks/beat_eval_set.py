@@ -395,19 +395,33 @@ GROOVES_44 = {
 }
 
 
+def groove_pattern(beats_per_bar, subdivisions, rng, *, named: float) -> tuple[list, list, float, float]:
+    """One bar's drum pattern: kick and snare positions (in beats), and the cymbal's step and
+    offset. In 4/4 with straight eighths, one of ``GROOVES_44`` with probability ``named``;
+    otherwise (and in other meters) the kick on 1, then a random choice of beats for kick and
+    snare, the cymbal on beats, subdivisions or half-subdivisions."""
+    if beats_per_bar == 4 and subdivisions == 2 and rng.random() < named:
+        return GROOVES_44[str(rng.choice(list(GROOVES_44)))]
+    others = np.arange(1, beats_per_bar)
+    kicks = [0] + [int(k) for k in others if rng.random() < 0.3]
+    snares = [int(k) for k in others if k not in kicks and rng.random() < 0.6]
+    return kicks, snares, float(rng.choice([1.0, 1.0 / subdivisions, 0.5 / subdivisions])), 0.0
+
+
+def reverb_tail(audio: np.ndarray, rt60: float, rng) -> np.ndarray:
+    """``audio`` through a room's response (exponentially decaying noise, ``rt60`` seconds),
+    cut to its length: the wet signal alone."""
+    import scipy.signal
+
+    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+    response = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
+    return scipy.signal.fftconvolve(audio, response)[: len(audio)]
+
+
 def _groove(beats_per_bar, subdivisions, rng) -> dict:
     """One clip's drum groove: a kit and one bar's hits as (pitch, position in beats, velocity)."""
     kick, snare, cymbal = int(rng.choice([35, 36])), int(rng.choice(SNARES)), int(rng.choice(HATS))
-    if beats_per_bar == 4 and subdivisions == 2 and rng.random() < 0.8:
-        kicks, snares, step, offset = GROOVES_44[str(rng.choice(list(GROOVES_44)))]
-    else:
-        # Other meters (and some 4/4): kick on 1, then a random choice of beats for kick and
-        # snare; the cymbal on beats, subdivisions or half-subdivisions.
-        others = np.arange(1, beats_per_bar)
-        kicks = [0] + [int(k) for k in others if rng.random() < 0.3]
-        snares = [int(k) for k in others if k not in kicks and rng.random() < 0.6]
-        step = float(rng.choice([1.0, 1.0 / subdivisions, 0.5 / subdivisions]))
-        offset = 0.0
+    kicks, snares, step, offset = groove_pattern(beats_per_bar, subdivisions, rng, named=0.8)
     hits = [(kick, float(k), 110) for k in kicks] + [(snare, float(k), 95) for k in snares]
     if rng.random() < 0.9:
         hits += [(cymbal, float(t), 80 if t % 1 == 0 else 60) for t in np.arange(offset, beats_per_bar, step)]
@@ -452,12 +466,7 @@ def _room(audio, rng):
     half the clips."""
     if rng.random() < 0.5:
         return audio
-    import scipy.signal
-
-    rt60 = rng.uniform(0.2, 2.0)
-    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
-    response = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
-    wet = scipy.signal.fftconvolve(audio, response)[: len(audio)]
+    wet = reverb_tail(audio, rng.uniform(0.2, 2.0), rng)
     mix = rng.uniform(0.1, 0.5)
     out = (1 - mix) * audio / max(float(np.abs(audio).max()), 1e-9) + mix * wet / max(float(np.abs(wet).max()), 1e-9)
     return (0.9 * out / max(float(np.abs(out).max()), 1e-9)).astype(np.float32)

@@ -17,9 +17,8 @@ reverb, and a silent lead-in. The beats are where the grid puts them.
 from __future__ import annotations
 
 import numpy as np
-import scipy.signal
 
-from benchmarks.beat_eval_set import GROOVES_44, SAMPLE_RATE
+from benchmarks.beat_eval_set import SAMPLE_RATE, groove_pattern, reverb_tail
 
 # (beats per bar, subdivisions per beat, weight)
 METERS = [(4, 2, 0.45), (3, 2, 0.15), (2, 2, 0.05), (5, 2, 0.05), (2, 3, 0.1), (4, 3, 0.1), (3, 3, 0.1)]
@@ -131,13 +130,7 @@ def synth_drum_clip(
             frac = swing
         return grid[k] + frac * (grid[k + 1] - grid[k]) if k + 1 < len(grid) else np.inf
 
-    if beats_per_bar == 4 and subdivisions == 2 and rng.random() < 0.7:
-        kicks, snares, step, offset = GROOVES_44[str(rng.choice(list(GROOVES_44)))]
-    else:
-        others = np.arange(1, beats_per_bar)
-        kicks = [0] + [int(k) for k in others if rng.random() < 0.3]
-        snares = [int(k) for k in others if k not in kicks and rng.random() < 0.6]
-        step, offset = float(rng.choice([1.0, 1.0 / subdivisions, 0.5 / subdivisions])), 0.0
+    kicks, snares, step, offset = groove_pattern(beats_per_bar, subdivisions, rng, named=0.7)
     sounds = {"kick": _kick(rng), "snare": _snare(rng), "hat": _hat(rng)}
     toms = [_tom(rng) for _ in range(3)]
     levels = {"kick": rng.uniform(0.5, 1.0), "snare": rng.uniform(0.3, 0.9), "hat": rng.uniform(0.05, 0.4)}
@@ -194,9 +187,7 @@ def synth_drum_clip(
             tone = _stab(2 * roots[min(k // beats_per_bar, n_bars - 1)], ratios, length)
             add(y, gain * tone / 3, t0, 1.0 if k % beats_per_bar == 0 else 0.8)
     if rng.random() < 0.4:
-        rt60 = rng.uniform(0.2, 1.5)
-        tail = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
-        wet = scipy.signal.fftconvolve(y, rng.standard_normal(len(tail)) * np.exp(-6.9 * tail / rt60))[:n]
+        wet = reverb_tail(y, rng.uniform(0.2, 1.5), rng)
         y = y + rng.uniform(0.1, 0.4) * wet * np.abs(y).max() / (np.abs(wet).max() + 1e-12)
     y = y / (np.abs(y).max() + 1e-12) * rng.uniform(0.1, 0.9)
     beats = beats[beats < seconds]

@@ -193,9 +193,9 @@ MIN_BEAT_SALIENCE = 2.6
 # equal). A beat region spans at least 4 frames (46 ms): the network's peaks are 3 frames wide,
 # and with 1-frame regions at fast tempi the decoder skipped every other beat (dev-large beat F
 # 0.928 -> 0.957 at 4 with the previous weights; 3 and 5 within 0.01). Below a mean network beat
-# probability of 0.07 at the tracked beats there is no beat: white, pink and clipped noise, hiss and held chords reach
-# 0.011-0.035, the music of dev-large 0.285 and up, of dev-varied 0.143 and up (0.07 is about 2x
-# from either side). Where the network's downbeat probabilities are faint throughout (their 90th
+# probability of 0.07 at the tracked beats there is no beat: white, pink and clipped noise, hiss
+# and held chords reach 0.011-0.035, the music of dev-large 0.285 and up, of dev-varied 0.143
+# and up (0.07 is about 2x from either side). Where the network's downbeat probabilities are faint throughout (their 90th
 # percentile over the beats below 0.3), they are scaled up to it: a synthetic 3/4 drum song at
 # 0.04 was read as 5/4, as fewer bar starts cost less; dev-large is the same at 0.3 and 0.5.
 NET_MIN_BEAT_SALIENCE = 0.07

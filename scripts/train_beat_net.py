@@ -26,6 +26,7 @@ tracks a 90 BPM test drum song at 180.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -168,7 +169,8 @@ def main(argv=None):
     start = time.perf_counter()
     with ProcessPoolExecutor(args.threads) as pool:
         train = [x for split in args.train_splits for x in pool.map(clip_features, load(split), chunksize=16)]
-        train += list(pool.map(synthetic_features, range(args.synthetic), [args.stabs] * args.synthetic, chunksize=8))
+        synthetic = functools.partial(synthetic_features, stabs=args.stabs)
+        train += list(pool.map(synthetic, range(args.synthetic), chunksize=8))
         train += list(pool.map(negative_features, range(args.negatives), chunksize=8))
         dev = list(pool.map(clip_features, load("dev"), chunksize=4))
     print(f"features: {len(train)} train ({args.synthetic} synthetic drums, {args.negatives} without a beat) "
