@@ -93,7 +93,7 @@ def _beat_times(rng, start: float, seconds: float) -> np.ndarray:
 
 
 def synth_drum_clip(
-    seed: int, seconds: float = 30.0, *, stabs: float = 0.0
+    seed: int, seconds: float = 30.0, *, stabs: float = 0.0, sparse_max_bpm: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A synthetic drum song of ``seconds`` at 22050 Hz, its beat times and its downbeat times.
 
@@ -107,6 +107,12 @@ def synth_drum_clip(
         Probability of short chords on every beat, released before the next one (a release is
         not a beat). At 0 no random number is drawn for them, so the songs are the same as
         without the option.
+    sparse_max_bpm : float, optional
+        Tempo ceiling for grooves that leave a beat of the bar to the hi-hat alone (no kick or
+        snare): a faster song is slowed to a tempo drawn between 50 BPM and this. Such a groove at
+        180 BPM sounds like a backbeat with eighth-note hats at 90, the reading listeners and
+        annotators prefer; without the ceiling the same sound is labelled at either tempo. At
+        ``None`` no random number is drawn for it.
 
     Returns
     -------
@@ -121,6 +127,13 @@ def synth_drum_clip(
     start = rng.uniform(0.0, 3.0) if rng.random() < 0.3 else rng.uniform(0.0, 0.3)
     beats = _beat_times(rng, start, seconds)
     swing = rng.uniform(0.58, 0.7) if subdivisions == 2 and rng.random() < 0.25 else 0.5
+    kicks, snares, step, offset = groove_pattern(beats_per_bar, subdivisions, rng, named=0.7)
+    bpm = 60.0 / np.median(np.diff(beats))
+    hat_only = any(k not in kicks and k not in snares for k in range(beats_per_bar))
+    if sparse_max_bpm is not None and hat_only and bpm > sparse_max_bpm:
+        slower = float(np.exp(rng.uniform(np.log(50), np.log(sparse_max_bpm))))
+        beats = start + (beats - start) * bpm / slower
+        beats = beats[beats < seconds]
     grid = np.append(beats, 2 * beats[-1] - beats[-2])
 
     def when(position: float) -> float:
@@ -130,7 +143,6 @@ def synth_drum_clip(
             frac = swing
         return grid[k] + frac * (grid[k + 1] - grid[k]) if k + 1 < len(grid) else np.inf
 
-    kicks, snares, step, offset = groove_pattern(beats_per_bar, subdivisions, rng, named=0.7)
     sounds = {"kick": _kick(rng), "snare": _snare(rng), "hat": _hat(rng)}
     toms = [_tom(rng) for _ in range(3)]
     levels = {"kick": rng.uniform(0.5, 1.0), "snare": rng.uniform(0.3, 0.9), "hat": rng.uniform(0.05, 0.4)}

@@ -7,10 +7,11 @@ convolutions over time that together see about 24 s of music on either side, and
 per frame: the probability of a beat and of a downbeat. The Viterbi
 decoders in :mod:`pipelines.beat_dbn` turn them into beats and bars.
 
-The weights (``pipelines/weights/beat_tcn.safetensors``, about 50 k parameters) are Beatwalk's
+The weights (``pipelines/weights/beat_tcn.safetensors``, about 150 k parameters) are Beatwalk's
 own: trained by ``scripts/train_beat_net.py`` on music that ``benchmarks/beat_eval_set.py``
-composes and renders (its ``train`` and ``train-varied`` splits), so they ship with the code under
-its licence and nothing is downloaded.
+composes and renders (its ``train`` and ``train-varied`` splits) and on drum-machine songs from
+``benchmarks/synth_drums.py``, so they ship with the code under its licence and nothing is
+downloaded.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ WEIGHTS = Path(__file__).parent / "weights" / "beat_tcn.safetensors"
 N_MELS = 96
 
 
-def build_model(*, channels: int = 24, dilations: tuple[int, ...] = tuple(2**k for k in range(10)), dropout: float = 0.1):
+def build_model(*, channels: int = 48, dilations: tuple[int, ...] = tuple(2**k for k in range(10)), dropout: float = 0.1):
     """The network, untrained.
 
     Parameters

@@ -2,25 +2,27 @@
 
 The music comes from ``benchmarks/beat_eval_set.py``'s ``train`` split (2100 clips, 14 styles,
 FluidR3 and TimGM6mb soundfonts) and ``train-varied`` split (1400 clips of the same styles with
-varied drum grooves and kits, instruments, articulation, human timing and room reverb), plus
-sounds that have no beat (white, pink and brown noise, hiss, held chords, sweeps) whose targets
-are all zero; the ``dev`` split is only used to report a validation loss. Neither held-out split
-is read. On a 2-core CPU the default run takes about 30 minutes::
+varied drum grooves and kits, instruments, articulation, human timing and room reverb), 400
+drum-machine songs from ``benchmarks/synth_drums.py`` (seeds 0..399), plus sounds that have no
+beat (white, pink and brown noise, hiss, held chords, sweeps) whose targets are all zero; the
+``dev`` split is only used to report a validation loss. Neither held-out split is read.
+
+The shipped weights were trained in two stages, on a 2-core CPU about 45 and 15 minutes::
 
     python -m benchmarks.beat_eval_set --splits train train-varied dev
-    python scripts/train_beat_net.py            # writes pipelines/weights/beat_tcn.safetensors
+    python scripts/train_beat_net.py --out stage1.safetensors
+    python scripts/train_beat_net.py --init stage1.safetensors --stabs 0.5 --steps 2000 --lr 5e-4 --seed 2
+
+The second stage fine-tunes the first with short chords on every beat in half the drum-machine
+songs (``--stabs``): the first stage heard the release of a short chord, half-way between two
+beats, as a beat. It writes ``pipelines/weights/beat_tcn.safetensors`` and a JSON record beside
+it that embeds the first stage's record.
 
 Targets are madmom-style: 1 at a beat's frame, 0.5 on the frames either side. Each step trains on
 random crops of about 18 s, time-stretched by up to ±18 % (so every style is seen at more tempi),
 with random gain, spectral tilt and noise, so that the network does not learn the soundfonts'
-exact levels.
-
-``--synthetic N`` adds N drum-machine songs from ``benchmarks/synth_drums.py`` (seeds 0..N-1),
-``--stabs`` plays short chords on every beat in that share of them, ``--channels`` widens the
-network and ``--init`` fine-tunes given weights. Tried and not shipped (benchmarks/RESULTS.md):
-``--channels 48 --synthetic 400`` (about 45 minutes), then ``--init`` those weights ``--stabs 0.5
---steps 2000 --lr 5e-4 --seed 2`` (about 15 minutes): better on every evaluation split, but it
-tracks a 90 BPM test drum song at 180.
+exact levels. ``--channels`` sets the network's width (``--init`` takes it from the weights);
+``--channels 24 --synthetic 0`` trains the previous, 47 k-parameter weights (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -64,9 +66,11 @@ def clip_features(item) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return mel_of(y), np.asarray(clip.beats) * fps, np.asarray(clip.downbeats) * fps
 
 
-def synthetic_features(seed: int, stabs: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synthetic_features(
+    seed: int, stabs: float = 0.0, sparse_max_bpm: float | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A synthetic drum song (``benchmarks/synth_drums.py``): its mel and beats in frames."""
-    y, beat_times, downbeat_times = synth_drum_clip(seed, stabs=stabs)
+    y, beat_times, downbeat_times = synth_drum_clip(seed, stabs=stabs, sparse_max_bpm=sparse_max_bpm)
     return mel_of(y), beat_times * beats.FPS, downbeat_times * beats.FPS
 
 
@@ -147,10 +151,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-splits", nargs="+", default=["train", "train-varied"])
     parser.add_argument("--negatives", type=int, default=200, help="sounds without a beat")
-    parser.add_argument("--synthetic", type=int, default=0, help="synthetic drum songs (seeds 0..N-1)")
+    parser.add_argument("--synthetic", type=int, default=400, help="synthetic drum songs (seeds 0..N-1)")
     parser.add_argument("--stabs", type=float, default=0.0, help="share of synthetic songs with short chords")
+    parser.add_argument(
+        "--sparse-max-bpm", type=float, help="tempo ceiling of synthetic grooves with a beat for the hi-hat alone"
+    )
     parser.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
-    parser.add_argument("--channels", type=int, default=24, help="width of the network's temporal layers")
+    parser.add_argument("--channels", type=int, default=48, help="width of the network's temporal layers")
     parser.add_argument("--steps", type=int, default=9000)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--frames", type=int, default=1536, help="crop length in frames (86 per second)")
@@ -169,18 +176,22 @@ def main(argv=None):
     start = time.perf_counter()
     with ProcessPoolExecutor(args.threads) as pool:
         train = [x for split in args.train_splits for x in pool.map(clip_features, load(split), chunksize=16)]
-        synthetic = functools.partial(synthetic_features, stabs=args.stabs)
+        synthetic = functools.partial(synthetic_features, stabs=args.stabs, sparse_max_bpm=args.sparse_max_bpm)
         train += list(pool.map(synthetic, range(args.synthetic), chunksize=8))
         train += list(pool.map(negative_features, range(args.negatives), chunksize=8))
         dev = list(pool.map(clip_features, load("dev"), chunksize=4))
     print(f"features: {len(train)} train ({args.synthetic} synthetic drums, {args.negatives} without a beat) "
           f"and {len(dev)} dev clips in {time.perf_counter() - start:.0f} s", flush=True)
 
-    model = beat_net.build_model(channels=args.channels)
     if args.init:
         from safetensors.torch import load_file
 
-        model.load_state_dict(load_file(str(args.init)))
+        state = load_file(str(args.init))
+        args.channels = int(state["head.weight"].shape[1])
+        model = beat_net.build_model(channels=args.channels)
+        model.load_state_dict(state)
+    else:
+        model = beat_net.build_model(channels=args.channels)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
     loss_fn = torch.nn.BCEWithLogitsLoss()

@@ -74,3 +74,19 @@ def test_a_stab_sounds_then_is_released():
     assert np.abs(stab[:2000]).max() > 1.0 and abs(stab[-1]) < 0.01
     # Released over the last 10 ms: quieter there than just before.
     assert np.abs(stab[-100:]).max() < 0.5 * np.abs(stab[-441:-220]).max()
+
+
+def test_sparse_grooves_are_slowed_below_the_ceiling_and_the_others_are_untouched():
+    slowed = 0
+    for seed in range(60):
+        plain = synth_drum_clip(seed, seconds=8.0)
+        y, beats, downbeats = synth_drum_clip(seed, seconds=8.0, sparse_max_bpm=140.0)
+        if all(np.array_equal(a, b) for a, b in zip(plain, (y, beats, downbeats))):
+            continue
+        slowed += 1
+        before, after = (60.0 / np.median(np.diff(b)) for b in (plain[1], beats))
+        assert 50.0 * 0.99 <= after <= 140.0 < before
+        # Same meter, same first beat: the song is stretched, not recomposed.
+        per_bar = int(np.searchsorted(plain[1], plain[2][1]))
+        assert np.array_equal(downbeats, beats[::per_bar]) and beats[0] == pytest.approx(plain[1][0])
+    assert 2 <= slowed <= 20
