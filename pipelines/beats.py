@@ -153,7 +153,9 @@ def track_beats(
         # subdivisions; chord changes mark it too, drums or not.
         onset = features["onset"] + LOW_WEIGHT * features["low"]
         onset = onset + CHROMA_WEIGHT * np.percentile(onset, 95) * features["chord"]
-        frames, salience = _track_beat_frames(onset, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=True)
+        frames, salience = _track_beat_frames(
+            onset, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=True, prior_octaves=TEMPO_PRIOR_OCTAVES
+        )
         if len(frames) < 2 or salience < MIN_BEAT_SALIENCE:
             return _empty_track()
         positions, meters = _track_bars(frames, features)
@@ -297,11 +299,12 @@ def _active_frames(rms_db: np.ndarray) -> np.ndarray:
 
 def _track_beat_frames(
     onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float, normalise: bool,
-    min_beat_states: int = 1, prior_octaves: float = TEMPO_PRIOR_OCTAVES,
+    prior_octaves: float, min_beat_states: int = 1,
 ) -> tuple[np.ndarray, float]:
     """Beat frames from a beat activation (an onset envelope to ``normalise``, or a beat
     probability) with the (period, position) DBN, only where active, and their salience: the
-    mean activation at the beats over its mean everywhere."""
+    mean activation at the beats over its mean everywhere. The tempo prior is log-normal around
+    ``TEMPO_PRIOR_BPM``, ``prior_octaves`` wide."""
     first, last = np.flatnonzero(active)[[0, -1]]
     envelope = onset[first : last + 1]
     activation = envelope
