@@ -2,21 +2,26 @@
 
 The music comes from ``benchmarks/beat_eval_set.py``'s ``train`` split (2100 clips, 14 styles,
 FluidR3 and TimGM6mb soundfonts) and ``train-varied`` split (1400 clips of the same styles with
-varied drum grooves and kits, instruments, articulation, human timing and room reverb), 400
-drum-machine songs from ``benchmarks/synth_drums.py`` (seeds 0..399), plus sounds that have no
-beat (white, pink and brown noise, hiss, held chords, sweeps) whose targets are all zero; the
-``dev`` split is only used to report a validation loss. Neither held-out split is read.
+varied drum grooves and kits, instruments, articulation, human timing and room reverb),
+drum-machine songs from ``benchmarks/synth_drums.py`` (``--synthetic N``: seeds 0..N-1; the
+synth-dev evaluation songs are seeds 1000-1059), plus sounds that have no beat (white, pink and
+brown noise, hiss, held chords, sweeps) whose targets are all zero; the ``dev`` split is only used
+to report a validation loss. Neither held-out split is read.
 
 The shipped weights were trained in two stages, on a 2-core CPU about 45 and 15 minutes::
 
     python -m benchmarks.beat_eval_set --splits train train-varied dev
     python scripts/train_beat_net.py --out stage1.safetensors
-    python scripts/train_beat_net.py --init stage1.safetensors --stabs 0.5 --steps 2000 --lr 5e-4 --seed 2
+    python scripts/train_beat_net.py --init stage1.safetensors --synthetic 1000 --stabs 0.5 \
+        --sparse-max-bpm 120 --steps 2000 --lr 5e-4 --seed 2
 
-The second stage fine-tunes the first with short chords on every beat in half the drum-machine
-songs (``--stabs``): the first stage heard the release of a short chord, half-way between two
-beats, as a beat. It writes ``pipelines/weights/beat_tcn.safetensors`` and a JSON record beside
-it that embeds the first stage's record.
+The first stage has 400 drum-machine songs. The second fine-tunes it on 1000, half of them with
+short chords on every beat (``--stabs``: the first stage heard the release of a short chord,
+half-way between two beats, as a beat), and with grooves that leave a beat to the hi-hat alone
+slowed to at most 120 BPM (``--sparse-max-bpm``: drawn at any tempo, the same sound was labelled
+at two tempi, and the network heard simple 90-110 BPM drum songs at twice their tempo). It writes
+``pipelines/weights/beat_tcn.safetensors`` and a JSON record beside it that embeds the first
+stage's record.
 
 Targets are madmom-style: 1 at a beat's frame, 0.5 on the frames either side. Each step trains on
 random crops of about 18 s, time-stretched by up to ±18 % (so every style is seen at more tempi),
