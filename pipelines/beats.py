@@ -195,7 +195,7 @@ MIN_BEAT_SALIENCE = 2.6
 # hears a weaker pulse between the beats, such as the release of short chords in the example
 # song's verse (beat probability 0.26 there, 0.5 on the beats), is otherwise tracked at twice its
 # tempo (example song beat F 0.82 at 1 octave, 0.97 at 0.75; dev, dev-large, dev-varied and the
-# drum machines within 0.003 of each other at 1, 0.75 and 0.6). A beat region spans at least 4
+# drum machines within 0.004 of each other at 1, 0.75 and 0.6). A beat region spans at least 4
 # frames (46 ms): the network's peaks are 3 frames wide, and with 1-frame regions at fast tempi
 # the decoder skipped every other beat (dev-large beat F 0.928 -> 0.957 at 4 with earlier weights;
 # 3 and 5 within 0.01). Below a mean network beat probability of 0.07 at the tracked beats there
