@@ -74,15 +74,22 @@ def build_model(*, channels: int = 48, dilations: tuple[int, ...] = tuple(2**k f
     return BeatTCN()
 
 
+def load_model(path: str | Path):
+    """The network built at the width of the weights in ``path`` (safetensors), with them loaded."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    # The width is the weights' own (the head maps ``channels`` to 2 outputs).
+    model = build_model(channels=int(state["head.weight"].shape[1]))
+    model.load_state_dict(state)
+    return model
+
+
 @functools.lru_cache(maxsize=1)
 def _trained_model():
     import torch
-    from safetensors.torch import load_file
 
-    state = load_file(str(WEIGHTS))
-    # The width is the weights' own (the head maps ``channels`` to 2 outputs).
-    model = build_model(channels=state["head.weight"].shape[1])
-    model.load_state_dict(state)
+    model = load_model(WEIGHTS)
     model.eval()
     return model, torch
 

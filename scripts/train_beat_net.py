@@ -189,12 +189,8 @@ def main(argv=None):
           f"and {len(dev)} dev clips in {time.perf_counter() - start:.0f} s", flush=True)
 
     if args.init:
-        from safetensors.torch import load_file
-
-        state = load_file(str(args.init))
-        args.channels = int(state["head.weight"].shape[1])
-        model = beat_net.build_model(channels=args.channels)
-        model.load_state_dict(state)
+        model = beat_net.load_model(args.init)
+        args.channels = model.head.in_channels
     else:
         model = beat_net.build_model(channels=args.channels)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)

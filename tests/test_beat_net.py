@@ -32,6 +32,19 @@ def test_shipped_weights_load_and_say_how_they_were_trained():
     assert beat_net.WEIGHTS.stat().st_size < 1_000_000
 
 
+
+def test_weights_load_at_their_own_width(tmp_path):
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    narrow = beat_net.build_model(channels=8).eval()
+    save_file({k: v.contiguous() for k, v in narrow.state_dict().items()}, str(tmp_path / "narrow.safetensors"))
+    loaded = beat_net.load_model(tmp_path / "narrow.safetensors").eval()
+    assert loaded.head.in_channels == 8
+    mel = torch.randn(1, 200, beat_net.N_MELS)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded(mel), narrow(mel))
+
 def test_activations_peak_on_the_beats_of_a_song_it_never_heard():
     samples, true_beats, true_downbeats = drum_song(duration=12.0, bpm=128.0)
     log_mel = beats._features(samples)["log_mel"]
