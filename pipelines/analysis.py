@@ -25,6 +25,7 @@ from pipelines.envelopes import (
     spectrogram,
 )
 from pipelines.errors import BeatwalkError
+from pipelines.project import TEMPO_RANGE, check_tempo_range
 from pipelines.sections import find_sections
 
 _TIME_DECIMALS = 3  # milliseconds
@@ -63,6 +64,8 @@ class Analysis:
     envelopes : dict[str, np.ndarray [shape=(t,)]]
         0..1 energy: "onset", "percussive", "harmonic", "low", "mid", "high";
         value ``k`` is the energy at ``k / envelope_rate`` seconds.
+    tempo_range : tuple[float, float]
+        Slowest and fastest tempo the beat tracker was allowed, BPM.
     """
 
     duration: float
@@ -76,6 +79,7 @@ class Analysis:
     sections: list[dict]
     envelope_rate: float
     envelopes: dict[str, np.ndarray] = field(repr=False)
+    tempo_range: tuple[float, float] = TEMPO_RANGE
 
     def curves(self, fps: float) -> dict[str, np.ndarray]:
         """The energy envelopes resampled to video frames.
@@ -120,6 +124,7 @@ class Analysis:
             "envelopes": {
                 name: _rounded(values, _ENVELOPE_DECIMALS) for name, values in self.envelopes.items()
             },
+            "tempo_range": list(self.tempo_range),
         }
         if curves_fps is not None:
             curves = self.curves(curves_fps)
@@ -152,18 +157,25 @@ class Analysis:
                 envelopes={
                     name: np.asarray(data["envelopes"][name], dtype=np.float64) for name in ENVELOPE_NAMES
                 },
+                # Analyses from before tempo ranges were made with the default one.
+                tempo_range=check_tempo_range(*data.get("tempo_range", TEMPO_RANGE)),
             )
+        except BeatwalkError as exc:
+            raise BeatwalkError(f"not an analysis: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise BeatwalkError(f"not an analysis: missing or bad field {exc}") from None
 
 
-def analyze(audio: Audio) -> Analysis:
+def analyze(audio: Audio, *, tempo_range: tuple[float, float] | None = None) -> Analysis:
     """Analyse a decoded song (segment).
 
     Parameters
     ----------
     audio : Audio
         From :func:`pipelines.audio.load_audio`.
+    tempo_range : (slowest, fastest), optional
+        Tempo range the beat tracker may follow, BPM (default ``TEMPO_RANGE``, 45-230); narrow it
+        around the right tempo when the beats come out at twice or half of it.
 
     Returns
     -------
@@ -176,6 +188,7 @@ def analyze(audio: Audio) -> Analysis:
     (120.0, [0.502, 1.001, 1.502])
     """
     samples, sr = audio.samples, audio.sample_rate
+    slowest, fastest = check_tempo_range(*(tempo_range or TEMPO_RANGE))
 
     # 1. One spectrogram for onsets, envelopes and sections.
     spec = spectrogram(samples, sr)
@@ -183,7 +196,7 @@ def analyze(audio: Audio) -> Analysis:
     envelopes = energy_envelopes(spec, onset)
 
     # 2. Beats, downbeats and the tempo curve (the tracker keeps silence free of beats).
-    track = track_beats(samples, sr)
+    track = track_beats(samples, sr, min_bpm=slowest, max_bpm=fastest)
 
     # 3. Onsets, from the same onset strength.
     # Peaks are picked on the percentile-scaled envelope, so one huge first hit
@@ -222,6 +235,7 @@ def analyze(audio: Audio) -> Analysis:
             name: np.round(values.astype(np.float64), _ENVELOPE_DECIMALS)
             for name, values in envelopes.items()
         },
+        tempo_range=(slowest, fastest),
     )
 
 

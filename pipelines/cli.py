@@ -46,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("--end", type=float, default=None, help="segment end, seconds")
     analyze.add_argument("--curves", type=float, default=None, metavar="FPS", help="add energy curves at FPS")
     analyze.add_argument("--plot", type=Path, default=None, metavar="PNG", help="also save a plot")
+    _tempo_arguments(analyze)
     analyze.set_defaults(command=_analyze)
 
     new = commands.add_parser("new", help="a first project: keyframes on the song's structure, cycling the prompts")
@@ -56,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--end", type=float, default=None, help="segment end, seconds")
     new.add_argument("--seed", type=int, default=0, help="seed of the first keyframe (then +1, +2, ...)")
     new.add_argument("--every", type=int, default=None, metavar="BARS", help="a keyframe every BARS bars")
+    _tempo_arguments(new)
     new.add_argument("--out", type=Path, default=None, metavar="PROJECT.json", help="write here (default: stdout)")
     new.set_defaults(command=_new)
 
@@ -86,6 +88,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _tempo_arguments(command: argparse.ArgumentParser) -> None:
+    # The defaults are pipelines.project.TEMPO_RANGE (not imported here: pydantic takes 0.2 s).
+    command.add_argument("--min-bpm", type=float, default=None, help="slowest tempo the beats may follow (45)")
+    command.add_argument("--max-bpm", type=float, default=None, help="fastest tempo the beats may follow (230)")
+
+
+def _tempo_range(args: argparse.Namespace) -> tuple[float, float] | None:
+    """``--min-bpm`` / ``--max-bpm``, the default filling in the one not given; None: neither."""
+    from pipelines.project import TEMPO_RANGE
+
+    if args.min_bpm is None and args.max_bpm is None:
+        return None
+    return (
+        TEMPO_RANGE[0] if args.min_bpm is None else args.min_bpm,
+        TEMPO_RANGE[1] if args.max_bpm is None else args.max_bpm,
+    )
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from pipelines.audio import load_audio
     from pipelines.limits import Limits
@@ -95,7 +115,7 @@ def _analyze(args: argparse.Namespace) -> int:
     # Imported after decoding: a bad song is refused before the DSP stack loads (seconds).
     from pipelines.analysis import analyze
 
-    analysis = analyze(audio)
+    analysis = analyze(audio, tempo_range=_tempo_range(args))
     if args.plot is not None:
         from pipelines.plots import plot_analysis
 
@@ -118,8 +138,9 @@ def _new(args: argparse.Namespace) -> int:
     if args.out is not None:
         # Relative to the project file, so the two can be moved together.
         song = Path(os.path.relpath(song, args.out.resolve().parent))
+    analysis = analyze(audio, tempo_range=_tempo_range(args))
     project = propose_project(
-        song, analyze(audio), args.prompt, start=args.start, end=args.end, seed=args.seed,
+        song, analysis, args.prompt, start=args.start, end=args.end, seed=args.seed,
         negative_prompt=args.negative_prompt, every=args.every,
     )  # fmt: skip
     if args.out is None:
@@ -144,7 +165,7 @@ def _plan(args: argparse.Namespace) -> int:
     limits = Limits.from_env(max_song_seconds=None)
     audio = load_audio(project.audio.path, start=project.audio.start, end=project.audio.end,
                        max_duration=limits.max_song_seconds)  # fmt: skip
-    analysis = analyze(audio)
+    analysis = analyze(audio, tempo_range=project.audio.tempo_range)
     plan = plan_frames(project, analysis)
     if args.plot is not None:
         from pipelines.plots import plot_frame_plan
@@ -195,7 +216,8 @@ def _render(args: argparse.Namespace) -> int:
     bar = None
     try:
         try:
-            for progress in iter_render(project, args.out, analysis=analyze(audio), **options):
+            analysis = analyze(audio, tempo_range=song.tempo_range)
+            for progress in iter_render(project, args.out, analysis=analysis, **options):
                 if bar is None:
                     total, initial = progress.frames_total, progress.frames_done
                     bar = tqdm(total=total, initial=initial, unit="frame", file=sys.stderr)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import BeatwalkError
-from pipelines.project import AudioRef, Keyframe, MotionSettings, Project, RenderSettings
+from pipelines.project import TEMPO_RANGE, AudioRef, Keyframe, MotionSettings, Project, RenderSettings
 from pipelines.timeline import FALLBACK_BPM
 
 MIN_BARS = 4
@@ -101,6 +101,15 @@ def snap_to_beat(time: float, analysis, *, downbeats: bool = False) -> float:
     return float(grid[np.argmin(np.abs(grid - time))])
 
 
+def song_ref(audio_path: str | Path, analysis, *, start: float | None, end: float | None) -> AudioRef:
+    """The project's song: its file, segment and the tempo range its ``analysis`` was made with
+    (``None`` for the default range)."""
+    tempo_range = tuple(analysis.tempo_range)
+    if tempo_range == TEMPO_RANGE:
+        tempo_range = None
+    return AudioRef(path=str(audio_path), start=start or 0.0, end=end, tempo_range=tempo_range)
+
+
 def propose_project(
     audio_path: str | Path,
     analysis,
@@ -124,10 +133,13 @@ def propose_project(
         Analysis of the segment ``start``–``end`` of the song.
     start, end : float or None
         The segment in the song, seconds; ``None``: its start / its end.
+
+    The analysis's tempo range is kept in ``audio.tempo_range`` (when it is not the default), so
+    that the song is read the same way again when the project is planned or rendered.
     """
     keyframes = propose_keyframes(analysis, prompts, seed=seed, negative_prompt=negative_prompt, every=every)
     return Project(
-        audio=AudioRef(path=str(audio_path), start=start or 0.0, end=end),
+        audio=song_ref(audio_path, analysis, start=start, end=end),
         keyframes=keyframes,
         motion=motion or MotionSettings(),
         render=render or RenderSettings(),

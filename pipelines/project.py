@@ -20,6 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pipelines.errors import BeatwalkError
 
 PROJECT_VERSION = 1
+TEMPO_RANGE = (45.0, 230.0)
+"""Slowest and fastest tempo the beat tracker follows unless a song is given its own, BPM."""
+TEMPO_BOUNDS = (20.0, 400.0)
+"""What a song's own tempo range may span, BPM."""
 
 Transition = Literal["walk", "linear", "beats", "cut"]
 """How the move from a keyframe into the next one is shaped.
@@ -36,17 +40,45 @@ class _Model(BaseModel):
 
 
 class AudioRef(_Model):
-    """The song and the segment of it that the video covers."""
+    """The song, the segment of it that the video covers, and how its beat is read."""
 
     path: str = Field(min_length=1, description="Song file; relative paths are relative to the project file.")
     start: float = Field(0.0, ge=0, description="Segment start in the song, seconds.")
     end: float | None = Field(None, gt=0, description="Segment end in the song, seconds; None: the end.")
+    tempo_range: tuple[float, float] | None = Field(
+        None,
+        description="Slowest and fastest tempo the beat tracker may follow, BPM; None: TEMPO_RANGE (45-230). "
+        "Narrow it when the beats come out at twice or half the song's tempo.",
+    )
 
     @model_validator(mode="after")
     def _segment_order(self) -> AudioRef:
         if self.end is not None and self.end <= self.start:
             raise ValueError(f"audio.end ({self.end:g} s) must be after audio.start ({self.start:g} s)")
+        if self.tempo_range is not None:
+            check_tempo_range(*self.tempo_range)
         return self
+
+
+def check_tempo_range(slowest: float, fastest: float) -> tuple[float, float]:
+    """A tempo range the beat tracker can follow, as floats.
+
+    Raises
+    ------
+    BeatwalkError
+        Unless ``TEMPO_BOUNDS[0] <= slowest < fastest <= TEMPO_BOUNDS[1]``.
+    """
+    low, high = TEMPO_BOUNDS
+    try:
+        slowest, fastest = float(slowest), float(fastest)
+    except (TypeError, ValueError):
+        raise BeatwalkError(f"the tempo range needs two numbers, got {slowest!r} and {fastest!r}") from None
+    if not low <= slowest < fastest <= high:
+        raise BeatwalkError(
+            f"the tempo range must run from a slower to a faster tempo within {low:g}-{high:g} BPM, "
+            f"got {slowest:g}-{fastest:g}"
+        )
+    return slowest, fastest
 
 
 class Keyframe(_Model):

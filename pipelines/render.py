@@ -119,7 +119,9 @@ def iter_render(
         from pipelines.analysis import analyze
         from pipelines.audio import load_audio
 
-        analysis = analyze(load_audio(project.audio.path, start=project.audio.start, end=project.audio.end))
+        song = project.audio
+        audio = load_audio(song.path, start=song.start, end=song.end)
+        analysis = analyze(audio, tempo_range=song.tempo_range)
     elif not Path(project.audio.path).is_file():
         raise BeatwalkError(f"song not found: {project.audio.path}")
     project.validate_against(analysis.duration)

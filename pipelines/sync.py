@@ -178,9 +178,9 @@ def score_video(video_path: str | Path, *, song: str | Path | None = None, analy
         if analysis is None:
             from pipelines.analysis import analyze  # librosa's import overlaps the decoding too
 
-            audio, audio_source = _load_song(video_path, song, info)
+            audio, audio_source, tempo_range = _load_song(video_path, song, info)
             _check_lengths(audio.duration, info.frames / info.fps, info.fps, what=audio_source)
-            analysis = analyze(audio)
+            analysis = analyze(audio, tempo_range=tempo_range)
         else:
             _check_lengths(analysis.duration, info.frames / info.fps, info.fps, what=audio_source)
         pixel, perceptual = reader.result()
@@ -386,18 +386,26 @@ def _check_lengths(audio_duration: float, video_duration: float, fps: float, *, 
 
 
 def _load_song(video_path: Path, song: str | Path | None, info: VideoInfo):
-    """The audio to score against and where it came from (see ``score_video``)."""
+    """The audio to score against, where it came from (see ``score_video``), and the tempo range
+    the video's project (its sidecar) reads the song's beat with (None: the default)."""
     from pipelines.audio import load_audio
     from pipelines.project import Project
 
-    if song is not None:
-        return load_audio(song), "song"
     # Where pipelines.render saves a video's project (its sidecar_path; importing it costs seconds).
     sidecar = video_path.with_suffix(".json")
+    project = None
     if sidecar.is_file():
-        project = Project.load(sidecar)
-        if Path(project.audio.path).is_file():
-            return load_audio(project.audio.path, start=project.audio.start, end=project.audio.end), "sidecar"
+        try:
+            project = Project.load(sidecar)
+        except BeatwalkError:
+            if song is None:  # it was to name the song; with --song only its tempo range is lost
+                raise
+    tempo_range = project.audio.tempo_range if project is not None else None
+    if song is not None:
+        return load_audio(song), "song", tempo_range
+    if project is not None and Path(project.audio.path).is_file():
+        audio = load_audio(project.audio.path, start=project.audio.start, end=project.audio.end)
+        return audio, "sidecar", tempo_range
     if not info.has_audio:
         raise BeatwalkError(f"{video_path.name} has no soundtrack: give the song to score against (--song)")
-    return load_audio(video_path), "video"
+    return load_audio(video_path), "video", tempo_range

@@ -24,6 +24,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines.limits import Limits
+from pipelines.project import TEMPO_RANGE
 from space import audio_tab, gpu, keyframes_tab, motion_tab, render_tab
 from space.errors import user_errors
 from space.keyframes_tab import parse
@@ -37,12 +38,16 @@ def build(limits: Limits) -> None:
     model, _ = gpu.default_model()
 
     @user_errors
-    def analyze(song, start, end) -> str:
+    def analyze(song, start, end, slowest_bpm, fastest_bpm) -> str:
         """Analyse a song segment: tempo, beats, downbeats, onsets, sections, energy (JSON).
 
         ``start``, ``end``: the segment, seconds; ``end`` 0: to the end of the song.
+        ``slowest_bpm``, ``fastest_bpm``: the tempo range the beats may follow (45-230); a project
+        proposed from this analysis keeps it.
         """
-        _, result = audio_tab.analyze_song(song, start, end, limits=limits)
+        _, result = audio_tab.analyze_song(
+            song, start, end, limits=limits, tempo_range=(slowest_bpm, fastest_bpm)
+        )
         return json.dumps(result.to_dict())
 
     @user_errors
@@ -92,7 +97,9 @@ def build(limits: Limits) -> None:
         """
         folder = session_dir(request)
         project = parse(project_json)
-        _, result = audio_tab.analyze_song(song, project.audio.start, project.audio.end, limits=limits)
+        _, result = audio_tab.analyze_song(
+            song, project.audio.start, project.audio.end, limits=limits, tempo_range=project.audio.tempo_range
+        )
         project = render_tab.prepare(project, song=song, duration=result.duration, limits=limits)
         kind = "draft" if draft else "final"
         frames_total = round(result.duration * project.render.fps)
@@ -141,6 +148,8 @@ def build(limits: Limits) -> None:
         video_in = gr.File(label="video", type="filepath")
         start = gr.Number(0, label="start")
         end = gr.Number(0, label="end")  # 0: to the end of the song
+        slowest_bpm = gr.Number(TEMPO_RANGE[0], label="slowest_bpm")
+        fastest_bpm = gr.Number(TEMPO_RANGE[1], label="fastest_bpm")
         analysis_json = gr.Textbox(label="analysis_json")
         project_json = gr.Textbox(label="project_json")
         prompts = gr.Textbox(label="prompts")
@@ -161,7 +170,7 @@ def build(limits: Limits) -> None:
     def endpoint(fn, inputs, outputs, **kwargs):
         gr.on([], fn, inputs, outputs, api_name=fn.__name__, api_description=_first_line(fn), **kwargs)
 
-    endpoint(analyze, [song, start, end], analysis_out)
+    endpoint(analyze, [song, start, end, slowest_bpm, fastest_bpm], analysis_out)
     endpoint(
         propose_keyframes, [analysis_json, prompts, start, end, seed, negative_prompt, every], project_out
     )

@@ -9,6 +9,7 @@ import gradio as gr
 
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
+from pipelines.project import TEMPO_BOUNDS, TEMPO_RANGE
 
 EXAMPLE_SONG = Path(__file__).resolve().parent.parent / "examples" / "beatwalk-demo.ogg"
 
@@ -18,6 +19,8 @@ class AudioTab:
     song: gr.Audio
     start: gr.Number
     end: gr.Number
+    slowest: gr.Number
+    fastest: gr.Number
     analyze: gr.Button
     summary: gr.Markdown
     plot: gr.Plot
@@ -40,15 +43,33 @@ def build(limits: Limits) -> AudioTab:
         start = gr.Number(0, label="Segment start (s)", minimum=0, elem_id="segment-start")
         end = gr.Number(None, label="Segment end (s; empty: end of song)", minimum=0, elem_id="segment-end")
         analyze = gr.Button("Analyse", variant="primary", elem_id="analyze")
+    with gr.Accordion("Tempo range", open=False):
+        gr.Markdown(
+            "If the beats come out at twice or half the song's tempo, narrow the range around the right "
+            "tempo and **Analyse** again; the project keeps it for the render."
+        )
+        with gr.Row():
+            slowest = gr.Number(
+                TEMPO_RANGE[0], label="Slowest tempo (BPM)", minimum=TEMPO_BOUNDS[0], maximum=TEMPO_BOUNDS[1],
+                elem_id="tempo-slowest",
+            )  # fmt: skip
+            fastest = gr.Number(
+                TEMPO_RANGE[1], label="Fastest tempo (BPM)", minimum=TEMPO_BOUNDS[0], maximum=TEMPO_BOUNDS[1],
+                elem_id="tempo-fastest",
+            )  # fmt: skip
     summary = gr.Markdown(
         "Upload a song (or pick the example), then **Analyse**.", elem_id="analysis-summary"
     )
     plot = gr.Plot(label="Waveform, beats, downbeats, sections; tempo; energy", elem_id="analysis-plot")
-    return AudioTab(song, start, end, analyze, summary, plot)
+    return AudioTab(song, start, end, slowest, fastest, analyze, summary, plot)
 
 
-def analyze_song(song: str | None, start: float | None, end: float | None, *, limits: Limits):
-    """Decode and analyse the segment; returns ``(Audio, Analysis)``.
+def analyze_song(
+    song: str | None, start: float | None, end: float | None, *, limits: Limits,
+    tempo_range: tuple[float | None, float | None] | None = None,
+):  # fmt: skip
+    """Decode and analyse the segment, the beat within ``tempo_range`` (an empty end: the
+    default's); returns ``(Audio, Analysis)``.
 
     The file is decoded by content (``pipelines.audio``), so anything that is
     not audio is refused with one line, whatever its name says.
@@ -60,7 +81,20 @@ def analyze_song(song: str | None, start: float | None, end: float | None, *, li
         raise BeatwalkError("upload a song first (or pick the example)")
     start, end = segment(start, end)
     audio = load_audio(song, start=start, end=end, max_duration=limits.max_song_seconds)
-    return audio, analyze(audio)
+    return audio, analyze(audio, tempo_range=_tempo_range(tempo_range))
+
+
+def _tempo_range(values: tuple[float | None, float | None] | None) -> tuple[float, float]:
+    slowest, fastest = values or (None, None)
+    return (
+        TEMPO_RANGE[0] if slowest is None else slowest,
+        TEMPO_RANGE[1] if fastest is None else fastest,
+    )
+
+
+def tempo_range_values(project) -> tuple[float, float]:
+    """What the tempo range boxes show for a project."""
+    return tuple(project.audio.tempo_range or TEMPO_RANGE)
 
 
 def segment(start: float | None, end: float | None) -> tuple[float, float | None]:

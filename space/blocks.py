@@ -106,8 +106,10 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
     # -- audio ------------------------------------------------------------------
 
     @user_errors
-    def analyse(song, start, end, project_json, prompts, negative, seed, *values):
-        audio_data, result = audio_tab.analyze_song(song, start, end, limits=limits)
+    def analyse(song, start, end, slowest, fastest, project_json, prompts, negative, seed, *values):
+        audio_data, result = audio_tab.analyze_song(
+            song, start, end, limits=limits, tempo_range=(slowest, fastest)
+        )
         start, end = audio_tab.segment(start, end)
         current = parse(project_json) if project_json else None
         new, note = keyframes_tab.project_for_song(
@@ -129,6 +131,8 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
         audio.song,
         audio.start,
         audio.end,
+        audio.slowest,
+        audio.fastest,
         project,
         keys.prompts,
         keys.negative,
@@ -186,18 +190,21 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
     @user_errors
     def import_project(upload, song):
         if upload is None:
-            return (gr.skip(),) * (4 + len(settings))
+            return (gr.skip(),) * (6 + len(settings))
         new = keyframes_tab.import_project(upload, song=song)
         note = f"Imported {len(new.keyframes)} keyframes." + (
             "" if song else " Upload its song, then Analyse."
         )
-        return new.to_json(), note, new.audio.start, new.audio.end, *motion_tab.control_values(new)
+        return (
+            new.to_json(), note, new.audio.start, new.audio.end, *audio_tab.tempo_range_values(new),
+            *motion_tab.control_values(new),
+        )  # fmt: skip
 
     @user_errors
-    def reanalyse(song, start, end, project_json, prompts, negative, seed, *values):
+    def reanalyse(song, *values):
         if not song:
             return (gr.skip(),) * len(analyse_outputs)
-        return analyse(song, start, end, project_json, prompts, negative, seed, *values)
+        return analyse(song, *values)
 
     @user_errors
     def export(project_json, song, request: gr.Request):
@@ -239,7 +246,7 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
     imported = keys.import_file.upload(
         import_project,
         [keys.import_file, audio.song],
-        [project, keys.status, audio.start, audio.end, *settings],
+        [project, keys.status, audio.start, audio.end, audio.slowest, audio.fastest, *settings],
         api_visibility="private",
     )
     redraw(imported.success(reanalyse, analyse_inputs, analyse_outputs, api_visibility="private"))

@@ -15,7 +15,7 @@ import gradio as gr
 from pydantic import ValidationError
 
 from pipelines.errors import BeatwalkError
-from pipelines.project import AudioRef, Keyframe, Project
+from pipelines.project import Keyframe, Project
 
 COLUMNS = ["time (s)", "prompt", "negative prompt", "seed", "guidance", "hold", "hold unit", "transition"]
 DATATYPES = ["number", "str", "str", "number", "number", "number", "str", "str"]
@@ -130,9 +130,9 @@ def project_for_song(
     if none is left, keyframes are proposed afresh. Returns the project and a
     status line.
     """
-    from pipelines.keyframes import propose_project
+    from pipelines.keyframes import propose_project, song_ref
 
-    audio = AudioRef(path=song, start=start, end=end)
+    audio = song_ref(song, analysis, start=start, end=end)
     if project is None:
         fresh = propose_project(
             song,

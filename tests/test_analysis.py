@@ -233,3 +233,47 @@ def test_cli_prints_one_json_object_with_curves_and_plot(song_120, tmp_path):
     assert len(data["curves"]["percussive"]) == 240
     assert all(0.0 <= t <= 8.0 for t in data["beats"])
     assert plot.stat().st_size > 10_000
+
+
+def test_tempo_range_sets_the_metrical_level(drums):
+    """The remedy for a beat found at twice or half the tempo: narrow the range around it."""
+    audio, whole, _, _ = drums
+    assert whole.tempo_range == (45.0, 230.0)
+    slow = analyze(audio, tempo_range=(40.0, 80.0))
+    assert slow.tempo == pytest.approx(60.0, abs=1.5)
+    # Every other beat of the 120 BPM song, the kick's.
+    assert mir_eval.beat.f_measure(np.asarray(whole.beats)[::2], np.asarray(slow.beats)) > 0.9 or (
+        mir_eval.beat.f_measure(np.asarray(whole.beats)[1::2], np.asarray(slow.beats)) > 0.9
+    )
+    data = json.loads(json.dumps(slow.to_dict()))
+    assert data["tempo_range"] == [40.0, 80.0]
+    assert Analysis.from_dict(data).tempo_range == (40.0, 80.0)
+    # An analysis from before tempo ranges had the default one.
+    del data["tempo_range"]
+    assert Analysis.from_dict(data).tempo_range == (45.0, 230.0)
+
+
+@pytest.mark.parametrize(
+    "tempo_range", [(80.0, 40.0), (60.0, 60.0), (10.0, 80.0), (60.0, 900.0), (float("nan"), 90.0), ("x", 90)]
+)
+def test_bad_tempo_range_is_one_line(drums, tempo_range):
+    audio, _, _, _ = drums
+    with pytest.raises(BeatwalkError, match="tempo range") as error:
+        analyze(audio, tempo_range=tempo_range)
+    assert "\n" not in str(error.value)
+
+
+def test_cli_tempo_range(song_120):
+    def run(*flags):
+        return subprocess.run(
+            [sys.executable, "-m", "pipelines", "analyze", str(song_120[0]), *flags],
+            check=False, cwd=REPO, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    result = run("--max-bpm", "80")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["tempo"] == pytest.approx(60.0, abs=1.5) and data["tempo_range"] == [45.0, 80.0]
+    result = run("--min-bpm", "150", "--max-bpm", "100")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: the tempo range") and result.stderr.count("\n") == 1

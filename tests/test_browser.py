@@ -187,3 +187,18 @@ def test_a_file_that_is_not_audio_gets_a_clear_error(page, tmp_path):
     assert re.search(r"not an audio file|no audio stream", toast)
     assert "Traceback" not in toast
     assert "BPM" not in page.locator("#analysis-summary").inner_text()
+
+
+def test_a_tempo_range_mends_the_metrical_level_and_a_bad_one_is_one_line(page, song):
+    page.locator("#song input[type=file]").set_input_files(str(song))
+    page.get_by_text("Tempo range").click()
+    fastest = page.locator("#tempo-fastest input[type=number]")
+    fastest.fill("80")
+    page.locator("#analyze").click()
+    expect_text(page, "#analysis-summary", r"\b(59|60|61)\.\d BPM")
+    page.locator("#tempo-slowest input[type=number]").fill("100")
+    page.locator("#analyze").click()
+    toast = expect_text(page, ".toast-body", r"tempo range", timeout=60_000)
+    assert "Traceback" not in toast
+    # What was found before stays.
+    assert re.search(r"\b(59|60|61)\.\d BPM", page.locator("#analysis-summary").inner_text())

@@ -149,6 +149,32 @@ def test_new_writes_a_project_next_to_the_song(song_120, tmp_path, capsys):
     assert [k.prompt for k in project.keyframes[:2]] == ["a forest", "a city"][: len(project.keyframes)]
 
 
+def test_the_tempo_range_goes_from_new_to_plan_and_render(song_120, tmp_path, capsys, monkeypatch):
+    """A range given to `new` is kept in the project, and `plan` and `render` read the song with it."""
+    import pipelines.analysis
+
+    path, _, _ = song_120
+    out = tmp_path / "video.json"
+    assert main(["new", str(path), "--prompt", "a forest", "--max-bpm", "80", "--out", str(out)]) == 0
+    project = Project.load(out)
+    assert project.audio.tempo_range == (45.0, 80.0)
+    capsys.readouterr()
+    assert main(["new", str(path), "--prompt", "a forest"]) == 0
+    assert Project.from_json(capsys.readouterr().out).audio.tempo_range is None  # the default: not stored
+    ranges = []
+    real = pipelines.analysis.analyze
+
+    def recording(audio, *, tempo_range=None):
+        ranges.append(tempo_range)
+        return real(audio, tempo_range=tempo_range)
+
+    monkeypatch.setattr(pipelines.analysis, "analyze", recording)
+    assert main(["plan", str(out)]) == 0
+    assert main(["render", str(out), "--out", str(tmp_path / "render.mp4"), "--model", "tiny", "--size",
+                 "64x64", "--fps", "4", "--steps", "1"]) == 0  # fmt: skip
+    assert ranges == [(45.0, 80.0), (45.0, 80.0)]
+
+
 def test_new_prints_to_stdout_and_refuses_a_blank_prompt(song_120, capsys):
     path, _, _ = song_120
     assert main(["new", str(path), "--prompt", "waves", "--start", "2", "--end", "10"]) == 0

@@ -80,6 +80,11 @@ def keyframes(*specs) -> list[dict]:
             project_dict(audio={"path": "s.wav", "start": 5, "end": 3}),
             "audio.end (3 s) must be after audio.start (5 s)",
         ),
+        (
+            project_dict(audio={"path": "s.wav", "tempo_range": [120, 60]}),
+            "audio: the tempo range must run from a slower to a faster tempo within 20-400 BPM, got 120-60",
+        ),
+        (project_dict(audio={"path": "s.wav", "tempo_range": [60]}), "audio.tempo_range.1: Field required"),
         (project_dict(colour="red"), "colour: Extra inputs are not permitted"),
         ([1, 2], "Input should be a valid dictionary"),
     ],

@@ -255,3 +255,22 @@ def test_stop_ends_the_render_and_resume_finishes_it(client, song, analysis):
     )
     assert progress == "done: 48 frames"
     assert probe_video(video).frames == 48
+
+
+def test_tempo_range_goes_from_analyze_into_the_project(client, song):
+    """A beat found at twice the tempo is mended by a range; the proposed project keeps it."""
+    analysis = client.predict(
+        song=handle_file(str(song)), start=0, end=0, slowest_bpm=40, fastest_bpm=80, api_name="/analyze"
+    )
+    found = json.loads(analysis)
+    assert found["tempo"] == pytest.approx(60, rel=0.05) and found["tempo_range"] == [40, 80]
+    project = client.predict(
+        analysis_json=analysis, prompts="a red cat", start=0, end=0, seed=0, negative_prompt="", every=0,
+        api_name="/propose_keyframes",
+    )  # fmt: skip
+    assert json.loads(project)["audio"]["tempo_range"] == [40, 80]
+    song_file = handle_file(str(song))
+    message = one_line_error(
+        lambda: client.predict(song=song_file, slowest_bpm=90, fastest_bpm=60, api_name="/analyze")
+    )
+    assert message.startswith("the tempo range must run from a slower to a faster tempo")

@@ -129,6 +129,27 @@ def test_song_given_and_sidecar_song(videos, song, tmp_path):
     assert sidecar.f_measure == pytest.approx(given.f_measure, abs=0.1)
 
 
+def test_sidecar_tempo_range_is_the_beat_the_video_was_made_on(videos, song, tmp_path):
+    """A video made with the beat read at half tempo is scored against those beats, with the
+    song given or taken from the sidecar."""
+    path, _ = song
+    video = tmp_path / "half.mp4"
+    video.write_bytes(videos["flash"].read_bytes())
+    keyframes = [Keyframe(time=0.0, prompt="a dancing fox")]
+    project = Project(audio=AudioRef(path=str(path), tempo_range=(40, 80)), keyframes=keyframes)
+    project.save(tmp_path / "half.json")
+    for given in (None, path):
+        score = score_video(video, song=given)
+        assert score.tempo == pytest.approx(60.0, abs=2.0)
+        # Every beat at 60 BPM is a flash; half the flashes are now off the beat.
+        assert score.precision < 0.7 and score.recall >= 0.9
+    # A sidecar that is no project is an error when it was to name the song, not with --song.
+    (tmp_path / "half.json").write_text("not a project")
+    assert score_video(video, song=path).tempo == pytest.approx(120.0, abs=2.0)
+    with pytest.raises(BeatwalkError, match="project"):
+        score_video(video)
+
+
 def test_to_dict_is_json_and_plot_draws(flash_score, tmp_path):
     data = json.loads(json.dumps(flash_score.to_dict()))
     figures = ("f_measure", "precision", "recall", "correlation", "offset_ms", "correlation_at_offset")
