@@ -25,8 +25,8 @@ from pipelines.envelopes import (
     spectrogram,
 )
 from pipelines.errors import BeatwalkError
-from pipelines.project import TEMPO_RANGE, check_tempo_range
 from pipelines.sections import find_sections
+from pipelines.tempo_range import TEMPO_RANGE, check_tempo_range
 
 _TIME_DECIMALS = 3  # milliseconds
 _BPM_DECIMALS = 2

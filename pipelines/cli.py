@@ -89,14 +89,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _tempo_arguments(command: argparse.ArgumentParser) -> None:
-    # The defaults are pipelines.project.TEMPO_RANGE (not imported here: pydantic takes 0.2 s).
-    command.add_argument("--min-bpm", type=float, default=None, help="slowest tempo the beats may follow (45)")
-    command.add_argument("--max-bpm", type=float, default=None, help="fastest tempo the beats may follow (230)")
+    from pipelines.tempo_range import TEMPO_RANGE
+
+    slowest, fastest = TEMPO_RANGE
+    command.add_argument("--min-bpm", type=float, help=f"slowest tempo the beats may follow ({slowest:g})")
+    command.add_argument("--max-bpm", type=float, help=f"fastest tempo the beats may follow ({fastest:g})")
 
 
 def _tempo_range(args: argparse.Namespace) -> tuple[float, float] | None:
     """``--min-bpm`` / ``--max-bpm``, the default filling in the one not given; None: neither."""
-    from pipelines.project import TEMPO_RANGE
+    from pipelines.tempo_range import TEMPO_RANGE
 
     if args.min_bpm is None and args.max_bpm is None:
         return None

@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import BeatwalkError
-from pipelines.project import TEMPO_RANGE, AudioRef, Keyframe, MotionSettings, Project, RenderSettings
+from pipelines.project import AudioRef, Keyframe, MotionSettings, Project, RenderSettings
+from pipelines.tempo_range import TEMPO_RANGE
 from pipelines.timeline import FALLBACK_BPM
 
 MIN_BARS = 4

@@ -18,12 +18,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines.errors import BeatwalkError
+from pipelines.tempo_range import check_tempo_range
 
 PROJECT_VERSION = 1
-TEMPO_RANGE = (45.0, 230.0)
-"""Slowest and fastest tempo the beat tracker follows unless a song is given its own, BPM."""
-TEMPO_BOUNDS = (20.0, 400.0)
-"""What a song's own tempo range may span, BPM."""
 
 Transition = Literal["walk", "linear", "beats", "cut"]
 """How the move from a keyframe into the next one is shaped.
@@ -47,8 +44,9 @@ class AudioRef(_Model):
     end: float | None = Field(None, gt=0, description="Segment end in the song, seconds; None: the end.")
     tempo_range: tuple[float, float] | None = Field(
         None,
-        description="Slowest and fastest tempo the beat tracker may follow, BPM; None: TEMPO_RANGE (45-230). "
-        "Narrow it when the beats come out at twice or half the song's tempo.",
+        description="Slowest and fastest tempo the beat tracker may follow, BPM; None: 45-230 "
+        "(pipelines.tempo_range.TEMPO_RANGE). Narrow it when the beats come out at twice or half the "
+        "song's tempo.",
     )
 
     @model_validator(mode="after")
@@ -58,27 +56,6 @@ class AudioRef(_Model):
         if self.tempo_range is not None:
             check_tempo_range(*self.tempo_range)
         return self
-
-
-def check_tempo_range(slowest: float, fastest: float) -> tuple[float, float]:
-    """A tempo range the beat tracker can follow, as floats.
-
-    Raises
-    ------
-    BeatwalkError
-        Unless ``TEMPO_BOUNDS[0] <= slowest < fastest <= TEMPO_BOUNDS[1]``.
-    """
-    low, high = TEMPO_BOUNDS
-    try:
-        slowest, fastest = float(slowest), float(fastest)
-    except (TypeError, ValueError):
-        raise BeatwalkError(f"the tempo range needs two numbers, got {slowest!r} and {fastest!r}") from None
-    if not low <= slowest < fastest <= high:
-        raise BeatwalkError(
-            f"the tempo range must run from a slower to a faster tempo within {low:g}-{high:g} BPM, "
-            f"got {slowest:g}-{fastest:g}"
-        )
-    return slowest, fastest
 
 
 class Keyframe(_Model):

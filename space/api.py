@@ -24,7 +24,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines.limits import Limits
-from pipelines.project import TEMPO_RANGE
+from pipelines.tempo_range import TEMPO_RANGE
 from space import audio_tab, gpu, keyframes_tab, motion_tab, render_tab
 from space.errors import user_errors
 from space.keyframes_tab import parse

@@ -9,7 +9,7 @@ import gradio as gr
 
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
-from pipelines.project import TEMPO_BOUNDS, TEMPO_RANGE
+from pipelines.tempo_range import TEMPO_BOUNDS, TEMPO_RANGE
 
 EXAMPLE_SONG = Path(__file__).resolve().parent.parent / "examples" / "beatwalk-demo.ogg"
 

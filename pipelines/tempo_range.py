@@ -1,0 +1,35 @@
+"""The tempo range a song's beat is read in: the remedy for a song read at twice or half its tempo.
+
+Kept apart (it needs nothing but the error type) so that the project schema, the analysis, the CLI
+and the Space share it without importing one another.
+"""
+
+from __future__ import annotations
+
+from pipelines.errors import BeatwalkError
+
+TEMPO_RANGE = (45.0, 230.0)
+"""Slowest and fastest tempo the beat tracker follows unless a song is given its own, BPM."""
+TEMPO_BOUNDS = (20.0, 400.0)
+"""What a song's own tempo range may span, BPM."""
+
+
+def check_tempo_range(slowest: float, fastest: float) -> tuple[float, float]:
+    """A tempo range the beat tracker can follow, as floats.
+
+    Raises
+    ------
+    BeatwalkError
+        Unless ``TEMPO_BOUNDS[0] <= slowest < fastest <= TEMPO_BOUNDS[1]``.
+    """
+    low, high = TEMPO_BOUNDS
+    try:
+        slowest, fastest = float(slowest), float(fastest)
+    except (TypeError, ValueError):
+        raise BeatwalkError(f"the tempo range needs two numbers, got {slowest!r} and {fastest!r}") from None
+    if not low <= slowest < fastest <= high:
+        raise BeatwalkError(
+            f"the tempo range must run from a slower to a faster tempo within {low:g}-{high:g} BPM, "
+            f"got {slowest:g}-{fastest:g}"
+        )
+    return slowest, fastest
