@@ -18,7 +18,7 @@ audio (the split's clips and the example song) is first sent through an 8 kHz te
 resampling, a 48 kbit/s MP3, pink noise at 10 dB SNR, loud mastering (tanh saturation), a hall
 (2 s reverb) or a small speaker (300 Hz high-pass); see ``DEGRADATIONS``::
 
-    python -m benchmarks.beats --split dev --candidates tcn --degrade reverb
+    python -m benchmarks.beats --split dev --candidates tcn --degrade hall
 """
 
 from __future__ import annotations
