@@ -188,13 +188,16 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
         return gpu.preview_still(current.to_json(), int(index))
 
     @user_errors
-    def import_project(upload, song):
+    def import_project(upload, song, model):
         if upload is None:
             return (gr.skip(),) * (6 + len(settings))
-        new = keyframes_tab.import_project(upload, song=song)
-        note = f"Imported {len(new.keyframes)} keyframes." + (
-            "" if song else " Upload its song, then Analyse."
-        )
+        imported = keyframes_tab.import_project(upload, song=song)
+        # Settings this Space's controls cannot hold give way to its limits and to the model chosen here.
+        new, fitted = motion_tab.fit_controls(imported, limits, model=model)
+        if fitted:  # a toast: the status line below is rewritten when the song is analysed again
+            gr.Warning(f"Imported project brought within this Space's settings: {', '.join(fitted)}.")
+        note = f"Imported {len(new.keyframes)} keyframes."
+        note += "" if song else " Upload its song, then Analyse."
         return (
             new.to_json(), note, new.audio.start, new.audio.end, *audio_tab.tempo_range_values(new),
             *motion_tab.control_values(new),
@@ -245,7 +248,7 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
     )
     imported = keys.import_file.upload(
         import_project,
-        [keys.import_file, audio.song],
+        [keys.import_file, audio.song, motion.controls["model"]],
         [project, keys.status, audio.start, audio.end, audio.slowest, audio.fastest, *settings],
         api_visibility="private",
     )

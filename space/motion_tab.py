@@ -29,6 +29,7 @@ MOTION_FIELDS = (
 )
 RENDER_FIELDS = ("model", "width", "height", "fps", "steps", "batch_size", "fast_decoder")
 FIELDS = MOTION_FIELDS + RENDER_FIELDS
+MAX_BATCH_SIZE = 32  # the batch size slider's top
 
 
 @dataclass
@@ -88,11 +89,11 @@ def build(limits: Limits, *, model: str) -> MotionTab:
             c["height"] = gr.Slider(64, side, render.height, step=64, label="Height (px)", elem_id="height")
             c["fps"] = gr.Slider(1, 60, render.fps, step=1, label="Frames per second", elem_id="fps")
             c["steps"] = gr.Slider(
-                1, limits.max_steps or 50, render.steps, step=1, label="Denoising steps", elem_id="steps"
+                1, _max_steps(limits), render.steps, step=1, label="Denoising steps", elem_id="steps"
             )
             c["batch_size"] = gr.Slider(
                 1,
-                32,
+                MAX_BATCH_SIZE,
                 render.batch_size,
                 step=1,
                 label="Batch size (frames per GPU call)",
@@ -131,6 +132,28 @@ def apply_settings(project: Project, values: list) -> Project:
     return replace(project, motion=motion, render=render)
 
 
+def fit_controls(project: Project, limits: Limits, *, model: str) -> tuple[Project, list[str]]:
+    """The project with its render settings inside what this Space's controls offer, and what was
+    changed, e.g. ``"steps 25 → 8"``. A project imported from a duplicated Space or the CLI may ask
+    for more steps, a larger size or another model than this Space allows; the controls would
+    refuse those values, so they are brought in here, in the open.
+    """
+    render = project.render
+    changes, notes = {}, []
+    tops = {"width": _max_side(limits), "height": _max_side(limits), "steps": _max_steps(limits)}
+    tops["batch_size"] = MAX_BATCH_SIZE
+    for name, top in tops.items():
+        if getattr(render, name) > top:
+            notes.append(f"{name} {getattr(render, name)} → {top}")
+            changes[name] = top
+    if render.model not in gpu.model_choices():
+        notes.append(f"model {render.model} → {model}")
+        changes["model"] = model
+    if not changes:
+        return project, []
+    return replace(project, render=render.model_dump() | changes), notes
+
+
 def control_values(project: Project) -> list:
     """The controls' values for a project, in ``FIELDS`` order (after an import)."""
     return [getattr(project.motion, n) for n in MOTION_FIELDS] + [
@@ -162,6 +185,10 @@ def plan(project: Project, analysis, *, limits: Limits):
     except BeatwalkError as exc:
         line += f"\n\n⚠️ The render will be refused: {exc}"
     return plot_frame_plan(frame_plan, analysis), line
+
+
+def _max_steps(limits: Limits) -> int:
+    return limits.max_steps or 50
 
 
 def _max_side(limits: Limits) -> int:

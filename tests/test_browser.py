@@ -202,3 +202,29 @@ def test_a_tempo_range_mends_the_metrical_level_and_a_bad_one_is_one_line(page, 
     assert "Traceback" not in toast
     # What was found before stays.
     assert re.search(r"\b(59|60|61)\.\d BPM", page.locator("#analysis-summary").inner_text())
+
+
+def test_an_imported_project_brings_its_tempo_range_and_fits_this_space(page, song, tmp_path):
+    """A project from a duplicated Space (512², 25 steps, a model this Space does not offer) with
+    a tempo range: its settings are brought within this Space's, said so, and its range is used."""
+    from pipelines.project import AudioRef, Keyframe, Project, RenderSettings
+
+    project = Project(
+        audio=AudioRef(path="drums.wav", tempo_range=(40, 80)),
+        keyframes=[Keyframe(time=0, prompt="a fox")],
+        render=RenderSettings(model="someone/their-own-model", width=512, height=512, steps=25),
+    )
+    project.save(tmp_path / "half-time.json")
+    page.locator("#song input[type=file]").set_input_files(str(song))
+    page.locator("#tab-keyframes-button").click()
+    with page.expect_file_chooser() as chooser:
+        page.locator("#import-project").click()
+    chooser.value.set_files(str(tmp_path / "half-time.json"))
+    # The boxes show the project's range and the song is analysed again with it.
+    expect_text(page, "#analysis-summary", r"\b(59|60|61)\.\d BPM")
+    toast = expect_text(page, ".toast-body", r"brought within this Space's settings")
+    for change in ("width 512 → 384", "height 512 → 384", "steps 25 → 4", "model someone/their-own-model → tiny"):
+        assert change in toast
+    page.locator("#tab-audio-button").click()
+    page.get_by_text("Tempo range").click()
+    assert page.locator("#tempo-fastest input[type=number]").input_value() == "80"
