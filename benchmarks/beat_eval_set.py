@@ -408,12 +408,12 @@ def groove_pattern(beats_per_bar, subdivisions, rng, *, named: float) -> tuple[l
     return kicks, snares, float(rng.choice([1.0, 1.0 / subdivisions, 0.5 / subdivisions])), 0.0
 
 
-def reverb_tail(audio: np.ndarray, rt60: float, rng) -> np.ndarray:
-    """``audio`` through a room's response (exponentially decaying noise, ``rt60`` seconds),
-    cut to its length: the wet signal alone."""
+def reverb_tail(audio: np.ndarray, rt60: float, rng, *, sample_rate: float = SAMPLE_RATE) -> np.ndarray:
+    """``audio`` (at ``sample_rate``) through a room's response (exponentially decaying noise,
+    ``rt60`` seconds), cut to its length: the wet signal alone."""
     import scipy.signal
 
-    t = np.arange(int(rt60 * SAMPLE_RATE)) / SAMPLE_RATE
+    t = np.arange(int(rt60 * sample_rate)) / sample_rate
     response = rng.standard_normal(len(t)) * np.exp(-6.9 * t / rt60)
     return scipy.signal.fftconvolve(audio, response)[: len(audio)]
 

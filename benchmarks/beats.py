@@ -39,7 +39,7 @@ import numpy as np
 import scipy.signal
 import soundfile
 
-from benchmarks.beat_eval_set import SPLITS, load
+from benchmarks.beat_eval_set import SPLITS, load, reverb_tail
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "beatwalk-demo.ogg"
@@ -111,10 +111,7 @@ def _saturate(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):
 
 
 def _hall(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):
-    t = np.arange(int(2.5 * sample_rate)) / sample_rate
-    response = rng.standard_normal(len(t)) * np.exp(-6.9 * t / 2.0)  # RT60 2 s
-    response[0] = 0.0
-    wet = scipy.signal.fftconvolve(samples, response)[: len(samples)]
+    wet = reverb_tail(samples, 2.0, rng, sample_rate=sample_rate)  # RT60 2 s
     wet *= np.sqrt(np.mean(samples**2) / (np.mean(wet**2) + 1e-12))
     return (0.6 * samples + 0.8 * wet).astype(np.float32), sample_rate
 

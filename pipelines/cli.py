@@ -96,16 +96,11 @@ def _tempo_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-bpm", type=float, help=f"fastest tempo the beats may follow ({fastest:g})")
 
 
-def _tempo_range(args: argparse.Namespace) -> tuple[float, float] | None:
-    """``--min-bpm`` / ``--max-bpm``, the default filling in the one not given; None: neither."""
-    from pipelines.tempo_range import TEMPO_RANGE
+def _tempo_range(args: argparse.Namespace) -> tuple[float, float]:
+    """``--min-bpm`` / ``--max-bpm``, the default filling in the one not given."""
+    from pipelines.tempo_range import with_defaults
 
-    if args.min_bpm is None and args.max_bpm is None:
-        return None
-    return (
-        TEMPO_RANGE[0] if args.min_bpm is None else args.min_bpm,
-        TEMPO_RANGE[1] if args.max_bpm is None else args.max_bpm,
-    )
+    return with_defaults(args.min_bpm, args.max_bpm)
 
 
 def _analyze(args: argparse.Namespace) -> int:

@@ -33,3 +33,12 @@ def check_tempo_range(slowest: float, fastest: float) -> tuple[float, float]:
             f"got {slowest:g}-{fastest:g}"
         )
     return slowest, fastest
+
+
+def with_defaults(slowest: float | None, fastest: float | None) -> tuple[float, float]:
+    """``(slowest, fastest)`` with ``TEMPO_RANGE``'s end for one left out (None), as a person gives
+    a range: one end, or both (not yet checked)."""
+    return (
+        TEMPO_RANGE[0] if slowest is None else slowest,
+        TEMPO_RANGE[1] if fastest is None else fastest,
+    )

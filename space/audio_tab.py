@@ -9,7 +9,7 @@ import gradio as gr
 
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
-from pipelines.tempo_range import TEMPO_BOUNDS, TEMPO_RANGE
+from pipelines.tempo_range import TEMPO_BOUNDS, TEMPO_RANGE, with_defaults
 
 EXAMPLE_SONG = Path(__file__).resolve().parent.parent / "examples" / "beatwalk-demo.ogg"
 
@@ -81,15 +81,7 @@ def analyze_song(
         raise BeatwalkError("upload a song first (or pick the example)")
     start, end = segment(start, end)
     audio = load_audio(song, start=start, end=end, max_duration=limits.max_song_seconds)
-    return audio, analyze(audio, tempo_range=_tempo_range(tempo_range))
-
-
-def _tempo_range(values: tuple[float | None, float | None] | None) -> tuple[float, float]:
-    slowest, fastest = values or (None, None)
-    return (
-        TEMPO_RANGE[0] if slowest is None else slowest,
-        TEMPO_RANGE[1] if fastest is None else fastest,
-    )
+    return audio, analyze(audio, tempo_range=with_defaults(*(tempo_range or (None, None))))
 
 
 def tempo_range_values(project) -> tuple[float, float]:

@@ -32,7 +32,6 @@ def test_shipped_weights_load_and_say_how_they_were_trained():
     assert beat_net.WEIGHTS.stat().st_size < 1_000_000
 
 
-
 def test_weights_load_at_their_own_width(tmp_path):
     from safetensors.torch import save_file
 
@@ -44,6 +43,7 @@ def test_weights_load_at_their_own_width(tmp_path):
     mel = torch.randn(1, 200, beat_net.N_MELS)
     with torch.inference_mode():
         torch.testing.assert_close(loaded(mel), narrow(mel))
+
 
 def test_activations_peak_on_the_beats_of_a_song_it_never_heard():
     samples, true_beats, true_downbeats = drum_song(duration=12.0, bpm=128.0)
