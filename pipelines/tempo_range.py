@@ -6,6 +6,8 @@ and the Space share it without importing one another.
 
 from __future__ import annotations
 
+import math
+
 from pipelines.errors import BeatwalkError
 
 TEMPO_RANGE = (45.0, 230.0)
@@ -42,3 +44,30 @@ def with_defaults(slowest: float | None, fastest: float | None) -> tuple[float, 
         TEMPO_RANGE[0] if slowest is None else slowest,
         TEMPO_RANGE[1] if fastest is None else fastest,
     )
+
+
+def octave_around(bpm: float) -> tuple[float, float]:
+    """The tempo range one octave wide centred (geometrically) on ``bpm``, within ``TEMPO_BOUNDS``.
+
+    A range a person asks for by tempo, not by its ends: ``octave_around(tempo / 2)`` reads a song
+    at half the tempo found, and leaves out both the tempo found and a quarter of it, whatever
+    the tracker heard; a tempo ramp or jump of up to an octave still fits.
+
+    Raises
+    ------
+    BeatwalkError
+        If ``bpm`` is not a tempo within ``TEMPO_BOUNDS``.
+
+    Examples
+    --------
+    >>> octave_around(60.0)
+    (42.4, 84.9)
+    """
+    low, high = TEMPO_BOUNDS
+    try:
+        tempo = float(bpm)
+    except (TypeError, ValueError):
+        tempo = math.nan
+    if not low <= tempo <= high:  # NaN fails too
+        raise BeatwalkError(f"a song can only be read around a tempo within {low:g}-{high:g} BPM, got {bpm!r}")
+    return round(max(low, tempo / math.sqrt(2)), 1), round(min(high, tempo * math.sqrt(2)), 1)

@@ -21,6 +21,8 @@ class AudioTab:
     end: gr.Number
     slowest: gr.Number
     fastest: gr.Number
+    half: gr.Button
+    double: gr.Button
     analyze: gr.Button
     summary: gr.Markdown
     plot: gr.Plot
@@ -46,7 +48,8 @@ def build(limits: Limits) -> AudioTab:
     with gr.Accordion("Tempo range", open=False):
         gr.Markdown(
             "If the beats come out at twice or half the song's tempo, narrow the range around the right "
-            "tempo and **Analyse** again; the project keeps it for the render."
+            "tempo and **Analyse** again, or let the buttons set it one octave around half or double the "
+            "tempo found and analyse again; the project keeps the range for the render."
         )
         with gr.Row():
             slowest = gr.Number(
@@ -57,11 +60,14 @@ def build(limits: Limits) -> AudioTab:
                 TEMPO_RANGE[1], label="Fastest tempo (BPM)", minimum=TEMPO_BOUNDS[0], maximum=TEMPO_BOUNDS[1],
                 elem_id="tempo-fastest",
             )  # fmt: skip
+        with gr.Row():
+            half = gr.Button("Half the tempo (½×)", size="sm", elem_id="tempo-half")
+            double = gr.Button("Double the tempo (2×)", size="sm", elem_id="tempo-double")
     summary = gr.Markdown(
         "Upload a song (or pick the example), then **Analyse**.", elem_id="analysis-summary"
     )
     plot = gr.Plot(label="Waveform, beats, downbeats, sections; tempo; energy", elem_id="analysis-plot")
-    return AudioTab(song, start, end, slowest, fastest, analyze, summary, plot)
+    return AudioTab(song, start, end, slowest, fastest, half, double, analyze, summary, plot)
 
 
 def analyze_song(
@@ -108,3 +114,19 @@ def figure(analysis, audio):
     from pipelines.plots import plot_analysis
 
     return plot_analysis(analysis, audio)
+
+
+def range_at(analysis_dict: dict | None, factor: float) -> tuple[float, float]:
+    """The tempo range boxes' values that read the analysed song at ``factor`` times the tempo
+    found (½: half, 2: double): one octave around it."""
+    from pipelines.tempo_range import octave_around
+
+    if not analysis_dict:
+        raise BeatwalkError("analyse a song first")
+    tempo = analysis_dict.get("tempo") or 0.0
+    if not tempo > 0:
+        raise BeatwalkError("no steady beat was found, so there is no tempo to halve or double")
+    low, high = TEMPO_BOUNDS
+    if not low <= tempo * factor <= high:
+        raise BeatwalkError(f"{factor:g} × {tempo:.1f} BPM is outside the {low:g}-{high:g} BPM a song can be read in")
+    return octave_around(tempo * factor)

@@ -142,6 +142,19 @@ def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -
     analyse_outputs = [analysis, audio.summary, audio.plot, project, keys.status]
     redraw(audio.analyze.click(analyse, analyse_inputs, analyse_outputs, api_visibility="private"))
 
+    # Half or double the tempo found: set the range one octave around it, then analyse again.
+    @user_errors
+    def halve(analysis_dict):
+        return audio_tab.range_at(analysis_dict, 0.5)
+
+    @user_errors
+    def double(analysis_dict):
+        return audio_tab.range_at(analysis_dict, 2.0)
+
+    for button, fn in ((audio.half, halve), (audio.double, double)):
+        ranged = button.click(fn, analysis, [audio.slowest, audio.fastest], api_visibility="private")
+        redraw(ranged.success(analyse, analyse_inputs, analyse_outputs, api_visibility="private"))
+
     # -- keyframes ----------------------------------------------------------------
 
     @user_errors

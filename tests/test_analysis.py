@@ -18,6 +18,7 @@ from pipelines.audio import Audio, load_audio
 from pipelines.envelopes import ENVELOPE_NAMES
 from pipelines.errors import BeatwalkError
 from pipelines.plots import plot_analysis
+from pipelines.tempo_range import octave_around
 from tests.songs import drum_song
 
 REPO = Path(__file__).resolve().parents[1]
@@ -251,6 +252,26 @@ def test_tempo_range_sets_the_metrical_level(drums):
     # An analysis from before tempo ranges had the default one.
     del data["tempo_range"]
     assert Analysis.from_dict(data).tempo_range == (45.0, 230.0)
+
+
+def test_an_octave_around_half_or_double_the_tempo_reads_the_song_there(drums):
+    """What the Space's ½× and 2× buttons do: one octave around half or double the tempo found."""
+    audio, whole, _, _ = drums
+    assert octave_around(60.0) == (42.4, 84.9)
+    half = analyze(audio, tempo_range=octave_around(whole.tempo / 2))
+    assert half.tempo == pytest.approx(60.0, abs=1.5)
+    again = analyze(audio, tempo_range=octave_around(half.tempo * 2))
+    assert again.tempo == pytest.approx(120.0, abs=2.0)
+    assert mir_eval.beat.f_measure(np.asarray(whole.beats), np.asarray(again.beats)) > 0.95
+    # Near the bounds the octave is cut short, never empty.
+    assert octave_around(20.0) == (20.0, 28.3) and octave_around(400.0) == (282.8, 400.0)
+
+
+@pytest.mark.parametrize("bpm", [0.0, 19.9, 400.5, float("nan"), None, "fast"])
+def test_no_octave_around_a_tempo_out_of_bounds(bpm):
+    with pytest.raises(BeatwalkError, match="within 20-400 BPM") as error:
+        octave_around(bpm)
+    assert "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize(

@@ -204,6 +204,24 @@ def test_a_tempo_range_mends_the_metrical_level_and_a_bad_one_is_one_line(page, 
     assert re.search(r"\b(59|60|61)\.\d BPM", page.locator("#analysis-summary").inner_text())
 
 
+def test_half_and_double_tempo_buttons_read_the_song_again(page, song):
+    """½× sets the range one octave around half the tempo found and analyses again; 2× goes back."""
+    page.get_by_text("Tempo range").click()
+    page.locator("#tempo-half").click()
+    toast = expect_text(page, ".toast-body", r"analyse a song first")
+    assert "Traceback" not in toast
+    page.locator("#song input[type=file]").set_input_files(str(song))
+    page.locator("#analyze").click()
+    expect_text(page, "#analysis-summary", r"\b(119|120|121)\.\d BPM")
+    page.locator("#tempo-half").click()
+    expect_text(page, "#analysis-summary", r"\b(59|60|61)\.\d BPM")
+    slowest, fastest = (page.locator(f"#tempo-{end} input[type=number]") for end in ("slowest", "fastest"))
+    assert 41 < float(slowest.input_value()) < 44 and 83 < float(fastest.input_value()) < 87
+    page.locator("#tempo-double").click()
+    expect_text(page, "#analysis-summary", r"\b(119|120|121)\.\d BPM")
+    assert 83 < float(slowest.input_value()) < 87 and 167 < float(fastest.input_value()) < 173
+
+
 def test_an_imported_project_brings_its_tempo_range_and_fits_this_space(page, song, tmp_path):
     """A project from a duplicated Space (512², 25 steps, a model this Space does not offer) with
     a tempo range: its settings are brought within this Space's, said so, and its range is used."""
