@@ -56,7 +56,8 @@ def viterbi_beats(log_beat, log_other, intervals, log_trans, beat_states):
     Returns
     -------
     starts : np.ndarray [shape=(b,), int64]
-        Frames where the path enters position 0 (a beat region starts).
+        Frames where the path enters position 0 (a beat region starts); the first is negative
+        when frame 0 lies inside a beat region that began before it.
     periods : np.ndarray [shape=(b,), int64]
         The period index the path takes at each of them.
     """
@@ -102,8 +103,9 @@ def viterbi_beats(log_beat, log_other, intervals, log_trans, beat_states):
             position = intervals[period] - 1
         else:
             position -= 1
-    if position == 0:
-        starts.append(0)
+    if position < beat_states[period]:
+        # Frame 0 is inside a beat region that began before it (a song that starts on a beat).
+        starts.append(-position)
         periods.append(period)
     return np.array(starts[::-1], dtype=np.int64), np.array(periods[::-1], dtype=np.int64)
 
