@@ -12,6 +12,12 @@ own: trained by ``scripts/train_beat_net.py`` on music that ``benchmarks/beat_ev
 composes and renders (its ``train`` and ``train-varied`` splits) and on drum-machine songs from
 ``benchmarks/synth_drums.py``, so they ship with the code under its licence and nothing is
 downloaded.
+
+A second set of weights (``pipelines/weights/beat_tempo.safetensors``) is the same network
+fine-tuned with a third output, a tempo head (Böck, Davies & Knees, "Multi-task learning of tempo
+and beat", ISMIR 2019): a distribution over ``TEMPO_BPM`` for the whole song, read from the
+network's features averaged over time. The beat tracker uses it as its tempo prior, which settles
+the metrical level where the beat probabilities read both ways.
 """
 
 from __future__ import annotations
@@ -22,10 +28,17 @@ from pathlib import Path
 import numpy as np
 
 WEIGHTS = Path(__file__).parent / "weights" / "beat_tcn.safetensors"
+TEMPO_WEIGHTS = Path(__file__).parent / "weights" / "beat_tempo.safetensors"
 N_MELS = 96
+TEMPO_BPM = np.geomspace(30.0, 300.0, 121)
+"""The tempo head's classes, BPM (about 2 % apart)."""
+TEMPO_HIDDEN = 64
 
 
-def build_model(*, channels: int = 48, dilations: tuple[int, ...] = tuple(2**k for k in range(10)), dropout: float = 0.1):
+def build_model(
+    *, channels: int = 48, dilations: tuple[int, ...] = tuple(2**k for k in range(10)), dropout: float = 0.1,
+    tempo: bool = False,
+):  # fmt: skip
     """The network, untrained.
 
     Parameters
@@ -36,12 +49,15 @@ def build_model(*, channels: int = 48, dilations: tuple[int, ...] = tuple(2**k f
         One residual block per dilation (in frames).
     dropout : float
         Dropout rate in training.
+    tempo : bool
+        Add the tempo head (``model.tempo_logits``).
 
     Returns
     -------
     torch.nn.Module
         Maps a batch of log mel spectrograms ``[shape=(b, t, 96)]`` to logits ``[shape=(b, t, 2)]``
-        (beat, downbeat).
+        (beat, downbeat); with ``tempo``, ``model.tempo_logits(log_mel)`` gives ``[shape=(b, 121)]``
+        over ``TEMPO_BPM``.
     """
     import torch
     from torch import nn
@@ -66,10 +82,21 @@ def build_model(*, channels: int = 48, dilations: tuple[int, ...] = tuple(2**k f
             )
             self.blocks = nn.Sequential(*[Block(d) for d in dilations])
             self.head = nn.Conv1d(channels, 2, 1)
+            if tempo:
+                self.tempo = nn.Sequential(
+                    nn.Linear(channels, TEMPO_HIDDEN), nn.ELU(), nn.Linear(TEMPO_HIDDEN, len(TEMPO_BPM))
+                )
+
+        def features(self, log_mel: torch.Tensor) -> torch.Tensor:
+            return nn.functional.elu(self.blocks(self.frontend(log_mel.transpose(1, 2))))
 
         def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
-            x = self.blocks(self.frontend(log_mel.transpose(1, 2)))
-            return self.head(nn.functional.elu(x)).transpose(1, 2)
+            return self.head(self.features(log_mel)).transpose(1, 2)
+
+        def tempo_logits(self, log_mel: torch.Tensor, features: torch.Tensor | None = None) -> torch.Tensor:
+            """Tempo class logits of each song in the batch (``features``: already computed)."""
+            features = self.features(log_mel) if features is None else features
+            return self.tempo(features.mean(dim=2))
 
     return BeatTCN()
 
@@ -80,16 +107,16 @@ def load_model(path: str | Path):
 
     state = load_file(str(path))
     # The width is the weights' own (the head maps ``channels`` to 2 outputs).
-    model = build_model(channels=int(state["head.weight"].shape[1]))
+    model = build_model(channels=int(state["head.weight"].shape[1]), tempo="tempo.0.weight" in state)
     model.load_state_dict(state)
     return model
 
 
-@functools.lru_cache(maxsize=1)
-def _trained_model():
+@functools.lru_cache(maxsize=2)
+def _trained_model(path: Path):
     import torch
 
-    model = load_model(WEIGHTS)
+    model = load_model(path)
     model.eval()
     return model, torch
 
@@ -107,8 +134,27 @@ def activations(log_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     beat, downbeat : np.ndarray [shape=(t,)]
         Probabilities in 0..1.
     """
-    model, torch = _trained_model()
+    model, torch = _trained_model(WEIGHTS)
     with torch.inference_mode():
         logits = model(torch.from_numpy(np.ascontiguousarray(log_mel.T, dtype=np.float32))[None])[0]
     probs = torch.sigmoid(logits).numpy().astype(np.float64)
     return probs[:, 0], probs[:, 1]
+
+
+def tempo_probabilities(log_mel: np.ndarray) -> np.ndarray:
+    """The tempo head's distribution over ``TEMPO_BPM`` for the whole of ``log_mel``.
+
+    Parameters
+    ----------
+    log_mel : np.ndarray [shape=(96, t)]
+        As for :func:`activations`.
+
+    Returns
+    -------
+    np.ndarray [shape=(121,)]
+        Probabilities summing to 1.
+    """
+    model, torch = _trained_model(TEMPO_WEIGHTS)
+    with torch.inference_mode():
+        logits = model.tempo_logits(torch.from_numpy(np.ascontiguousarray(log_mel.T, dtype=np.float32))[None])[0]
+    return torch.softmax(logits.double(), dim=0).numpy()

@@ -9,8 +9,9 @@ the Viterbi decoders of :mod:`pipelines.beat_dbn`:
     downbeat probability; a dynamic Bayesian network over (beat period, position in the beat)
     decoded with Viterbi (Krebs, Böck & Widmer 2015, as in madmom's
     ``DBNBeatTrackingProcessor``) turns the beat probability into beats through ramps, jumps and
-    rubato; a bar model over beats (meters of 2, 3, 4 or 5 beats, allowed to change at bar
-    lines) reads the downbeat probability at each beat.
+    rubato, with the song's tempo distribution from the network's tempo head as its tempo prior;
+    a bar model over beats (meters of 2, 3, 4 or 5 beats, allowed to change at bar lines) reads
+    the downbeat probability at each beat.
 
 ``dsp`` (no network; numpy, scipy, librosa and numba only)
     1. SuperFlux-style spectral flux on the log mel spectrogram, with the low band weighted up
@@ -30,6 +31,7 @@ beats barely stand out) get none. ``BEATWALK_BEAT_TRACKER`` (or ``tracker=``) pi
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import librosa
@@ -141,9 +143,10 @@ def track_beats(
         from pipelines import beat_net
 
         beat_activation, down_activation = beat_net.activations(features["log_mel"])
+        log_prior = _tempo_head_prior(beat_net.tempo_probabilities(features["log_mel"]))
         frames, _ = _track_beat_frames(
             beat_activation, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=False,
-            min_beat_states=NET_MIN_BEAT_STATES, prior_octaves=NET_TEMPO_PRIOR_OCTAVES,
+            min_beat_states=NET_MIN_BEAT_STATES, log_prior=log_prior,
         )
         if len(frames) < 2 or beat_activation[frames].mean() < NET_MIN_BEAT_SALIENCE:
             return _empty_track()
@@ -157,7 +160,7 @@ def track_beats(
         onset = features["onset"] + LOW_WEIGHT * features["low"]
         onset = onset + CHROMA_WEIGHT * np.percentile(onset, 95) * features["chord"]
         frames, salience = _track_beat_frames(
-            onset, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=True, prior_octaves=TEMPO_PRIOR_OCTAVES
+            onset, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=True, log_prior=_log_normal_prior
         )
         if len(frames) < 2 or salience < MIN_BEAT_SALIENCE:
             return _empty_track()
@@ -194,11 +197,11 @@ CHROMA_WEIGHT = 1.5
 MIN_BEAT_SALIENCE = 2.6
 # The network's tracker (tcn), chosen on the dev, dev-large and dev-varied splits, the drum-machine
 # songs of benchmarks/synth_drums.py (seeds 1000-1059), our example song and the test drum songs.
-# Its tempo prior is narrower than the dsp tracker's (0.75 octave, not 1): music where the network
-# hears a weaker pulse between the beats, such as the release of short chords in the example
-# song's verse (beat probability 0.26 there, 0.5 on the beats), is otherwise tracked at twice its
-# tempo (example song beat F 0.82 at 1 octave, 0.97 at 0.75; dev, dev-large, dev-varied and the
-# drum machines within 0.004 of each other at 1, 0.75 and 0.6). A beat region spans at least 4
+# Its tempo prior is the tempo head's distribution for the song (its log, each tempo's probability
+# over the most likely one's plus a floor of 0.03 so that no tempo is ruled out), in place of the
+# dsp tracker's log-normal: it is right on some songs the beat probabilities read at another
+# metrical level (4/4 without drums at 61 BPM, a waltz at 81), and the log-normal adds nothing
+# on top of it (benchmarks/RESULTS.md). A beat region spans at least 4
 # frames (46 ms): the network's peaks are 3 frames wide, and with 1-frame regions at fast tempi
 # the decoder skipped every other beat (dev-large beat F 0.928 -> 0.957 at 4 with earlier weights;
 # 3 and 5 within 0.01). Below a mean network beat probability of 0.07 at the tracked beats there
@@ -214,7 +217,7 @@ MIN_BEAT_SALIENCE = 2.6
 NET_MIN_BEAT_SALIENCE = 0.07
 NET_MIN_END_BEAT = 0.15
 NET_MIN_BEAT_STATES = 4
-NET_TEMPO_PRIOR_OCTAVES = 0.75
+NET_TEMPO_FLOOR = 0.03
 NET_DOWNBEAT_FLOOR = 0.3
 NET_METER_PRIOR = np.array([0.3, 0.3, 0.3, 0.1])
 # The chroma and bass novelty columns of _bar_features, and how much more harmonic change (sum of
@@ -307,12 +310,12 @@ def _active_frames(rms_db: np.ndarray) -> np.ndarray:
 
 def _track_beat_frames(
     onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float, normalise: bool,
-    prior_octaves: float, min_beat_states: int = 1,
+    log_prior: Callable[[np.ndarray], np.ndarray], min_beat_states: int = 1,
 ) -> tuple[np.ndarray, float]:
     """Beat frames from a beat activation (an onset envelope to ``normalise``, or a beat
     probability) with the (period, position) DBN, only where active, and their salience: the
-    mean activation at the beats over its mean everywhere. The tempo prior is log-normal around
-    ``TEMPO_PRIOR_BPM``, ``prior_octaves`` wide."""
+    mean activation at the beats over its mean everywhere. ``log_prior`` maps tempi (BPM) to the
+    log prior of each beat period."""
     first, last = np.flatnonzero(active)[[0, -1]]
     envelope = onset[first : last + 1]
     activation = envelope
@@ -322,8 +325,7 @@ def _track_beat_frames(
     activation = np.clip(activation, 1e-4, 1 - 1e-4)
     intervals = np.unique(np.round(60.0 * FPS / np.geomspace(max_bpm, min_bpm, 80)).astype(np.int64))
     bpm = 60.0 * FPS / intervals
-    log_prior = -0.5 * (np.log2(bpm / TEMPO_PRIOR_BPM) / prior_octaves) ** 2
-    log_trans = beat_transitions(intervals, transition_lambda=TRANSITION_LAMBDA, log_prior=log_prior)
+    log_trans = beat_transitions(intervals, transition_lambda=TRANSITION_LAMBDA, log_prior=log_prior(bpm))
     beat_states = np.maximum(min_beat_states, intervals // OBSERVATION_LAMBDA).astype(np.int64)
     log_beat = np.log(activation)
     log_other = np.log((1 - activation) / (OBSERVATION_LAMBDA - 1))
@@ -336,6 +338,23 @@ def _track_beat_frames(
     salience = float(activation[frames].mean() / activation.mean()) if len(frames) else 0.0
     frames += first
     return frames[active[frames]], salience
+
+
+def _log_normal_prior(bpm: np.ndarray) -> np.ndarray:
+    """The dsp tracker's tempo prior: log-normal around ``TEMPO_PRIOR_BPM``, ``TEMPO_PRIOR_OCTAVES`` wide."""
+    return -0.5 * (np.log2(bpm / TEMPO_PRIOR_BPM) / TEMPO_PRIOR_OCTAVES) ** 2
+
+
+def _tempo_head_prior(probabilities: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The network's tempo prior from its tempo head's ``probabilities`` over ``beat_net.TEMPO_BPM``."""
+    from pipelines.beat_net import TEMPO_BPM
+
+    relative = probabilities / probabilities.max()
+
+    def log_prior(bpm: np.ndarray) -> np.ndarray:
+        return np.log(np.interp(np.log(bpm), np.log(TEMPO_BPM), relative) + NET_TEMPO_FLOOR)
+
+    return log_prior
 
 
 def _trim_faint_ends(frames: np.ndarray, activation: np.ndarray, floor: float) -> np.ndarray:

@@ -15,15 +15,25 @@ The shipped weights were trained in two stages, on a 2-core CPU about 45 and 15 
     python scripts/train_beat_net.py --init stage1.safetensors --synthetic 1000 --stabs 0.5 \
         --sparse-max-bpm 120 --steps 2000 --lr 5e-4 --seed 2
 
+The tempo weights (``pipelines/weights/beat_tempo.safetensors``, whose tempo head is the beat
+tracker's tempo prior) fine-tune the beat weights once more, on the second stage's data, with a
+tempo head added (``--tempo-weight``: its cross-entropy, weighted so, joins the beat loss; the
+new head learns ``TEMPO_LR_SCALE`` times faster), about 17 minutes::
+
+    python scripts/train_beat_net.py --init pipelines/weights/beat_tcn.safetensors --synthetic 1000 \
+        --stabs 0.5 --sparse-max-bpm 120 --steps 2000 --lr 5e-4 --seed 3 --tempo-weight 0.02 \
+        --out pipelines/weights/beat_tempo.safetensors
+
 The first stage has 400 drum-machine songs. The second fine-tunes it on 1000, half of them with
 short chords on every beat (``--stabs``: the first stage heard the release of a short chord,
 half-way between two beats, as a beat), and with grooves that leave a beat to the hi-hat alone
 slowed to at most 120 BPM (``--sparse-max-bpm``: drawn at any tempo, the same sound was labelled
 at two tempi, and the network heard simple 90-110 BPM drum songs at twice their tempo). It writes
 ``pipelines/weights/beat_tcn.safetensors`` and a JSON record beside it that embeds the first
-stage's record.
+stage's record (and the tempo weights' record embeds the beat weights').
 
-Targets are madmom-style: 1 at a beat's frame, 0.5 on the frames either side. Each step trains on
+Targets are madmom-style: 1 at a beat's frame, 0.5 on the frames either side; the tempo head's,
+a Gaussian over its tempo classes around the crop's median beat period. Each step trains on
 random crops of about 18 s, time-stretched by up to ±18 % (so every style is seen at more tempi),
 with random gain, spectral tilt and noise, so that the network does not learn the soundfonts'
 exact levels. ``--channels`` sets the network's width (``--init`` takes it from the weights);
@@ -49,6 +59,7 @@ from benchmarks.synth_drums import synth_drum_clip
 from pipelines import beat_net, beats
 
 NEGATIVE_SECONDS = 30.0
+TEMPO_LR_SCALE = 4.0
 
 
 def mel_of(y: np.ndarray) -> np.ndarray:
@@ -124,8 +135,9 @@ def augment(mel: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.log1p(beats.LOG_MEL_SCALE * (mel.astype(np.float32) * gain * tilt + noise)).astype(np.float32)
 
 
-def crop(item, rng: np.random.Generator, frames: int, stretch: float) -> tuple[np.ndarray, np.ndarray]:
-    """A random crop of ``frames`` output frames, time-stretched by ``stretch`` (> 1: faster)."""
+def crop(item, rng: np.random.Generator, frames: int, stretch: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A random crop of ``frames`` output frames, time-stretched by ``stretch`` (> 1: faster): its
+    mel, its targets, and the tempo head's target (zeros where the crop holds under 4 beats)."""
     mel, beat_frames, down_frames = item
     span = frames * stretch
     start = rng.uniform(0, max(len(mel) - span, 0))
@@ -136,20 +148,45 @@ def crop(item, rng: np.random.Generator, frames: int, stretch: float) -> tuple[n
     frac = (source - low)[:, None].astype(np.float32)
     out = mel[low].astype(np.float32) * (1 - frac) + mel[high].astype(np.float32) * frac
     out[~inside] = 0.0
-    target = targets(frames, (beat_frames - start) / stretch, (down_frames - start) / stretch)
+    beat_frames = (beat_frames - start) / stretch
+    target = targets(frames, beat_frames, (down_frames - start) / stretch)
     target[~inside] = 0.0
-    return out, target
+    return out, target, tempo_target(beat_frames, int(inside.sum()))
+
+
+def tempo_target(beat_frames: np.ndarray, length: int) -> np.ndarray:
+    """The tempo head's target for a crop of ``length`` frames: a Gaussian (1.5 classes wide) over
+    ``beat_net.TEMPO_BPM`` around the median period of the beats inside; zeros under 4 beats."""
+    inside = beat_frames[(beat_frames >= 0) & (beat_frames < length)]
+    if len(inside) < 4:
+        return np.zeros(len(beat_net.TEMPO_BPM), dtype=np.float32)
+    bpm = 60.0 * beats.FPS / np.median(np.diff(inside))
+    classes = np.log(beat_net.TEMPO_BPM / bpm) / np.log(beat_net.TEMPO_BPM[1] / beat_net.TEMPO_BPM[0])
+    target = np.exp(-0.5 * (classes / 1.5) ** 2)
+    return (target / target.sum()).astype(np.float32)
 
 
 def batches(data, rng, *, batch_size: int, frames: int, max_stretch: float = 1.18):
+    """Endless batches: mels, beat/downbeat targets, tempo targets."""
     while True:
-        mels, targets_ = [], []
+        mels, targets_, tempi = [], [], []
         for index in rng.integers(len(data), size=batch_size):
             stretch = float(np.exp(rng.uniform(-np.log(max_stretch), np.log(max_stretch))))
-            mel, target = crop(data[index], rng, frames, stretch)
+            mel, target, tempo = crop(data[index], rng, frames, stretch)
             mels.append(augment(mel, rng))
             targets_.append(target)
-        yield np.stack(mels), np.stack(targets_)
+            tempi.append(tempo)
+        yield np.stack(mels), np.stack(targets_), np.stack(tempi)
+
+
+def tempo_loss(logits, target):
+    """Cross-entropy of the tempo head over the crops that have a tempo target."""
+    import torch
+
+    has = target.sum(dim=1) > 0
+    if not has.any():
+        return logits.sum() * 0.0
+    return -(target[has] * torch.log_softmax(logits[has], dim=1)).sum(dim=1).mean()
 
 
 def main(argv=None):
@@ -163,6 +200,10 @@ def main(argv=None):
     )
     parser.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
     parser.add_argument("--channels", type=int, default=48, help="width of the network's temporal layers")
+    parser.add_argument(
+        "--tempo-weight", type=float, default=0.0,
+        help="add the tempo head, its loss weighted so against the beat loss (0: no tempo head)",
+    )  # fmt: skip
     parser.add_argument("--steps", type=int, default=9000)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--frames", type=int, default=1536, help="crop length in frames (86 per second)")
@@ -173,7 +214,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import torch
-    from safetensors.torch import save_file
+    from safetensors.torch import load_file, save_file
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -188,34 +229,57 @@ def main(argv=None):
     print(f"features: {len(train)} train ({args.synthetic} synthetic drums, {args.negatives} without a beat) "
           f"and {len(dev)} dev clips in {time.perf_counter() - start:.0f} s", flush=True)
 
+    with_tempo = args.tempo_weight > 0
     if args.init:
-        model = beat_net.load_model(args.init)
-        args.channels = model.head.in_channels
+        state = load_file(str(args.init))
+        args.channels = int(state["head.weight"].shape[1])
+        model = beat_net.build_model(channels=args.channels, tempo=with_tempo)
+        # Weights without a tempo head start one: only its parameters may be missing.
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        assert not unexpected and all(key.startswith("tempo.") for key in missing), (missing, unexpected)
     else:
-        model = beat_net.build_model(channels=args.channels)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=args.lr, total_steps=args.steps, pct_start=0.05)
+        model = beat_net.build_model(channels=args.channels, tempo=with_tempo)
+    # The new tempo head learns TEMPO_LR_SCALE times faster than the network it reads.
+    head = [p for name, p in model.named_parameters() if name.startswith("tempo.")]
+    body = [p for name, p in model.named_parameters() if not name.startswith("tempo.")]
+    groups = [{"params": body, "lr": args.lr}] + ([{"params": head, "lr": args.lr * TEMPO_LR_SCALE}] if head else [])
+    optimizer = torch.optim.AdamW(groups, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=[group["lr"] for group in groups], total_steps=args.steps, pct_start=0.05
+    )
     loss_fn = torch.nn.BCEWithLogitsLoss()
     dev_mels = [torch.from_numpy(np.log1p(beats.LOG_MEL_SCALE * m.astype(np.float32)))[None] for m, _, _ in dev]
     dev_targets = [torch.from_numpy(targets(len(m), b, d))[None] for m, b, d in dev]
+    dev_bpm = [60.0 * beats.FPS / np.median(np.diff(b)) for _, b, _ in dev]
     history = []
-    running = 0.0
-    for step, (mel, target) in enumerate(batches(train, rng, batch_size=args.batch_size, frames=args.frames), 1):
+    running = running_tempo = 0.0
+    for step, (mel, target, tempo) in enumerate(batches(train, rng, batch_size=args.batch_size, frames=args.frames), 1):
         model.train()
-        loss = loss_fn(model(torch.from_numpy(mel)), torch.from_numpy(target))
+        features = model.features(torch.from_numpy(mel))
+        loss = loss_fn(model.head(features).transpose(1, 2), torch.from_numpy(target))
+        running += loss.item()
+        if with_tempo:
+            tempo_part = tempo_loss(model.tempo_logits(None, features), torch.from_numpy(tempo))
+            running_tempo += tempo_part.item()
+            loss = loss + args.tempo_weight * tempo_part
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
-        running += loss.item()
         if step % 250 == 0 or step == args.steps:
-            running /= step - (history[-1]["step"] if history else 0)
+            steps = step - (history[-1]["step"] if history else 0)
             model.eval()
             with torch.inference_mode():
                 dev_loss = float(np.mean([float(loss_fn(model(m), t)) for m, t in zip(dev_mels, dev_targets)]))
-            history.append({"step": step, "train_loss": round(running, 5), "dev_loss": round(dev_loss, 5)})
-            print(f"step {step:5d}  train {running:.4f}  dev {dev_loss:.4f}  {time.perf_counter() - start:.0f} s", flush=True)
-            running = 0.0
+                entry = {"step": step, "train_loss": round(running / steps, 5), "dev_loss": round(dev_loss, 5)}
+                if with_tempo:
+                    # Share of dev clips whose most likely tempo class is within 4 % of the truth.
+                    found = [beat_net.TEMPO_BPM[int(model.tempo_logits(m)[0].argmax())] for m in dev_mels]
+                    right = np.abs(np.log(np.asarray(found) / np.asarray(dev_bpm))) < np.log(1.04)
+                    entry.update(train_tempo_loss=round(running_tempo / steps, 4), dev_tempo_accuracy=round(right.mean(), 3))
+            history.append(entry)
+            print(f"step {step:5d}  {json.dumps(entry)}  {time.perf_counter() - start:.0f} s", flush=True)
+            running = running_tempo = 0.0
             args.out.parent.mkdir(parents=True, exist_ok=True)
             save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(args.out))
         if step == args.steps:

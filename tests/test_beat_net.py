@@ -24,12 +24,30 @@ SR = 22050
 
 
 def test_shipped_weights_load_and_say_how_they_were_trained():
-    model, _ = beat_net._trained_model()
+    model, _ = beat_net._trained_model(beat_net.WEIGHTS)
     n_params = sum(p.numel() for p in model.parameters())
     record = json.loads(beat_net.WEIGHTS.with_suffix(".json").read_text())
     assert record["parameters"] == n_params
     assert record["train_clips"] >= 1000
     assert beat_net.WEIGHTS.stat().st_size < 1_000_000
+
+
+def test_shipped_tempo_weights_have_a_tempo_head_and_say_how_they_were_trained():
+    model, _ = beat_net._trained_model(beat_net.TEMPO_WEIGHTS)
+    assert hasattr(model, "tempo")
+    record = json.loads(beat_net.TEMPO_WEIGHTS.with_suffix(".json").read_text())
+    assert record["parameters"] == sum(p.numel() for p in model.parameters())
+    assert float(record["settings"]["tempo_weight"]) > 0
+    assert record["init_record"]["parameters"] < record["parameters"]  # fine-tuned from the beat weights
+    assert beat_net.TEMPO_WEIGHTS.stat().st_size < 1_000_000
+
+
+@pytest.mark.parametrize("bpm", [90.0, 128.0, 170.0])
+def test_the_tempo_head_hears_a_song_it_never_heard(bpm):
+    samples, _, _ = drum_song(duration=12.0, bpm=bpm)
+    probabilities = beat_net.tempo_probabilities(beats._features(samples)["log_mel"])
+    assert probabilities.shape == beat_net.TEMPO_BPM.shape and probabilities.sum() == pytest.approx(1.0)
+    assert beat_net.TEMPO_BPM[probabilities.argmax()] == pytest.approx(bpm, rel=0.04)
 
 
 def test_weights_load_at_their_own_width(tmp_path):
@@ -89,11 +107,14 @@ def test_stretched_crops_keep_beats_on_their_frames(stretch):
     samples, true_beats, true_downbeats = drum_song(duration=20.0, bpm=100.0)
     mel = train_beat_net.mel_of(samples)
     item = (mel, true_beats * beats.FPS, true_downbeats * beats.FPS)
-    out, target = train_beat_net.crop(item, rng, 600, stretch)
+    out, target, tempo = train_beat_net.crop(item, rng, 600, stretch)
     assert out.shape == (600, beat_net.N_MELS) and target.shape == (600, 2)
     # Beats are now `stretch` times closer together, in frames.
     spacing = np.diff(np.flatnonzero(target[:, 0] == 1.0))
     assert np.median(spacing) == pytest.approx(60.0 / 100.0 * beats.FPS / stretch, abs=1.0)
+    # The tempo head is taught the tempo the crop sounds at.
+    assert tempo.sum() == pytest.approx(1.0)
+    assert beat_net.TEMPO_BPM[tempo.argmax()] == pytest.approx(100.0 * stretch, rel=0.02)
     # And the kick's onsets (the low bands jump) still land on them.
     low = out[:, :8].sum(axis=1)
     rise = np.flatnonzero(np.diff(low) > 0.5 * np.diff(low).max()) + 1
@@ -123,18 +144,48 @@ def test_training_steps_lower_the_loss_on_a_batch():
     item = (train_beat_net.mel_of(samples), true_beats * beats.FPS, true_downbeats * beats.FPS)
     batch = next(train_beat_net.batches([item], rng, batch_size=2, frames=400))
     assert batch[0].shape == (2, 400, beat_net.N_MELS) and batch[1].shape == (2, 400, 2)
+    assert batch[2].shape == (2, len(beat_net.TEMPO_BPM))
     torch.manual_seed(0)
-    model = beat_net.build_model(dropout=0.0)
+    model = beat_net.build_model(dropout=0.0, tempo=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    x, y = torch.from_numpy(batch[0]), torch.from_numpy(batch[1])
-    losses = []
+    x, y, tempo = (torch.from_numpy(part) for part in batch)
+    losses, tempo_losses = [], []
     for _ in range(20):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y)
+        tempo_loss = train_beat_net.tempo_loss(model.tempo_logits(x), tempo)
         optimizer.zero_grad()
-        loss.backward()
+        (loss + tempo_loss).backward()
         optimizer.step()
         losses.append(loss.item())
+        tempo_losses.append(tempo_loss.item())
     assert losses[-1] < 0.5 * losses[0]
+    assert tempo_losses[-1] < 0.5 * tempo_losses[0]
+    assert beat_net.TEMPO_BPM[int(model.tempo_logits(x)[0].argmax())] == pytest.approx(110.0, rel=0.25)
+
+
+def test_the_tempo_head_starts_on_weights_without_one(tmp_path):
+    """``--init`` beat weights and ``--tempo-weight``: the network is kept, a tempo head added."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    plain = beat_net.build_model(channels=8).eval()
+    save_file({k: v.contiguous() for k, v in plain.state_dict().items()}, str(tmp_path / "plain.safetensors"))
+    with_head = beat_net.build_model(channels=8, tempo=True).eval()
+    missing, unexpected = with_head.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(key.startswith("tempo.") for key in missing)
+    mel = torch.randn(1, 300, beat_net.N_MELS)
+    with torch.inference_mode():
+        torch.testing.assert_close(with_head(mel), plain(mel))
+        assert with_head.tempo_logits(mel).shape == (1, len(beat_net.TEMPO_BPM))
+    save_file({k: v.contiguous() for k, v in with_head.state_dict().items()}, str(tmp_path / "tempo.safetensors"))
+    assert hasattr(beat_net.load_model(tmp_path / "tempo.safetensors"), "tempo")
+
+
+def test_no_tempo_target_under_four_beats():
+    assert not train_beat_net.tempo_target(np.array([10.0, 50.0, 90.0]), 600).any()
+    assert not train_beat_net.tempo_target(np.array([-80.0, -40.0, 700.0, 740.0]), 600).any()
+    logits = torch.zeros(2, len(beat_net.TEMPO_BPM), requires_grad=True)
+    assert train_beat_net.tempo_loss(logits, torch.zeros_like(logits)).item() == 0.0
 
 
 @pytest.mark.parametrize("seed", [0, 1])
