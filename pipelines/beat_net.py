@@ -101,14 +101,17 @@ def build_model(
     return BeatTCN()
 
 
-def load_model(path: str | Path):
-    """The network built at the width of the weights in ``path`` (safetensors), with them loaded."""
+def load_model(path: str | Path, *, add_tempo: bool = False):
+    """The network built at the width of the weights in ``path`` (safetensors), with them loaded;
+    with their tempo head if they have one, else with a new, untrained one if ``add_tempo``."""
     from safetensors.torch import load_file
 
     state = load_file(str(path))
+    has_tempo = "tempo.0.weight" in state
     # The width is the weights' own (the head maps ``channels`` to 2 outputs).
-    model = build_model(channels=int(state["head.weight"].shape[1]), tempo="tempo.0.weight" in state)
-    model.load_state_dict(state)
+    model = build_model(channels=int(state["head.weight"].shape[1]), tempo=has_tempo or add_tempo)
+    # Only a new tempo head's parameters may be missing from the weights.
+    model.load_state_dict(state, strict=has_tempo or not add_tempo)
     return model
 
 

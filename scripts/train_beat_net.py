@@ -214,7 +214,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import torch
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import save_file
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -231,12 +231,9 @@ def main(argv=None):
 
     with_tempo = args.tempo_weight > 0
     if args.init:
-        state = load_file(str(args.init))
-        args.channels = int(state["head.weight"].shape[1])
-        model = beat_net.build_model(channels=args.channels, tempo=with_tempo)
-        # Weights without a tempo head start one: only its parameters may be missing.
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        assert not unexpected and all(key.startswith("tempo.") for key in missing), (missing, unexpected)
+        # Weights without a tempo head start one when --tempo-weight asks for it.
+        model = beat_net.load_model(args.init, add_tempo=with_tempo)
+        args.channels = model.head.in_channels
     else:
         model = beat_net.build_model(channels=args.channels, tempo=with_tempo)
     # The new tempo head learns TEMPO_LR_SCALE times faster than the network it reads.

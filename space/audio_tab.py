@@ -126,7 +126,4 @@ def range_at(analysis_dict: dict | None, factor: float) -> tuple[float, float]:
     tempo = analysis_dict.get("tempo") or 0.0
     if not tempo > 0:
         raise BeatwalkError("no steady beat was found, so there is no tempo to halve or double")
-    low, high = TEMPO_BOUNDS
-    if not low <= tempo * factor <= high:
-        raise BeatwalkError(f"{factor:g} × {tempo:.1f} BPM is outside the {low:g}-{high:g} BPM a song can be read in")
     return octave_around(tempo * factor)

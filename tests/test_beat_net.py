@@ -179,6 +179,12 @@ def test_the_tempo_head_starts_on_weights_without_one(tmp_path):
         assert with_head.tempo_logits(mel).shape == (1, len(beat_net.TEMPO_BPM))
     save_file({k: v.contiguous() for k, v in with_head.state_dict().items()}, str(tmp_path / "tempo.safetensors"))
     assert hasattr(beat_net.load_model(tmp_path / "tempo.safetensors"), "tempo")
+    # What train_beat_net --init --tempo-weight does: the same network, plus a new head.
+    assert not hasattr(beat_net.load_model(tmp_path / "plain.safetensors"), "tempo")
+    added = beat_net.load_model(tmp_path / "plain.safetensors", add_tempo=True).eval()
+    with torch.inference_mode():
+        torch.testing.assert_close(added(mel), plain(mel))
+        assert added.tempo_logits(mel).shape == (1, len(beat_net.TEMPO_BPM))
 
 
 def test_no_tempo_target_under_four_beats():
