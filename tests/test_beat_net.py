@@ -38,7 +38,11 @@ def test_shipped_tempo_weights_have_a_tempo_head_and_say_how_they_were_trained()
     record = json.loads(beat_net.TEMPO_WEIGHTS.with_suffix(".json").read_text())
     assert record["parameters"] == sum(p.numel() for p in model.parameters())
     assert float(record["settings"]["tempo_weight"]) > 0
-    assert record["init_record"]["parameters"] < record["parameters"]  # fine-tuned from the beat weights
+    # Fine-tuned (in one or more rounds) from the beat weights, which have no tempo head.
+    chain = [record]
+    while "init_record" in chain[-1]:
+        chain.append(chain[-1]["init_record"])
+    assert any(r["parameters"] < record["parameters"] for r in chain[1:])
     assert beat_net.TEMPO_WEIGHTS.stat().st_size < 1_000_000
 
 
