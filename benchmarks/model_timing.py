@@ -2,7 +2,7 @@
 
 Imported by ``sdv_compare.py`` (Beatwalk's venv) and ``sdv_runner.py`` (the sdv
 venv, with older diffusers and transformers), so it needs only the standard
-library and torch. Both scripts run as files, with this folder on ``sys.path``.
+library and torch. ``sdv_runner.py`` runs as a file in the sdv venv, with this folder on ``sys.path``.
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ which both tools share; the rest is where their designs differ.
 
 Usage::
 
-    python benchmarks/sdv_compare.py --setup     # once: the sdv venv (see SDV_REQUIREMENTS)
-    python benchmarks/sdv_compare.py             # the comparison; appends to benchmarks/RESULTS.md
+    python -m benchmarks.sdv_compare --setup     # once: the sdv venv (see SDV_REQUIREMENTS)
+    python -m benchmarks.sdv_compare             # the comparison; appends to benchmarks/RESULTS.md
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from model_timing import cpu_seconds, time_model_calls, weights_fingerprint  # beside this file
+from benchmarks.model_timing import cpu_seconds, time_model_calls, weights_fingerprint
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_VENV = Path(os.environ.get("BEATWALK_SDV_VENV", REPO.parent / "sdv-venv"))
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         setup(args.venv)
         return
     if not (args.venv / "bin" / "python").exists():
-        sys.exit(f"error: no sdv venv at {args.venv}: run `python benchmarks/sdv_compare.py --setup` first")
+        sys.exit(f"error: no sdv venv at {args.venv}: run `python -m benchmarks.sdv_compare --setup` first")
     compare(args)
 
 
@@ -145,8 +145,8 @@ def setup(venv: Path) -> None:
 
 
 def compare(args) -> None:
-    from pipelines.audio import load_audio
-    from pipelines.models import load_pipeline
+    from pipelines.music.decode import load_audio
+    from pipelines.diffusion.models import load_pipeline
 
     work = Path(tempfile.mkdtemp(prefix="beatwalk-vs-sdv-"))
     song = Path(args.song) if args.song else _drum_song(work / "song.wav", args.duration)
@@ -202,9 +202,9 @@ def compare(args) -> None:
 def _check_same_model(args, model_dir: Path, prompt: str, seed: int, work: Path) -> dict:
     """Both tools run the same weights: equal fingerprints and the same keyframe image."""
     import numpy as np
-    from pipelines.models import load_pipeline
+    from pipelines.diffusion.models import load_pipeline
     from pipelines.project import Project
-    from pipelines.walk import preview_keyframe
+    from pipelines.diffusion.walk import preview_keyframe
 
     pipe = load_pipeline("tiny")
     size, steps = 128, args.steps
@@ -291,7 +291,7 @@ def _run_beatwalk(setting: dict, out: Path) -> dict:
     job_file = out.with_suffix(".json")
     job_file.write_text(json.dumps(job))
     completed = subprocess.run(
-        [sys.executable, __file__, "--beatwalk-job", str(job_file)],
+        [sys.executable, "-m", "benchmarks.sdv_compare", "--beatwalk-job", str(job_file)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -331,9 +331,9 @@ def _beatwalk_worker(job: dict) -> None:
     import diffusers
     import torch
     import transformers
-    from pipelines.models import load_pipeline
+    from pipelines.diffusion.models import load_pipeline
     from pipelines.project import Project
-    from pipelines.render import render_project
+    from pipelines.render.runner import render_project
 
     pipe = load_pipeline("tiny")
     render_project(Project.from_dict(job["warmup"]), job["warmup_out"], pipe=pipe)
@@ -382,7 +382,7 @@ def _last_json(completed: subprocess.CompletedProcess, tool: str) -> dict:
 
 
 def _with_frames(result: dict, video: Path) -> dict:
-    from pipelines.video import probe_video
+    from pipelines.render.video import probe_video
 
     info = probe_video(video)
     if not info.has_audio:
@@ -398,14 +398,13 @@ def _with_frames(result: dict, video: Path) -> dict:
 
 
 def _ffmpeg() -> str:
-    from pipelines.video import ffmpeg_exe
+    from pipelines.ffmpeg import ffmpeg_exe
 
     return ffmpeg_exe()
 
 
 def _drum_song(path: Path, duration: float) -> Path:
-    sys.path.insert(0, str(REPO))
-    from tests.songs import drum_song, write_song
+    from synth.songs import drum_song, write_song
 
     samples, _, _ = drum_song(duration=duration, bpm=120.0)
     return write_song(path, samples)
@@ -473,7 +472,7 @@ def _record(table: str, rows: list[dict], versions: dict, args) -> None:
         platform.processor(),
     )
     sdv, ours, first = versions["sdv"], versions["beatwalk"], rows[0]
-    command = "python benchmarks/sdv_compare.py " + " ".join(sys.argv[1:])
+    command = "python -m benchmarks.sdv_compare " + " ".join(sys.argv[1:])
     text = "\n".join(
         [
             f"\n## Beatwalk vs stable-diffusion-videos — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n",
@@ -504,5 +503,4 @@ def _record(table: str, rows: list[dict], versions: dict, args) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO))
     main()

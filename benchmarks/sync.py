@@ -1,7 +1,7 @@
 """Does it dance? Render songs with a clear beat with the tiny model and score their sync.
 
 For every song: one render with the motion settings under test, one with the
-linear walk (reactivity 0, pulse 0), both scored by ``pipelines.sync``
+linear walk (reactivity 0, pulse 0), both scored by ``pipelines.score.sync``
 against the song's analysed beats (and, for the synthetic drum songs, against
 their true beats too).
 
@@ -31,15 +31,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.analysis import analyze
-from pipelines.audio import load_audio
-from pipelines.keyframes import propose_project
-from pipelines.models import load_pipeline
+from pipelines.music.analysis import analyze
+from pipelines.music.decode import load_audio
+from pipelines.plan.keyframes import propose_project
+from pipelines.diffusion.models import load_pipeline
 from pipelines.plots import plot_sync
 from pipelines.project import MotionSettings, RenderSettings
-from pipelines.render import render_project
-from pipelines.sync import SyncScore, beat_f_measure, score_video
-from tests.songs import drum_song, write_song
+from pipelines.render.runner import render_project
+from pipelines.score.sync import SyncScore, beat_f_measure, score_video
+from synth.songs import drum_song, write_song
 
 HERE = Path(__file__).parent
 DEMO_SONG = HERE.parent / "examples" / "beatwalk-demo.ogg"

@@ -89,7 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _tempo_arguments(command: argparse.ArgumentParser) -> None:
-    from pipelines.tempo_range import TEMPO_RANGE
+    from pipelines.music.tempo_range import TEMPO_RANGE
 
     slowest, fastest = TEMPO_RANGE
     command.add_argument("--min-bpm", type=float, help=f"slowest tempo the beats may follow ({slowest:g})")
@@ -98,19 +98,19 @@ def _tempo_arguments(command: argparse.ArgumentParser) -> None:
 
 def _tempo_range(args: argparse.Namespace) -> tuple[float, float]:
     """``--min-bpm`` / ``--max-bpm``, the default filling in the one not given."""
-    from pipelines.tempo_range import with_defaults
+    from pipelines.music.tempo_range import with_defaults
 
     return with_defaults(args.min_bpm, args.max_bpm)
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from pipelines.audio import load_audio
+    from pipelines.music.decode import load_audio
     from pipelines.limits import Limits
 
     limits = Limits.from_env(max_song_seconds=None)
     audio = load_audio(args.song, start=args.start, end=args.end, max_duration=limits.max_song_seconds)
     # Imported after decoding: a bad song is refused before the DSP stack loads (seconds).
-    from pipelines.analysis import analyze
+    from pipelines.music.analysis import analyze
 
     analysis = analyze(audio, tempo_range=_tempo_range(args))
     if args.plot is not None:
@@ -124,9 +124,9 @@ def _analyze(args: argparse.Namespace) -> int:
 def _new(args: argparse.Namespace) -> int:
     import os
 
-    from pipelines.analysis import analyze
-    from pipelines.audio import load_audio
-    from pipelines.keyframes import propose_project
+    from pipelines.music.analysis import analyze
+    from pipelines.music.decode import load_audio
+    from pipelines.plan.keyframes import propose_project
     from pipelines.limits import Limits
 
     limits = Limits.from_env(max_song_seconds=None)
@@ -152,11 +152,11 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from pipelines.analysis import analyze
-    from pipelines.audio import load_audio
+    from pipelines.music.analysis import analyze
+    from pipelines.music.decode import load_audio
     from pipelines.limits import Limits
     from pipelines.project import Project
-    from pipelines.timeline import plan_frames
+    from pipelines.plan.timeline import plan_frames
 
     project = Project.load(args.project)
     limits = Limits.from_env(max_song_seconds=None)
@@ -173,7 +173,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from pipelines.sync import score_video
+    from pipelines.score.sync import score_video
 
     result = score_video(args.video, song=args.song)
     if args.plot is not None:
@@ -187,11 +187,11 @@ def _score(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pipelines.analysis import analyze
-    from pipelines.audio import load_audio
+    from pipelines.music.analysis import analyze
+    from pipelines.music.decode import load_audio
     from pipelines.limits import Limits
     from pipelines.project import Project
-    from pipelines.render import default_workdir, iter_render, sidecar_path, with_render_settings
+    from pipelines.render.runner import default_workdir, iter_render, sidecar_path, with_render_settings
 
     loaded = Project.load(args.project)
     width = height = None

@@ -17,7 +17,7 @@ def plot_sync(score, *, zoom: float = 8.0) -> Figure:
 
     Parameters
     ----------
-    score : pipelines.sync.SyncScore
+    score : pipelines.score.sync.SyncScore
     zoom : float > 0
         Length of the close-up, seconds.
 
@@ -25,7 +25,7 @@ def plot_sync(score, *, zoom: float = 8.0) -> Figure:
     -------
     matplotlib.figure.Figure
     """
-    from pipelines.sync import scale_to_unit
+    from pipelines.score.sync import scale_to_unit
 
     times = score.times
     change = scale_to_unit(score.visual_change)
@@ -75,8 +75,8 @@ def plot_frame_plan(plan, analysis, *, zoom: float = 8.0) -> Figure:
 
     Parameters
     ----------
-    plan : pipelines.timeline.FramePlan
-    analysis : pipelines.analysis.Analysis
+    plan : pipelines.plan.timeline.FramePlan
+    analysis : pipelines.music.analysis.Analysis
         For the beats and downbeats, seconds.
     zoom : float > 0
         Length of the close-up, seconds.
@@ -144,8 +144,8 @@ def plot_analysis(analysis, audio=None) -> Figure:
 
     Parameters
     ----------
-    analysis : pipelines.analysis.Analysis
-    audio : pipelines.audio.Audio or None
+    analysis : pipelines.music.analysis.Analysis
+    audio : pipelines.music.decode.Audio or None
         The analysed audio, for the waveform.
 
     Returns

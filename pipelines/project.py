@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines.errors import BeatwalkError
-from pipelines.tempo_range import check_tempo_range
+from pipelines.music.tempo_range import check_tempo_range
 
 PROJECT_VERSION = 1
 
@@ -45,7 +45,7 @@ class AudioRef(_Model):
     tempo_range: tuple[float, float] | None = Field(
         None,
         description="Slowest and fastest tempo the beat tracker may follow, BPM; None: 45-230 "
-        "(pipelines.tempo_range.TEMPO_RANGE). Narrow it when the beats come out at twice or half the "
+        "(pipelines.music.tempo_range.TEMPO_RANGE). Narrow it when the beats come out at twice or half the "
         "song's tempo.",
     )
 

@@ -1,31 +1,31 @@
-"""Train Beatwalk's beat and downbeat network (pipelines/beat_net.py) on rendered music.
+"""Train Beatwalk's beat and downbeat network (pipelines/music/beat_net.py) on rendered music.
 
-The music comes from ``benchmarks/beat_eval_set.py``'s ``train`` split (2100 clips, 14 styles,
+The music comes from ``synth/beat_set.py``'s ``train`` split (2100 clips, 14 styles,
 FluidR3 and TimGM6mb soundfonts) and ``train-varied`` split (1400 clips of the same styles with
 varied drum grooves and kits, instruments, articulation, human timing and room reverb),
-drum-machine songs from ``benchmarks/synth_drums.py`` (``--synthetic N``: seeds 0..N-1; the
+drum-machine songs from ``synth/drum_machine.py`` (``--synthetic N``: seeds 0..N-1; the
 synth-dev evaluation songs are seeds 1000-1059), plus sounds that have no beat (white, pink and
 brown noise, hiss, held chords, sweeps) whose targets are all zero; the ``dev`` split is only used
 to report a validation loss. Neither held-out split is read.
 
 The shipped weights were trained in two stages, on a 2-core CPU about 45 and 15 minutes::
 
-    python -m benchmarks.beat_eval_set --splits train train-varied dev
-    python scripts/train_beat_net.py --out stage1.safetensors
-    python scripts/train_beat_net.py --init stage1.safetensors --synthetic 1000 --stabs 0.5 \
+    python -m synth.beat_set --splits train train-varied dev
+    python -m scripts.train_beat_net --out stage1.safetensors
+    python -m scripts.train_beat_net --init stage1.safetensors --synthetic 1000 --stabs 0.5 \
         --sparse-max-bpm 120 --steps 2000 --lr 5e-4 --seed 2
 
-The tempo weights (``pipelines/weights/beat_tempo.safetensors``, whose tempo head is the beat
+The tempo weights (``pipelines/music/weights/beat_tempo.safetensors``, whose tempo head is the beat
 tracker's tempo prior) fine-tune the beat weights in two more rounds, on the second stage's data,
 with a tempo head added (``--tempo-weight``: its cross-entropy, weighted so, joins the beat loss;
 the new head learns ``TEMPO_LR_SCALE`` times faster), about 15 and 27 minutes::
 
-    python scripts/train_beat_net.py --init pipelines/weights/beat_tcn.safetensors --synthetic 1000 \
+    python -m scripts.train_beat_net --init pipelines/music/weights/beat_tcn.safetensors --synthetic 1000 \
         --stabs 0.5 --sparse-max-bpm 120 --steps 2000 --lr 5e-4 --seed 3 --tempo-weight 0.02 \
         --out tempo1.safetensors
-    python scripts/train_beat_net.py --init tempo1.safetensors --synthetic 1000 --stabs 0.5 \
+    python -m scripts.train_beat_net --init tempo1.safetensors --synthetic 1000 --stabs 0.5 \
         --sparse-max-bpm 120 --steps 5000 --lr 3e-4 --seed 4 --tempo-weight 0.02 \
-        --out pipelines/weights/beat_tempo.safetensors
+        --out pipelines/music/weights/beat_tempo.safetensors
 
 (The second round's 5000 steps leave the beat loss where it was and teach the tempo head more:
 its most likely tempo within 4 % on dev-varied 0.82 -> 0.87.)
@@ -35,7 +35,7 @@ short chords on every beat (``--stabs``: the first stage heard the release of a 
 half-way between two beats, as a beat), and with grooves that leave a beat to the hi-hat alone
 slowed to at most 120 BPM (``--sparse-max-bpm``: drawn at any tempo, the same sound was labelled
 at two tempi, and the network heard simple 90-110 BPM drum songs at twice their tempo). It writes
-``pipelines/weights/beat_tcn.safetensors`` and a JSON record beside it that embeds the first
+``pipelines/music/weights/beat_tcn.safetensors`` and a JSON record beside it that embeds the first
 stage's record (and the tempo weights' record embeds the beat weights').
 
 Targets are madmom-style: 1 at a beat's frame, 0.5 on the frames either side; the tempo head's,
@@ -58,11 +58,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks.beat_eval_set import load
-from benchmarks.synth_drums import synth_drum_clip
-from pipelines import beat_net, beats
+from pipelines.music import beat_net, beats
+from synth.beat_set import load
+from synth.drum_machine import synth_drum_clip
 
 NEGATIVE_SECONDS = 30.0
 TEMPO_LR_SCALE = 4.0
@@ -91,7 +89,7 @@ def clip_features(item) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def synthetic_features(
     seed: int, stabs: float = 0.0, sparse_max_bpm: float | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A synthetic drum song (``benchmarks/synth_drums.py``): its mel and beats in frames."""
+    """A synthetic drum song (``synth/drum_machine.py``): its mel and beats in frames."""
     y, beat_times, downbeat_times = synth_drum_clip(seed, stabs=stabs, sparse_max_bpm=sparse_max_bpm)
     return mel_of(y), beat_times * beats.FPS, downbeat_times * beats.FPS
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import gradio as gr
 
 from pipelines.limits import Limits
-from pipelines.tempo_range import TEMPO_RANGE
+from pipelines.music.tempo_range import TEMPO_RANGE
 from space import audio_tab, gpu, keyframes_tab, motion_tab, render_tab
 from space.errors import user_errors
 from space.keyframes_tab import parse
@@ -33,7 +33,7 @@ from space.session import session_dir
 
 def build(limits: Limits) -> None:
     """Add the endpoints to the Blocks being built."""
-    from pipelines.analysis import Analysis
+    from pipelines.music.analysis import Analysis
 
     model, _ = gpu.default_model()
 
@@ -56,7 +56,7 @@ def build(limits: Limits) -> None:
 
         ``every``: bars between keyframes; 0: on the song's sections.
         """
-        from pipelines.keyframes import propose_project
+        from pipelines.plan.keyframes import propose_project
 
         result = Analysis.from_dict(_json(analysis_json, "analysis"))
         start, end = audio_tab.segment(start, end)
@@ -77,7 +77,7 @@ def build(limits: Limits) -> None:
     @user_errors
     def plan(analysis_json, project_json) -> str:
         """The frame plan (JSON): for every frame, its two keyframes, the position t, pulse and cuts."""
-        from pipelines.timeline import plan_frames
+        from pipelines.plan.timeline import plan_frames
 
         result = Analysis.from_dict(_json(analysis_json, "analysis"))
         return json.dumps(plan_frames(parse(project_json), result).to_dict())
@@ -137,7 +137,7 @@ def build(limits: Limits) -> None:
 
         ``song``: optional; by default the video's own soundtrack.
         """
-        from pipelines.sync import score_video
+        from pipelines.score.sync import score_video
 
         if not video:
             raise gr.Error("give the video to score")

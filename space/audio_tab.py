@@ -9,7 +9,7 @@ import gradio as gr
 
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
-from pipelines.tempo_range import TEMPO_BOUNDS, TEMPO_RANGE, with_defaults
+from pipelines.music.tempo_range import TEMPO_BOUNDS, TEMPO_RANGE, with_defaults
 
 EXAMPLE_SONG = Path(__file__).resolve().parent.parent / "examples" / "beatwalk-demo.ogg"
 
@@ -77,11 +77,11 @@ def analyze_song(
     """Decode and analyse the segment, the beat within ``tempo_range`` (an empty end: the
     default's); returns ``(Audio, Analysis)``.
 
-    The file is decoded by content (``pipelines.audio``), so anything that is
+    The file is decoded by content (``pipelines.music.decode``), so anything that is
     not audio is refused with one line, whatever its name says.
     """
-    from pipelines.analysis import analyze
-    from pipelines.audio import load_audio
+    from pipelines.music.analysis import analyze
+    from pipelines.music.decode import load_audio
 
     if not song:
         raise BeatwalkError("upload a song first (or pick the example)")
@@ -119,7 +119,7 @@ def figure(analysis, audio):
 def range_at(analysis_dict: dict | None, factor: float) -> tuple[float, float]:
     """The tempo range boxes' values that read the analysed song at ``factor`` times the tempo
     found (½: half, 2: double): one octave around it."""
-    from pipelines.tempo_range import octave_around
+    from pipelines.music.tempo_range import octave_around
 
     if not analysis_dict:
         raise BeatwalkError("analyse a song first")

@@ -75,7 +75,7 @@ def launch_options(limits: Limits | None = None) -> dict:
 
 def _wire(limits, project, analysis, last_render, audio, keys, motion, render) -> None:
     """Events: functions first (closures over the limits), then the wiring."""
-    from pipelines.analysis import Analysis
+    from pipelines.music.analysis import Analysis
 
     settings = motion.inputs
 

@@ -152,8 +152,8 @@ def _preview_seconds(project_json: str, index: int) -> int:
 @spaces.GPU(duration=_preview_seconds)
 def preview_still(project_json: str, index: int):
     """The still of keyframe ``index`` (a PIL image), made on the GPU when there is one."""
-    from pipelines.models import load_pipeline
-    from pipelines.walk import preview_keyframe
+    from pipelines.diffusion.models import load_pipeline
+    from pipelines.diffusion.walk import preview_keyframe
 
     project = Project.from_json(project_json)
     pipe = load_pipeline(
@@ -188,8 +188,8 @@ def render_window(
     Arguments are plain values (``analysis`` is ``Analysis.to_dict()``) so that ZeroGPU can send them to
     its worker. ``frames_left`` only sizes the GPU grant.
     """
-    from pipelines.analysis import Analysis
-    from pipelines.render import iter_render
+    from pipelines.music.analysis import Analysis
+    from pipelines.render.runner import iter_render
 
     project = Project.from_json(project_json)
     should_stop = StopCheck(stop_file, deadline=None if window is None else time.monotonic() + window)

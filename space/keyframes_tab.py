@@ -130,7 +130,7 @@ def project_for_song(
     if none is left, keyframes are proposed afresh. Returns the project and a
     status line.
     """
-    from pipelines.keyframes import propose_project, song_ref
+    from pipelines.plan.keyframes import propose_project, song_ref
 
     audio = song_ref(song, analysis, start=start, end=end)
     if project is None:
@@ -159,7 +159,7 @@ def project_for_song(
 def propose(
     analysis, prompts: str, negative: str, seed: float | None, *, every: float | None
 ) -> list[Keyframe]:
-    from pipelines.keyframes import propose_keyframes
+    from pipelines.plan.keyframes import propose_keyframes
 
     bars = int(every) if every else None
     return propose_keyframes(
@@ -190,7 +190,7 @@ def add_keyframe(project: Project, analysis, *, at: float | None, snap: str, pro
 
 
 def snap_time(time: float, analysis, target: str) -> float:
-    from pipelines.keyframes import snap_to_beat
+    from pipelines.plan.keyframes import snap_to_beat
 
     if target == "beat":
         return snap_to_beat(time, analysis)
@@ -206,7 +206,7 @@ def snap_time(time: float, analysis, target: str) -> float:
 
 def snap_all(project: Project, analysis) -> Project:
     """Every keyframe time moved to its nearest beat; two landing on one beat is refused."""
-    from pipelines.keyframes import snap_to_beat
+    from pipelines.plan.keyframes import snap_to_beat
 
     times = [round(snap_to_beat(k.time, analysis), 3) for k in project.keyframes]
     for i in range(1, len(times)):

@@ -164,7 +164,7 @@ def control_values(project: Project) -> list:
 def plan(project: Project, analysis, *, limits: Limits):
     """The frame plan's figure and a summary line (frames, GPU time, any limit exceeded)."""
     from pipelines.plots import plot_frame_plan
-    from pipelines.timeline import plan_frames
+    from pipelines.plan.timeline import plan_frames
 
     frame_plan = plan_frames(project, analysis)
     render = project.render

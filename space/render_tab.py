@@ -161,7 +161,7 @@ def request_stop(folder: Path) -> None:
 
 def score(video: str, analysis):
     """The sync score of a rendered video against its song's analysis (``SyncScore``)."""
-    from pipelines.sync import score_video
+    from pipelines.score.sync import score_video
 
     return score_video(video, analysis=analysis)
 

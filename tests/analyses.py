@@ -1,6 +1,6 @@
 """Synthetic song analyses whose beats, downbeats, onsets and energy are known exactly.
 
-They are real :class:`pipelines.analysis.Analysis` records, built directly
+They are real :class:`pipelines.music.analysis.Analysis` records, built directly
 instead of by analysing audio, so timeline tests control every beat and
 every frame's energy.
 """
@@ -11,8 +11,8 @@ import functools
 
 import numpy as np
 
-from pipelines.analysis import Analysis
-from pipelines.envelopes import ENVELOPE_NAMES
+from pipelines.music.analysis import Analysis
+from pipelines.music.envelopes import ENVELOPE_NAMES
 
 ENVELOPE_RATE = 2000.0
 """Hz: fine enough that a 10 ms burst stays inside one video frame's window."""

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.songs import drum_song, write_song
+from synth.songs import drum_song, write_song
 
 
 def pytest_addoption(parser):
@@ -48,7 +48,7 @@ def song_120(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_pipe():
     """The built-in random-weight SD pipeline (``load_pipeline("tiny")``), built once per session."""
-    from pipelines.models import load_pipeline
+    from pipelines.diffusion.models import load_pipeline
 
     return load_pipeline("tiny", device="cpu")
 

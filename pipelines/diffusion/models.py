@@ -1,0 +1,219 @@
+"""Diffusion models: ids, families, dtypes, devices, fast decoders, and the built-in tiny model.
+
+``load_pipeline`` turns what a project names in ``render.model`` into a ready
+diffusers pipeline:
+
+- a Hugging Face hub id (``stabilityai/sd-turbo``, ``stabilityai/sdxl-turbo``,
+  ``runwayml/stable-diffusion-v1-5``, ``SimianLuo/LCM_Dreamshaper_v7``, …) or a
+  local diffusers folder, loaded with ``AutoPipelineForText2Image``;
+- ``"tiny"`` (and ``"tiny-sdxl"``): random-weight pipelines built from small
+  configs like diffusers' own fast tests, deterministic, offline, seconds on a
+  CPU. They make every code path testable without downloading weights.
+
+``pipelines.diffusion.tiny`` builds them, and the real sd-turbo (SD 2.1) and SDXL
+architectures with random weights to measure speed on a GPU without downloading anything.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from pipelines.errors import BeatwalkError
+from pipelines.diffusion.tiny import TINY_MODELS, tiny_pipeline
+
+COMPILE_ENV = "BEATWALK_COMPILE"
+"""Set to 1 to ``torch.compile`` the UNet on CUDA (slow first batch, faster after)."""
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """What a family of checkpoints expects by default.
+
+    ``guidance`` ≤ 1 means classifier-free guidance is skipped (turbo models are
+    distilled to work without it).
+    """
+
+    name: str
+    steps: int
+    guidance: float
+    size: int
+    fast_decoder: str | None
+    lcm_scheduler: bool = False
+
+
+FAMILIES = {
+    "sd": ModelFamily("sd", steps=25, guidance=7.5, size=512, fast_decoder="madebyollin/taesd"),
+    "sd-turbo": ModelFamily("sd-turbo", steps=1, guidance=0.0, size=512, fast_decoder="madebyollin/taesd"),
+    "sdxl": ModelFamily("sdxl", steps=30, guidance=5.0, size=1024, fast_decoder="madebyollin/taesdxl"),
+    "sdxl-turbo": ModelFamily(
+        "sdxl-turbo", steps=1, guidance=0.0, size=512, fast_decoder="madebyollin/taesdxl"
+    ),
+    "lcm": ModelFamily(
+        "lcm", steps=4, guidance=8.5, size=512, fast_decoder="madebyollin/taesd", lcm_scheduler=True
+    ),
+    "tiny": ModelFamily("tiny", steps=2, guidance=0.0, size=128, fast_decoder=None),
+}
+
+KNOWN_MODELS = {
+    "stabilityai/sd-turbo": "sd-turbo",
+    "stabilityai/sdxl-turbo": "sdxl-turbo",
+    "runwayml/stable-diffusion-v1-5": "sd",
+    "stable-diffusion-v1-5/stable-diffusion-v1-5": "sd",
+    "stabilityai/stable-diffusion-2-1-base": "sd",
+    "stabilityai/stable-diffusion-xl-base-1.0": "sdxl",
+    "SimianLuo/LCM_Dreamshaper_v7": "lcm",
+    "tiny": "tiny",
+    "tiny-sdxl": "tiny",
+    "tiny-lcm": "lcm",
+}
+
+
+def model_family(pipe_or_model) -> ModelFamily:
+    """The family of a pipeline or a model id: its default steps, guidance and size.
+
+    Unknown ids are guessed from their name (``turbo``, ``lcm``) and pipeline
+    class (SDXL or not).
+    """
+    if isinstance(pipe_or_model, str):
+        name, is_sdxl = pipe_or_model, "xl" in pipe_or_model.lower()
+    else:
+        name, is_sdxl = pipe_or_model.name_or_path or "", hasattr(pipe_or_model, "text_encoder_2")
+    if name in KNOWN_MODELS:
+        return FAMILIES[KNOWN_MODELS[name]]
+    lowered = name.lower()
+    if "lcm" in lowered:
+        return FAMILIES["lcm"]
+    if "turbo" in lowered:
+        return FAMILIES["sdxl-turbo" if is_sdxl else "sd-turbo"]
+    return FAMILIES["sdxl" if is_sdxl else "sd"]
+
+
+def load_pipeline(model: str, *, dtype: str = "auto", device: str | None = None, fast_decoder: bool = False):
+    """Load a text-to-image pipeline, ready for :func:`pipelines.diffusion.walk.walk_frames`.
+
+    Parameters
+    ----------
+    model : str
+        A hub id, a local diffusers folder, ``"tiny"`` or ``"tiny-sdxl"``.
+    dtype : {"auto", "float32", "float16", "bfloat16"}
+        ``"auto"``: float16 on CUDA (bfloat16 for SDXL, whose VAE overflows in
+        float16), float32 on CPU.
+    device : str, optional
+        ``"cuda"`` when available, else ``"cpu"``.
+    fast_decoder : bool
+        Decode with ``AutoencoderTiny`` (TAESD): several times faster, slightly softer.
+
+    Returns
+    -------
+    diffusers.DiffusionPipeline
+        Cached per process: the same arguments give the same object.
+    """
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    torch_dtype = resolve_dtype(dtype, device=device, sdxl="xl" in model.lower())
+    if model in TINY_MODELS:
+        return _load_tiny(model, torch_dtype, device, fast_decoder)
+    return _load_pretrained(model, torch_dtype, device, fast_decoder)
+
+
+def resolve_dtype(dtype: str, *, device: str, sdxl: bool = False) -> torch.dtype:
+    """The torch dtype for a dtype setting on a device (see :func:`load_pipeline`)."""
+    if dtype == "auto":
+        if not str(device).startswith("cuda"):
+            return torch.float32
+        return torch.bfloat16 if sdxl else torch.float16
+    if dtype not in ("float32", "float16", "bfloat16"):
+        raise BeatwalkError(f"unknown dtype {dtype!r} (use auto, float32, float16 or bfloat16)")
+    return getattr(torch, dtype)
+
+
+@functools.cache
+def _load_tiny(model: str, dtype: torch.dtype, device: str, fast_decoder: bool):
+    return _ready(tiny_pipeline(model, fast_decoder=fast_decoder), dtype, device)
+
+
+# One real pipeline at a time: a second SDXL beside the first would not fit on most GPUs.
+@functools.lru_cache(maxsize=1)
+def _load_pretrained(model: str, dtype: torch.dtype, device: str, fast_decoder: bool):
+    pipe = _from_pretrained(model, dtype)
+    if fast_decoder:
+        pipe.vae = _load_tiny_autoencoder(model_family(pipe).fast_decoder, dtype)
+    return _ready(pipe, dtype, device)
+
+
+def _ready(pipe, dtype: torch.dtype, device: str):
+    """Move to the device and dtype; on CUDA, channels_last and the optional ``torch.compile``."""
+    pipe.to(device)
+    if pipe.unet.dtype != dtype:
+        pipe.to(dtype=dtype)
+    pipe.set_progress_bar_config(disable=True)
+    if str(device).startswith("cuda"):
+        # channels_last convolutions are faster on tensor cores; the images do not change.
+        pipe.unet.to(memory_format=torch.channels_last)
+        pipe.vae.to(memory_format=torch.channels_last)
+        if os.environ.get(COMPILE_ENV, "") not in ("", "0"):
+            pipe.unet = torch.compile(pipe.unet, fullgraph=True)
+    return pipe
+
+
+def _from_pretrained(model: str, dtype: torch.dtype):
+    from diffusers import AutoPipelineForText2Image, LCMScheduler
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    local = Path(model).expanduser()
+    if local.exists() and not (local / "model_index.json").is_file():
+        raise BeatwalkError(f"model folder {model} is not a diffusers pipeline (no model_index.json)")
+    if not local.exists() and (model.startswith((".", "/", "~")) or model.count("/") != 1):
+        raise BeatwalkError(
+            f"unknown model {model!r}: give a hub id like stabilityai/sd-turbo, a diffusers folder, or tiny"
+        )
+    try:
+        # The walk decodes frames itself; SD 1.x's safety checker would cost a CLIP pass per frame.
+        pipe = AutoPipelineForText2Image.from_pretrained(
+            str(local) if local.exists() else model,
+            torch_dtype=dtype,
+            safety_checker=None,
+            requires_safety_checker=False,
+        )
+    except (RepositoryNotFoundError, GatedRepoError):
+        raise BeatwalkError(
+            f"unknown model {model!r}: not found on the Hugging Face hub (or gated)"
+        ) from None
+    except (LocalEntryNotFoundError, OSError) as exc:
+        if _offline(exc):
+            raise BeatwalkError(
+                f"model {model} cannot be loaded: "
+                "not in the local cache and the hub cannot be reached (offline)"
+            ) from None
+        raise BeatwalkError(f"model {model} cannot be loaded: {str(exc).splitlines()[0]}") from None
+    except ValueError as exc:
+        raise BeatwalkError(
+            f"model {model} is not a text-to-image pipeline: {str(exc).splitlines()[0]}"
+        ) from None
+    if model_family(pipe).lcm_scheduler and not isinstance(pipe.scheduler, LCMScheduler):
+        pipe.scheduler = LCMScheduler.from_config(pipe.scheduler.config)
+    return pipe
+
+
+def _offline(exc: BaseException) -> bool:
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    seen = exc
+    while seen is not None:
+        if isinstance(seen, (LocalEntryNotFoundError, ConnectionError)) or "offline" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0")
+
+
+def _load_tiny_autoencoder(repo: str, dtype: torch.dtype):
+    from diffusers import AutoencoderTiny
+
+    try:
+        return AutoencoderTiny.from_pretrained(repo, torch_dtype=dtype)
+    except OSError:
+        raise BeatwalkError(f"fast decoder {repo} cannot be loaded (offline and not cached)") from None

@@ -1,0 +1,436 @@
+"""Beat, downbeat and tempo tracking.
+
+Two trackers, both Beatwalk's own (nothing is downloaded), sharing one log mel spectrogram and
+the Viterbi decoders of :mod:`pipelines.music.beat_dbn`:
+
+``tcn`` (the default)
+    A small temporal convolutional network (:mod:`pipelines.music.beat_net`, weights in the package,
+    trained by ``scripts/train_beat_net.py`` on rendered music) gives every frame a beat and a
+    downbeat probability; a dynamic Bayesian network over (beat period, position in the beat)
+    decoded with Viterbi (Krebs, Böck & Widmer 2015, as in madmom's
+    ``DBNBeatTrackingProcessor``) turns the beat probability into beats through ramps, jumps and
+    rubato, with the song's tempo distribution from the network's tempo head as its tempo prior;
+    a bar model over beats (meters of 2, 3, 4 or 5 beats, allowed to change at bar lines) reads
+    the downbeat probability at each beat.
+
+``dsp`` (no network; numpy, scipy, librosa and numba only)
+    1. SuperFlux-style spectral flux on the log mel spectrogram, with the low band weighted up
+       and chord changes (chroma novelty) added, normalised against a moving maximum so that
+       quiet passages still count, drives the same beat DBN, whose log-normal tempo prior
+       settles the metrical level;
+    2. the bar model reads how much the harmony, the bass and the low-band onsets change at each
+       beat (eight weights fitted by logistic regression on our own rendered dev set);
+    3. in 4/4, bars move by two beats when beat 3 carries clearly more harmonic change than the
+       chosen beat 1 (pop's kick and bass hit 1 and 3 alike).
+
+Both keep beats only where there is sound and a pulse: silence, silent intros and noise (whose
+beats barely stand out) get none. ``BEATWALK_BEAT_TRACKER`` (or ``tracker=``) picks one;
+``benchmarks/beats.py`` measures them against librosa and madmom.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import librosa
+import numpy as np
+import scipy.ndimage
+import scipy.signal
+
+from pipelines.music.beat_dbn import beat_transitions, viterbi_bars, viterbi_beats
+from pipelines.errors import BeatwalkError
+
+SAMPLE_RATE = 22050
+HOP_LENGTH = 256
+FPS = SAMPLE_RATE / HOP_LENGTH
+TRACKERS = ("tcn", "dsp")
+METERS = np.array([2, 3, 4, 5], dtype=np.int64)  # beats per bar the bar model considers
+
+
+@dataclass
+class BeatTrack:
+    """Where the beats are.
+
+    Attributes
+    ----------
+    beats : np.ndarray [shape=(b,)]
+        Beat times, in seconds, increasing.
+    downbeats : np.ndarray [shape=(d,)]
+        Bar starts, in seconds; a subset of ``beats``.
+    beats_per_bar : int
+        The most common number of beats in a bar (0 when there are no beats).
+    tempo_times : np.ndarray [shape=(c,)]
+        Times of the tempo curve, in seconds (midpoints between beats).
+    tempo_bpm : np.ndarray [shape=(c,)]
+        Local tempo at ``tempo_times``, in beats per minute.
+    """
+
+    beats: np.ndarray
+    downbeats: np.ndarray
+    beats_per_bar: int
+    tempo_times: np.ndarray
+    tempo_bpm: np.ndarray
+
+    @property
+    def tempo(self) -> float:
+        """The song's main tempo in BPM: the median of the tempo curve (0 with no beats)."""
+        return float(np.median(self.tempo_bpm)) if len(self.tempo_bpm) else 0.0
+
+
+def track_beats(
+    samples: np.ndarray, sample_rate: float, *, min_bpm: float = 45.0, max_bpm: float = 230.0,
+    tracker: str | None = None,
+) -> BeatTrack:
+    """Track beats, downbeats and the tempo curve of a song.
+
+    Parameters
+    ----------
+    samples : np.ndarray [shape=(n,)]
+        Mono audio, any float scale.
+    sample_rate : number > 0
+        Sample rate of ``samples`` in Hz; resampled to 22050 Hz internally.
+    min_bpm, max_bpm : number > 0
+        Tempo range the tracker may follow, in beats per minute.
+    tracker : str, optional
+        One of ``TRACKERS``; default: the ``BEATWALK_BEAT_TRACKER`` environment variable, else
+        ``"dsp"``.
+
+    Returns
+    -------
+    BeatTrack
+
+    Raises
+    ------
+    BeatwalkError
+        If the audio is not a finite 1-D signal, the rate is not positive or the tempo range
+        is empty, or the tracker is unknown.
+
+    Examples
+    --------
+    >>> from synth.songs import drum_song
+    >>> samples, beats, downbeats = drum_song(bpm=120.0)
+    >>> track = track_beats(samples, 22050)
+    >>> round(track.tempo)
+    120
+    """
+    # 1. Check inputs.
+    tracker = tracker or os.environ.get("BEATWALK_BEAT_TRACKER") or "tcn"
+    if tracker not in TRACKERS:
+        raise BeatwalkError(f"unknown beat tracker {tracker!r}; choose one of {', '.join(TRACKERS)}")
+    samples = np.asarray(samples)
+    if samples.ndim != 1:
+        raise BeatwalkError(f"beat tracking needs mono audio (one dimension), got shape {samples.shape}")
+    if not np.issubdtype(samples.dtype, np.number) or not np.all(np.isfinite(samples)):
+        raise BeatwalkError("the audio contains values that are not finite numbers")
+    if not sample_rate > 0:
+        raise BeatwalkError(f"sample rate must be positive, got {sample_rate}")
+    if not 0 < min_bpm < max_bpm:
+        raise BeatwalkError(f"tempo range must satisfy 0 < min_bpm < max_bpm, got {min_bpm}..{max_bpm}")
+
+    # 2. Resample and find where there is sound at all.
+    y = samples.astype(np.float32)
+    if sample_rate != SAMPLE_RATE:
+        y = librosa.resample(y, orig_sr=sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
+    features = _features(y)
+    active = _active_frames(features["rms_db"])
+    if active.sum() < FPS:
+        return _empty_track()
+
+    # 3. Beats, then downbeats, then the tempo curve.
+    if tracker == "tcn":
+        from pipelines.music import beat_net
+
+        beat_activation, down_activation = beat_net.activations(features["log_mel"])
+        log_prior = _tempo_head_prior(beat_net.tempo_probabilities(features["log_mel"]))
+        frames, _ = _track_beat_frames(
+            beat_activation, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=False,
+            min_beat_states=NET_MIN_BEAT_STATES, log_prior=log_prior,
+        )
+        if len(frames) < 2 or beat_activation[frames].mean() < NET_MIN_BEAT_SALIENCE:
+            return _empty_track()
+        frames = _trim_faint_ends(frames, beat_activation, NET_MIN_END_BEAT)
+        if len(frames) < 2:
+            return _empty_track()
+        positions, meters = _track_bars_net(frames, beat_activation, down_activation)
+    else:
+        # Bass and kick onsets weigh more: they mark the beat, hi-hats and arpeggios the
+        # subdivisions; chord changes mark it too, drums or not.
+        onset = features["onset"] + LOW_WEIGHT * features["low"]
+        onset = onset + CHROMA_WEIGHT * np.percentile(onset, 95) * features["chord"]
+        frames, salience = _track_beat_frames(
+            onset, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=True, log_prior=_log_normal_prior
+        )
+        if len(frames) < 2 or salience < MIN_BEAT_SALIENCE:
+            return _empty_track()
+        positions, meters = _track_bars(frames, features)
+    beats = frames / FPS
+    downbeats = beats[positions == 0]
+    values, counts = np.unique(meters, return_counts=True)
+    tempo_times, tempo_bpm = _tempo_curve(beats)
+    return BeatTrack(beats, downbeats, int(values[np.argmax(counts)]), tempo_times, tempo_bpm)
+
+
+# Tuned on the dev split of synth/beat_set.py; the downbeat weights are a logistic
+# regression of "is a bar start" on the _bar_features columns, fitted on that split
+# (python -m benchmarks.beats --fit-downbeats); the bias (-1.0, not the fitted -2.3) and the
+# meter prior were then chosen on the same split for downbeat F.
+N_FFT = 1024
+N_MELS = 96
+LOG_MEL_SCALE = 1000.0
+LOW_WEIGHT = 3.0
+OBSERVATION_LAMBDA = 16
+TRANSITION_LAMBDA = 30.0
+TEMPO_PRIOR_BPM = 110.0
+TEMPO_PRIOR_OCTAVES = 1.0
+DOWNBEAT_WEIGHTS = np.array([0.03, 0.3, 0.04, 0.44, 0.13, 1.1, 0.18, 0.73])
+DOWNBEAT_BIAS = -1.0
+METER_PRIOR = np.array([0.15, 0.3, 0.45, 0.1])
+# Chord changes weigh into the beat activation, scaled to the onset envelope's 95th percentile:
+# they mark beats where no drum does (dev beat F 0.891 -> 0.907 / 0.909 / 0.909 at 1 / 1.5 / 2).
+CHROMA_WEIGHT = 1.5
+# Below this beat salience (see _track_beat_frames) there is no beat. Clipped white noise, quiet
+# hiss and a held chord reach 1.8-2.4 (pink noise 2.8 is not caught), the dev split's music 4.5
+# and up save one clip of pads (2.3). Set just above the noise rather than halfway to the music:
+# at 3.5, 5 of the 42 held-out clips, music the tracker followed badly, lost all their beats.
+MIN_BEAT_SALIENCE = 2.6
+# The network's tracker (tcn), chosen on the dev, dev-large and dev-varied splits, the drum-machine
+# songs of synth/drum_machine.py (seeds 1000-1059), our example song and the test drum songs.
+# Its tempo prior is the tempo head's distribution for the song (its log, each tempo's probability
+# over the most likely one's plus a floor of 0.03 so that no tempo is ruled out), in place of the
+# dsp tracker's log-normal: it is right on some songs the beat probabilities read at another
+# metrical level (4/4 without drums at 61 BPM, a waltz at 81), and the log-normal adds nothing
+# on top of it (benchmarks/RESULTS.md). A beat region spans at least 4
+# frames (46 ms): the network's peaks are 3 frames wide, and with 1-frame regions at fast tempi
+# the decoder skipped every other beat (dev-large beat F 0.928 -> 0.957 at 4 with earlier weights;
+# 3 and 5 within 0.01). Below a mean network beat probability of 0.07 at the tracked beats there
+# is no beat: white, pink and clipped noise, hiss and held chords reach 0.000-0.004, the music of
+# dev-large 0.31 and up, of dev-varied 0.155 and up (0.07 is about 2x below the music). Where the
+# network's downbeat probabilities are faint throughout (their 90th percentile over the beats
+# below 0.3), they are scaled up to it: a synthetic 3/4 drum song at 0.04 was read as 5/4, as
+# fewer bar starts cost less; dev-large is the same at 0.3 and 0.5. The decoder keeps a pulse
+# going wherever there is sound, so it ticks on through a final chord's ring-out and a noisy
+# intro: beats the network gives less than 0.15 at the start and end of the song are dropped
+# (dev 0.984 -> 0.992, dev-large 0.981 -> 0.989, dev-varied 0.920 -> 0.940; downbeat F up
+# 0.02-0.05; flat from 0.1 to 0.3; there the network gives ring-outs 0.00-0.03, beats 0.8-0.9).
+NET_MIN_BEAT_SALIENCE = 0.07
+NET_MIN_END_BEAT = 0.15
+NET_MIN_BEAT_STATES = 4
+NET_TEMPO_FLOOR = 0.03
+NET_DOWNBEAT_FLOOR = 0.3
+NET_METER_PRIOR = np.array([0.3, 0.3, 0.3, 0.1])
+# The chroma and bass novelty columns of _bar_features, and how much more harmonic change (sum of
+# robust z-scores) beat 3 must show than beat 1 to move the bar; dev downbeat F is flat for
+# margins of 1.5 to 3.
+HARMONIC_COLUMNS = 5
+HALF_BAR_MARGIN = 2.0
+
+
+def _empty_track() -> BeatTrack:
+    empty = np.zeros(0)
+    return BeatTrack(empty, empty.copy(), 0, empty.copy(), empty.copy())
+
+
+def _features(y: np.ndarray) -> dict[str, np.ndarray]:
+    """Frame-rate features at ``FPS``: onset envelope, low-band flux, chroma, bass chroma, level."""
+    spectrum = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
+    # Level in dBFS without the DC offset, which is not sound.
+    rms = librosa.feature.rms(y=y - y.mean(), frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
+    rms_db = 20 * np.log10(rms + 1e-10)
+    log_mel = np.log1p(LOG_MEL_SCALE * normalised_mel(spectrum))
+    # SuperFlux: compare with the maximum of neighbouring bands in the previous frame, so
+    # vibrato and glissandi do not look like onsets.
+    reference = scipy.ndimage.maximum_filter1d(log_mel, size=3, axis=0)
+    flux = np.maximum(log_mel[:, 1:] - reference[:, :-1], 0.0)
+    flux = np.pad(flux, ((0, 0), (1, 0)))
+    centers = librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=30.0, fmax=11000.0)[1:-1]
+    freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
+    chroma_basis = librosa.filters.chroma(sr=SAMPLE_RATE, n_fft=N_FFT)
+    # Chroma from a time-median-filtered spectrum below 2 kHz: drums smeared out, chords kept.
+    tonal = np.zeros_like(spectrum)
+    tonal[freqs < 2000.0] = scipy.ndimage.median_filter(spectrum[freqs < 2000.0], size=(1, 9))
+    return {
+        "log_mel": log_mel,
+        "onset": flux.sum(axis=0),
+        "low": flux[centers < 150.0].sum(axis=0),
+        "chroma": chroma_basis @ tonal,
+        "bass": chroma_basis @ (tonal * (freqs < 250.0)[:, None]),
+        "rms_db": rms_db,
+        "chord": _chord_change(chroma_basis @ spectrum[: chroma_basis.shape[1]]),
+    }
+
+
+def normalised_mel(spectrum: np.ndarray) -> np.ndarray:
+    """Mel spectrogram of an STFT magnitude, relative to the loudest frames' strongest bins.
+
+    Parameters
+    ----------
+    spectrum : np.ndarray [shape=(N_FFT // 2 + 1, t)]
+        STFT magnitude at 22050 Hz, ``N_FFT`` samples, hop ``HOP_LENGTH``.
+
+    Returns
+    -------
+    np.ndarray [shape=(N_MELS, t)]
+        Scale-free magnitudes (the 99th percentile of the frames' maxima is 1, so a click cannot
+        set it alone); ``log1p(LOG_MEL_SCALE * ...)`` of it is what the trackers read.
+    """
+    peak = float(np.percentile(spectrum.max(axis=0), 99)) + 1e-12
+    mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=30.0, fmax=11000.0)
+    return (mel_basis @ spectrum) / peak
+
+
+def _chord_change(chroma: np.ndarray, *, width: int = 8) -> np.ndarray:
+    """Frame-rate harmonic change: cosine distance between the mean chroma of the ``width``
+    frames before and the ``width`` frames from each frame on, 0..1 (0 in the first and last
+    ``width`` frames, which lack one side)."""
+    n = chroma.shape[1]
+    change = np.zeros(n)
+    if n <= 2 * width:
+        return change
+    total = np.pad(np.cumsum(chroma, axis=1), ((0, 0), (1, 0)))
+    t = np.arange(width, n - width)
+    before = total[:, t] - total[:, t - width]
+    after = total[:, t + width] - total[:, t]
+    cos = (before * after).sum(axis=0) / (np.linalg.norm(before, axis=0) * np.linalg.norm(after, axis=0) + 1e-9)
+    change[t] = np.clip(1.0 - cos, 0.0, 1.0)
+    return change
+
+
+def _active_frames(rms_db: np.ndarray) -> np.ndarray:
+    """Frames with sound: within 50 dB of the loud part and above -70 dBFS."""
+    loud = np.percentile(rms_db, 95)
+    active = (rms_db > loud - 50.0) & (rms_db > -70.0)
+    # Bridge short gaps (rests, stops) so only real silences split the song; pad with the edge
+    # values first, as closing would otherwise erode the first and last half second.
+    width = int(FPS)
+    padded = np.pad(active, width, mode="edge")
+    return scipy.ndimage.binary_closing(padded, structure=np.ones(width))[width:-width]
+
+
+def _track_beat_frames(
+    onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float, normalise: bool,
+    log_prior: Callable[[np.ndarray], np.ndarray], min_beat_states: int = 1,
+) -> tuple[np.ndarray, float]:
+    """Beat frames from a beat activation (an onset envelope to ``normalise``, or a beat
+    probability) with the (period, position) DBN, only where active, and their salience: the
+    mean activation at the beats over its mean everywhere. ``log_prior`` maps tempi (BPM) to the
+    log prior of each beat period."""
+    first, last = np.flatnonzero(active)[[0, -1]]
+    envelope = onset[first : last + 1]
+    activation = envelope
+    if normalise:
+        # Over its moving maximum (about 3 s): soft passages count as much as loud ones.
+        activation = envelope / (scipy.ndimage.maximum_filter1d(envelope, size=int(3 * FPS)) + 1e-9)
+    activation = np.clip(activation, 1e-4, 1 - 1e-4)
+    intervals = np.unique(np.round(60.0 * FPS / np.geomspace(max_bpm, min_bpm, 80)).astype(np.int64))
+    bpm = 60.0 * FPS / intervals
+    log_trans = beat_transitions(intervals, transition_lambda=TRANSITION_LAMBDA, log_prior=log_prior(bpm))
+    beat_states = np.maximum(min_beat_states, intervals // OBSERVATION_LAMBDA).astype(np.int64)
+    log_beat = np.log(activation)
+    log_other = np.log((1 - activation) / (OBSERVATION_LAMBDA - 1))
+    starts, periods = viterbi_beats(log_beat, log_other, intervals, log_trans, beat_states)
+    # Place each beat on the strongest onset inside its beat region.
+    regions = [(max(s, 0), s + beat_states[p]) for s, p in zip(starts, periods)]
+    frames = np.array([lo + int(np.argmax(envelope[lo:hi])) for lo, hi in regions], dtype=np.int64)
+    # The decoder finds a pulse in anything; in noise its beats sit on activation barely above
+    # the average (about 2x, from the argmax alone), in music on clear onsets (4.5x and up on dev).
+    salience = float(activation[frames].mean() / activation.mean()) if len(frames) else 0.0
+    frames += first
+    return frames[active[frames]], salience
+
+
+def _log_normal_prior(bpm: np.ndarray) -> np.ndarray:
+    """The dsp tracker's tempo prior: log-normal around ``TEMPO_PRIOR_BPM``, ``TEMPO_PRIOR_OCTAVES`` wide."""
+    return -0.5 * (np.log2(bpm / TEMPO_PRIOR_BPM) / TEMPO_PRIOR_OCTAVES) ** 2
+
+
+def _tempo_head_prior(probabilities: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The network's tempo prior from its tempo head's ``probabilities`` over ``beat_net.TEMPO_BPM``."""
+    from pipelines.music.beat_net import TEMPO_BPM
+
+    relative = probabilities / probabilities.max()
+
+    def log_prior(bpm: np.ndarray) -> np.ndarray:
+        return np.log(np.interp(np.log(bpm), np.log(TEMPO_BPM), relative) + NET_TEMPO_FLOOR)
+
+    return log_prior
+
+
+def _trim_faint_ends(frames: np.ndarray, activation: np.ndarray, floor: float) -> np.ndarray:
+    """``frames`` without the leading and trailing beats whose activation (its peak within two
+    frames) is below ``floor``: where the decoder kept the pulse going before the music's beat
+    starts or after it ends."""
+    peaks = np.array([activation[max(f - 2, 0) : f + 3].max() for f in frames])
+    strong = np.flatnonzero(peaks >= floor)
+    return frames[strong[0] : strong[-1] + 1] if len(strong) else frames[:0]
+
+
+def _track_bars(frames: np.ndarray, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Bar position and meter of each beat from harmonic, bass and low-band changes."""
+    columns = _bar_features(frames, features)
+    score = columns @ DOWNBEAT_WEIGHTS + DOWNBEAT_BIAS
+    down = np.clip(1.0 / (1.0 + np.exp(-score)), 1e-3, 1 - 1e-3)
+    positions, beats_per_bar = viterbi_bars(np.log(down), np.log1p(-down), METERS, np.log(METER_PRIOR), np.log(1e-3))
+    # Pop's kick and bass hit 1 and 3 alike, so the onset columns cannot tell them apart and the
+    # bar model may start bars on beat 3. Chords (and bass notes) change on beat 1: when the
+    # half-bar beats carry clearly more harmonic change than the chosen downbeats, shift 4/4
+    # bars by two beats.
+    harmonic = columns[:, :HARMONIC_COLUMNS].sum(axis=1)
+    four = beats_per_bar == 4
+    downs, halves = harmonic[four & (positions == 0)], harmonic[four & (positions == 2)]
+    if min(len(downs), len(halves)) > 2 and halves.mean() - downs.mean() > HALF_BAR_MARGIN:
+        positions[four] = (positions[four] + 2) % 4
+    return positions, beats_per_bar
+
+
+def _track_bars_net(frames: np.ndarray, beat: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bar position and meter of each beat from the network's downbeat activation."""
+    near = [slice(max(f - 2, 0), f + 3) for f in frames]
+    p = np.array([down[s].max() / max(beat[s].max(), 1e-3) for s in near])
+    # Where the network is unsure of every bar start (its downbeats faint throughout), lift them.
+    p = p * max(1.0, NET_DOWNBEAT_FLOOR / (np.percentile(p, 90) + 1e-9))
+    p = np.clip(p, 1e-3, 1 - 1e-3)
+    return viterbi_bars(np.log(p), np.log1p(-p), METERS, np.log(NET_METER_PRIOR), np.log(1e-3))
+
+
+def _bar_features(frames: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:
+    """Per-beat evidence for a bar start, robust z-scores [shape=(b, 8)]."""
+    bounds = np.append(frames, frames[-1] + int(np.median(np.diff(frames))))
+    bounds = np.minimum(bounds, features["onset"].shape[0])
+    chroma = librosa.util.sync(features["chroma"], bounds, aggregate=np.mean, pad=False)
+    bass = librosa.util.sync(features["bass"], bounds, aggregate=np.mean, pad=False)
+    low = np.array([features["low"][max(f - 2, 0) : f + 3].max() for f in frames])
+    onset = np.array([features["onset"][max(f - 2, 0) : f + 3].max() for f in frames])
+    level = np.array([features["rms_db"][max(f - 2, 0) : f + 6].max() for f in frames])
+    columns = [
+        _novelty(chroma, width=1), _novelty(chroma, width=2), _novelty(chroma, width=4),
+        _novelty(bass, width=1), _novelty(bass, width=2), low, onset, level,
+    ]
+    return np.stack([_robust_z(c) for c in columns], axis=1)
+
+
+def _novelty(beat_chroma: np.ndarray, *, width: int) -> np.ndarray:
+    """Harmonic change at each beat: cosine distance between the mean chroma of the ``width``
+    beats before it and the ``width`` beats from it on (Foote's novelty, at beat rate)."""
+    padded = np.pad(beat_chroma, ((0, 0), (width, width)), mode="edge")
+    n = beat_chroma.shape[1]
+    before = np.stack([padded[:, k : k + width].mean(axis=1) for k in range(n)], axis=1)
+    after = np.stack([padded[:, k + width : k + 2 * width].mean(axis=1) for k in range(n)], axis=1)
+    before /= np.linalg.norm(before, axis=0, keepdims=True) + 1e-9
+    after /= np.linalg.norm(after, axis=0, keepdims=True) + 1e-9
+    return 1.0 - (before * after).sum(axis=0)
+
+
+def _robust_z(values: np.ndarray) -> np.ndarray:
+    median = np.median(values)
+    spread = np.median(np.abs(values - median)) * 1.4826 + 1e-9
+    return np.clip((values - median) / spread, -3.0, 3.0)
+
+
+def _tempo_curve(beats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local tempo between consecutive beats, median-smoothed over five beats."""
+    bpm = 60.0 / np.diff(beats)
+    if len(bpm) >= 5:
+        bpm = scipy.signal.medfilt(bpm, 5)
+    return (beats[1:] + beats[:-1]) / 2, bpm

@@ -1,0 +1,251 @@
+"""Render a project to an mp4: song → frame plan → walk → chunked, resumable job → video.
+
+A render is a job on disk (see :mod:`pipelines.render.jobs`): frames are denoised
+chunk by chunk, each chunk streamed into its own H.264 file, and the finished
+chunks are joined without re-encoding, with the song's segment as soundtrack.
+Killed at any moment, a render resumed with ``resume=True`` renders only the
+chunks not yet finished, and its video equals an uninterrupted render's:
+chunks start on batch boundaries, so every frame is denoised in the very same
+batch either way.
+
+Next to the video a sidecar ``<video stem>.json`` holds the project as
+rendered, so any video can be rendered again exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.errors import BeatwalkError
+from pipelines.render.jobs import RenderJob, default_chunk_frames, plan_hash, project_hash
+from pipelines.project import Project
+from pipelines.render.video import VideoWriter, join_chunks
+
+DRAFT_MAX_SIDE = 256
+"""A draft is half size, and at most this many pixels on its longer side."""
+MIN_SIDE = 64
+
+
+@dataclass
+class RenderProgress:
+    """Where a render stands.
+
+    Attributes
+    ----------
+    frames_done : int
+        Frames rendered so far, those of chunks finished before a resume included.
+    frames_total : int
+        Frames of the whole video, ``round(duration * fps)``.
+    elapsed : float
+        Seconds since this render (or resume) started.
+    eta : float or None
+        Seconds left, from this run's speed; None before the first batch.
+    video_path : str or None
+        Set on the last progress of a finished render: the mp4.
+    last_frame : np.ndarray [shape=(height, width, 3), uint8] or None
+        The latest frame, for a preview.
+    """
+
+    frames_done: int
+    frames_total: int
+    elapsed: float
+    eta: float | None
+    video_path: str | None = None
+    last_frame: np.ndarray | None = None
+
+
+def iter_render(
+    project: Project,
+    out_path: str | Path,
+    *,
+    analysis=None,
+    resume: bool = False,
+    draft: bool = False,
+    workdir: str | Path | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    pipe=None,
+    chunk_frames: int | None = None,
+) -> Iterator[RenderProgress]:
+    """Render ``project`` to ``out_path``, yielding progress after every batch.
+
+    Parameters
+    ----------
+    project : Project
+        What to render. Limits (song length, size, steps) are the caller's to apply.
+    out_path : str or Path
+        The ``.mp4`` to write; its folder must exist. The sidecar goes beside it.
+    analysis : Analysis or None
+        The song segment's analysis, if already made (it is not made again).
+    resume : bool
+        Continue the unfinished job in ``workdir`` (a new one starts if there is none).
+    draft : bool
+        Render at a lower resolution (:func:`draft_size`) with the same frame
+        plan, steps and seeds, in a job folder of its own.
+    workdir : str or Path or None
+        The job folder; default ``<out_path>.parts`` (``<out_path>.draft-parts``).
+    should_stop : callable or None
+        Asked between batches; when it returns True the render stops, keeping
+        its finished chunks for a resume. The last progress then has no ``video_path``.
+    pipe : diffusers pipeline or None
+        A loaded pipeline to use; default ``load_pipeline`` of the project's model.
+    chunk_frames : int or None
+        Frames per chunk for a new job; default about 4 s of video in whole
+        batches. A resumed job keeps its own.
+
+    Yields
+    ------
+    RenderProgress
+    """
+    started = time.monotonic()
+    out_path = Path(out_path)
+    _check_output(out_path)
+    if draft:
+        width, height = draft_size(project.render.width, project.render.height)
+        project = project.model_copy(
+            update={"render": project.render.model_copy(update={"width": width, "height": height})}
+        )
+    if workdir is None:
+        workdir = default_workdir(out_path, draft=draft)
+    render = project.render
+
+    # 1. The song and its analysis.
+    if analysis is None:
+        from pipelines.music.analysis import analyze
+        from pipelines.music.decode import load_audio
+
+        song = project.audio
+        audio = load_audio(song.path, start=song.start, end=song.end)
+        analysis = analyze(audio, tempo_range=song.tempo_range)
+    elif not Path(project.audio.path).is_file():
+        raise BeatwalkError(f"song not found: {project.audio.path}")
+    project.validate_against(analysis.duration)
+
+    # 2. The model, the frame plan, and the job on disk that renders it.
+    from pipelines.plan.timeline import plan_frames
+
+    plan = plan_frames(project, analysis)
+    if pipe is None:
+        from pipelines.diffusion.models import load_pipeline
+
+        pipe = load_pipeline(render.model, dtype=render.dtype, fast_decoder=render.fast_decoder)
+    job = RenderJob.start(
+        workdir,
+        project_hash=project_hash(project),
+        plan_hash=plan_hash(plan),
+        n_frames=plan.n_frames,
+        chunk_frames=chunk_frames or default_chunk_frames(plan.fps, render.batch_size),
+        resume=resume,
+    )
+    yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
+
+    # 3. The pending chunks, batch by batch.
+    from pipelines.diffusion.conditioning import KeyframeConditioning
+    from pipelines.diffusion.walk import walk_frames
+
+    # Prompts are encoded and seed noises drawn once per render, not once per chunk.
+    conditioning = KeyframeConditioning(pipe, project, steps=render.steps)
+    rendered, render_started = 0, time.monotonic()
+    for chunk in job.pending:
+        frames = walk_frames(
+            pipe,
+            project,
+            plan,
+            range(chunk.start, chunk.stop),
+            batch_size=render.batch_size,
+            conditioning=conditioning,
+        )
+        stopped = False
+        with VideoWriter(
+            job.partial_path(chunk), width=render.width, height=render.height, fps=plan.fps
+        ) as video:
+            for index, frame in frames:
+                video.write(frame)
+                rendered += 1
+                if (index + 1 - chunk.start) % render.batch_size and index + 1 != chunk.stop:
+                    continue
+                # A batch is done: report it, then honour a stop.
+                speed = rendered / (time.monotonic() - render_started)
+                done = job.frames_done + index + 1 - chunk.start
+                eta = (plan.n_frames - done) / speed
+                yield RenderProgress(done, plan.n_frames, time.monotonic() - started, eta, last_frame=frame)
+                if should_stop is not None and should_stop():
+                    stopped = True
+                    break
+            if video.frames_written != chunk.stop - chunk.start:
+                video.abort()  # stopped mid-chunk: a resume renders the whole chunk again
+        if video.frames_written == chunk.stop - chunk.start:
+            job.finish(chunk)
+        elif not stopped:
+            raise RuntimeError(f"the walk gave {video.frames_written} frames for chunk {chunk.index}")
+        if stopped:
+            yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
+            return
+
+    # 4. Join the chunks with the song, write the sidecar, drop the job.
+    joined = out_path.with_name(out_path.name + ".partial.mp4")
+    join_chunks(
+        [job.path(c) for c in job.chunks], joined, fps=plan.fps, n_frames=plan.n_frames, audio=project.audio
+    )
+    try:
+        os.replace(joined, out_path)
+        project.save(sidecar_path(out_path))
+    except OSError as exc:
+        raise BeatwalkError(f"cannot write {out_path}: {exc.strerror}") from None
+    job.remove()
+    yield RenderProgress(
+        plan.n_frames, plan.n_frames, time.monotonic() - started, 0.0, video_path=str(out_path)
+    )
+
+
+def render_project(project: Project, out_path: str | Path, **kwargs) -> Path | None:
+    """Run :func:`iter_render` to the end; the video's path, or None if stopped."""
+    video_path = None
+    for progress in iter_render(project, out_path, **kwargs):
+        video_path = progress.video_path
+    return None if video_path is None else Path(video_path)
+
+
+def with_render_settings(project: Project, **changes) -> Project:
+    """The project with some render settings changed (``width=``, ``steps=``, …), validated.
+
+    Changes that are None are ignored.
+    """
+    data = project.model_dump()
+    data["render"].update({name: value for name, value in changes.items() if value is not None})
+    return Project.from_dict(data)
+
+
+def default_workdir(out_path: str | Path, *, draft: bool = False) -> Path:
+    """The job folder of a render to ``out_path``: ``<out_path>.parts`` (``.draft-parts``)."""
+    out_path = Path(out_path)
+    return out_path.with_name(out_path.name + (".draft-parts" if draft else ".parts"))
+
+
+def draft_size(width: int, height: int) -> tuple[int, int]:
+    """A draft's frame size: half, at most :data:`DRAFT_MAX_SIDE` px, multiples of 8.
+
+    The aspect ratio is kept, but no side gets below 64 px (the smallest
+    frame a project may ask for).
+    """
+    scale = max(min(0.5, DRAFT_MAX_SIDE / max(width, height)), MIN_SIDE / min(width, height))
+    return tuple(min(side, max(MIN_SIDE, round(side * scale / 8) * 8)) for side in (width, height))
+
+
+def sidecar_path(video_path: str | Path) -> Path:
+    """``clip.mp4`` → ``clip.json``: where a video's project is saved."""
+    return Path(video_path).with_suffix(".json")
+
+
+def _check_output(out_path: Path) -> None:
+    if out_path.suffix.lower() != ".mp4":
+        raise BeatwalkError(f"the output must be an .mp4 file, got {out_path.name}")
+    if not out_path.parent.is_dir():
+        raise BeatwalkError(f"output folder does not exist: {out_path.parent}")
+    if out_path.is_dir():
+        raise BeatwalkError(f"the output is a folder: {out_path}")

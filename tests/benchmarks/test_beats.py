@@ -1,0 +1,79 @@
+"""The beat benchmark's degradations (``python -m benchmarks.beats --degrade``): each does to the
+audio what its name says, at the level documented, and keeps its length."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks import beats as benchmark
+from synth.songs import drum_song
+
+RATE = 22050
+
+
+def _band_level(samples: np.ndarray, sample_rate: int, low: float, high: float) -> float:
+    spectrum = np.abs(np.fft.rfft(samples)) ** 2
+    freqs = np.fft.rfftfreq(len(samples), 1 / sample_rate)
+    return float(spectrum[(freqs >= low) & (freqs < high)].mean())
+
+
+@pytest.mark.parametrize("name", list(benchmark.DEGRADATIONS))
+def test_degradations_keep_the_length_and_change_the_audio(name):
+    samples, _, _ = drum_song(bpm=120.0, duration=4.0)
+    out, rate = benchmark.DEGRADATIONS[name](samples, RATE, np.random.default_rng(0))
+    assert out.ndim == 1 and np.all(np.isfinite(out))
+    assert abs(len(out) / rate - len(samples) / RATE) < 0.06
+    if rate == RATE and len(out) == len(samples):
+        assert not np.allclose(out, samples, atol=1e-3)
+
+
+def test_noise_is_pink_at_10_db_snr():
+    samples = np.sin(2 * np.pi * 440 * np.arange(4 * RATE) / RATE).astype(np.float32)
+    out, _ = benchmark._pink_noise(samples, RATE, np.random.default_rng(0))
+    noise = out - samples
+    assert 10 * np.log10(np.mean(samples**2) / np.mean(noise**2)) == pytest.approx(10.0, abs=0.01)
+    # Pink: 3 dB less power per octave, so an octave band holds about the same power.
+    low = _band_level(noise, RATE, 100, 200) * 100
+    high = _band_level(noise, RATE, 1600, 3200) * 1600
+    assert 0.6 < low / high < 1.6
+
+
+def test_small_speaker_loses_the_bass_and_keeps_the_treble():
+    t = np.arange(2 * RATE) / RATE
+    samples = (np.sin(2 * np.pi * 50 * t) + np.sin(2 * np.pi * 2000 * t)).astype(np.float32)
+    out, _ = benchmark._small_speaker(samples, RATE, np.random.default_rng(0))
+    assert _band_level(out, RATE, 45, 55) < 1e-3 * _band_level(samples, RATE, 45, 55)
+    assert _band_level(out, RATE, 1990, 2010) == pytest.approx(_band_level(samples, RATE, 1990, 2010), rel=0.1)
+
+
+def test_hall_rings_on_after_a_click():
+    samples = np.zeros(3 * RATE, dtype=np.float32)
+    samples[RATE // 2] = 1.0
+    out, _ = benchmark._hall(samples, RATE, np.random.default_rng(0))
+    tail = out[RATE // 2 + RATE // 2 : RATE // 2 + RATE]  # 0.5-1 s after the click
+    assert np.sqrt(np.mean(tail**2)) > 1e-3
+    assert np.abs(out[: RATE // 2]).max() < 1e-6  # nothing before the click (FFT rounding aside)
+
+
+def test_mp3_is_not_delayed():
+    """The encoder's delay (about 50 ms through a pipe) is trimmed: the beats do not move."""
+    samples, _, _ = drum_song(bpm=120.0, duration=4.0)
+    out, rate = benchmark._mp3(samples, RATE, np.random.default_rng(0))
+    assert rate == RATE
+    lags = np.arange(-400, 401)
+    middle = slice(RATE, 3 * RATE)
+    correlation = [np.dot(out[RATE + lag : 3 * RATE + lag], samples[middle]) for lag in lags]
+    assert abs(lags[int(np.argmax(correlation))]) <= 22  # 1 ms
+
+
+def test_mp3_and_8k_keep_the_beats():
+    import mir_eval
+
+    from pipelines.music.beats import track_beats
+
+    samples, beats, _ = drum_song(bpm=120.0, duration=8.0)
+    for name in ("mp3", "8k"):
+        out, rate = benchmark.DEGRADATIONS[name](samples, RATE, np.random.default_rng(0))
+        tracked = track_beats(out, rate, tracker="dsp").beats
+        assert mir_eval.beat.f_measure(beats, tracked) > 0.9, name

@@ -1,0 +1,169 @@
+"""Beat, downbeat and tempo tracking on synthetic songs with exact truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mir_eval
+import numpy as np
+import pytest
+import soundfile
+
+from pipelines.music.beats import TRACKERS, BeatTrack, track_beats
+from pipelines.errors import BeatwalkError
+from synth.songs import drum_song
+
+SR = 22050
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(params=TRACKERS, autouse=True)
+def tracker(request, monkeypatch):
+    """Every test here runs with each tracker (the default one and the DSP one)."""
+    monkeypatch.setenv("BEATWALK_BEAT_TRACKER", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("bpm", [60.0, 90.0, 120.0, 150.0, 180.0])
+def test_beats_follow_drum_song(bpm, tracker, request):
+    if bpm == 60.0:
+        # A known octave error, kept visible: with kick or snare on every beat and hats on every
+        # eighth, as loud off the beat as on it, the song also reads as a 120 BPM groove with kick
+        # and snare on alternate beats. The DSP tracker's tempo prior (centred on 110 BPM) prefers
+        # it, and the network gives the off-beat hats a beat probability of 0.42 (0.82 on the beats).
+        request.applymarker(pytest.mark.xfail(reason="tracked at double tempo", strict=True))
+    samples, beats, downbeats = drum_song(duration=12.0, bpm=bpm)
+    track = track_beats(samples, SR)
+    assert mir_eval.beat.f_measure(beats, track.beats) >= 0.9
+    assert mir_eval.beat.f_measure(downbeats, track.downbeats) >= 0.8
+    assert track.beats_per_bar == 4
+    assert track.tempo == pytest.approx(bpm, rel=0.03)
+
+
+@pytest.mark.parametrize("bpm", [100.0, 140.0])
+def test_three_four_downbeats(bpm):
+    samples, beats, downbeats = drum_song(duration=15.0, bpm=bpm, beats_per_bar=3)
+    track = track_beats(samples, SR)
+    assert track.beats_per_bar == 3
+    assert mir_eval.beat.f_measure(beats, track.beats) >= 0.9
+    assert mir_eval.beat.f_measure(downbeats, track.downbeats) >= 0.8
+
+
+def test_downbeats_are_beats():
+    samples, _, _ = drum_song(duration=10.0, bpm=128.0)
+    track = track_beats(samples, SR)
+    assert len(track.downbeats) > 0
+    assert np.isin(track.downbeats, track.beats).all()
+
+
+@pytest.mark.parametrize("samples", [np.zeros(10 * SR, np.float32), 1e-6 * np.ones(10 * SR, np.float32)])
+def test_silence_has_no_beats(samples):
+    track = track_beats(samples, SR)
+    assert len(track.beats) == len(track.downbeats) == len(track.tempo_bpm) == 0
+    assert track.beats_per_bar == 0
+    assert track.tempo == 0.0
+
+
+def test_silent_intro_has_no_beats():
+    song, beats, _ = drum_song(duration=10.0, bpm=110.0, first_beat=0.0)
+    intro = 4.0
+    samples = np.concatenate([np.zeros(int(intro * SR), np.float32), song])
+    track = track_beats(samples, SR)
+    assert track.beats.min() > intro - 0.07
+    assert mir_eval.beat.f_measure(beats + intro, track.beats) >= 0.9
+
+
+def test_a_song_that_starts_on_the_beat_keeps_its_first_beat(tracker, request):
+    if tracker == "dsp":
+        request.applymarker(pytest.mark.xfail(reason="the onset envelope is zero in its first frames", strict=True))
+    samples, beats, _ = drum_song(duration=10.0, bpm=110.0, first_beat=0.0)
+    track = track_beats(samples, SR)
+    assert track.beats[0] == pytest.approx(0.0, abs=0.03)
+    assert mir_eval.beat.f_measure(beats, track.beats) == 1.0
+
+
+def test_a_final_chord_rings_out_without_beats(tracker, request):
+    """The decoder keeps a pulse going wherever there is sound: the network's tracker drops the
+    beats it hears none at after the music's last beat."""
+    if tracker == "dsp":
+        request.applymarker(pytest.mark.xfail(reason="no trimming without a beat probability", strict=True))
+    song, beats, _ = drum_song(duration=8.0, bpm=120.0)
+    strike = beats[-1] + 0.5  # on the next beat, then 5 s of ring-out
+    samples = np.zeros(int((strike + 5.0) * SR), np.float32)
+    samples[: len(song)] = song
+    t = np.arange(len(samples) - int(strike * SR)) / SR
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.2, 329.6)) * np.exp(-0.8 * t)
+    samples[int(strike * SR) :] += 0.25 * chord.astype(np.float32)
+    track = track_beats(samples, SR)
+    assert track.beats.max() < strike + 0.07
+    assert mir_eval.beat.f_measure(np.append(beats, strike), track.beats) >= 0.95
+
+
+def test_tempo_curve_follows_beats():
+    samples, _, _ = drum_song(duration=12.0, bpm=96.0)
+    track = track_beats(samples, SR)
+    assert len(track.tempo_times) == len(track.tempo_bpm) == len(track.beats) - 1
+    assert np.all(np.diff(track.tempo_times) > 0)
+    np.testing.assert_allclose(track.tempo_bpm, 96.0, rtol=0.05)
+
+
+def test_any_sample_rate():
+    samples, beats, _ = drum_song(duration=10.0, bpm=120.0, sample_rate=44100)
+    track = track_beats(samples, 44100)
+    assert mir_eval.beat.f_measure(beats, track.beats) >= 0.9
+
+
+def test_example_song_beats():
+    truth = json.loads((EXAMPLES / "beatwalk-demo.beats.json").read_text())
+    samples, sample_rate = soundfile.read(EXAMPLES / "beatwalk-demo.ogg", dtype="float32")
+    track = track_beats(samples.mean(axis=1), sample_rate)
+    assert mir_eval.beat.f_measure(np.array(truth["beats"]), track.beats) >= 0.95
+    assert track.tempo == pytest.approx(truth["bpm"], rel=0.02)
+    # Kick and bass hit beats 1 and 3 alike; the chord changes put the bar on beat 1.
+    assert mir_eval.beat.f_measure(np.array(truth["downbeats"]), track.downbeats) >= 0.8
+    assert track.beats_per_bar == truth["beats_per_bar"]
+
+
+@pytest.mark.parametrize(
+    "seconds, level, clip",
+    [(60.0, 1.0, True), (20.0, 1e-3, False), (20.0, 0.1, False)],
+    ids=["clipped-white-noise", "hiss-60dBFS", "white-noise-20dBFS"],
+)
+def test_noise_has_no_beats(seconds, level, clip):
+    samples = level * np.random.default_rng(0).standard_normal(int(seconds * SR))
+    if clip:
+        samples = np.clip(samples, -1.0, 1.0)
+    track = track_beats(samples.astype(np.float32), SR)
+    assert len(track.beats) == len(track.downbeats) == 0
+    assert track.tempo == 0.0
+
+
+def test_quiet_music_over_hiss_keeps_its_beats():
+    samples, beats, _ = drum_song(duration=12.0, bpm=100.0)
+    samples = 0.05 * samples + 1e-3 * np.random.default_rng(1).standard_normal(len(samples)).astype(np.float32)
+    track = track_beats(samples, SR)
+    assert mir_eval.beat.f_measure(beats, track.beats) >= 0.9
+
+
+@pytest.mark.parametrize("seconds", [0.0, 0.3, 0.9])
+def test_very_short_input(seconds):
+    samples, _, _ = drum_song(duration=1.0, bpm=120.0, first_beat=0.0)
+    track = track_beats(samples[: int(seconds * SR)], SR)
+    assert isinstance(track, BeatTrack)
+    assert np.all((track.beats >= 0) & (track.beats <= seconds))
+
+
+@pytest.mark.parametrize(
+    "samples, sample_rate, kwargs",
+    [
+        (np.zeros((2, SR), np.float32), SR, {}),
+        (np.full(SR, np.nan, np.float32), SR, {}),
+        (np.zeros(SR, np.float32), 0, {}),
+        (np.zeros(SR, np.float32), SR, {"min_bpm": 200.0, "max_bpm": 100.0}),
+        (np.zeros(SR, np.float32), SR, {"tracker": "nope"}),
+    ],
+)
+def test_bad_arguments_raise_beatwalk_error(samples, sample_rate, kwargs):
+    with pytest.raises(BeatwalkError):
+        track_beats(samples, sample_rate, **kwargs)

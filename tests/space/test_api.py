@@ -1,0 +1,276 @@
+"""The Space's named API, through gradio_client, against the app launched in-process with the tiny model.
+
+The main test follows the README's gradio_client example step by step.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from pipelines.render.video import probe_video
+from synth.songs import drum_song, write_song
+from tests.space_app import TEST_LIMITS, sessions
+
+SONG_SECONDS = 6.0
+FPS = 8
+
+
+@pytest.fixture(scope="module")
+def client(space):
+    return Client(space[1], analytics_enabled=False, verbose=False)
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    samples, _, _ = drum_song(duration=SONG_SECONDS, bpm=120.0)
+    return write_song(tmp_path_factory.mktemp("song") / "drums.wav", samples)
+
+
+@pytest.fixture(scope="module")
+def analysis(client, song):
+    return client.predict(song=handle_file(str(song)), start=0, end=0, api_name="/analyze")
+
+
+def small(project_json: str, **render) -> str:
+    project = json.loads(project_json)
+    project["render"].update({"width": 64, "height": 64, "fps": FPS, "steps": 1} | render)
+    return json.dumps(project)
+
+
+def test_every_step_is_a_named_endpoint(client):
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert set(endpoints) == {
+        "/analyze",
+        "/propose_keyframes",
+        "/plan",
+        "/preview_keyframe",
+        "/render",
+        "/stop",
+        "/score",
+    }
+    assert client.view_api(return_format="dict", print_info=False)["unnamed_endpoints"] == {}
+
+
+@pytest.fixture(scope="module")
+def rendered(client, song, analysis):
+    """The README's example, step by step, on the test song at 64×64 and 8 fps."""
+    # 2. Keyframes from two prompts, then plain JSON edits.
+    proposed = client.predict(
+        analysis_json=analysis,
+        prompts="a red cat\na blue dog",
+        start=0,
+        end=0,
+        seed=3,
+        negative_prompt="blurry",
+        every=1,
+        api_name="/propose_keyframes",
+    )
+    project = small(proposed)
+    # 3. The frame plan; 4. a keyframe's still; 5. the render.
+    plan = client.predict(analysis_json=analysis, project_json=project, api_name="/plan")
+    still = client.predict(project_json=project, index=1, api_name="/preview_keyframe")
+    progress, video, rendered, score = client.predict(
+        song=handle_file(str(song)), project_json=project, api_name="/render"
+    )
+    return {
+        "proposed": proposed,
+        "project": project,
+        "plan": plan,
+        "still": still,
+        "progress": progress,
+        "video": video,
+        "rendered": rendered,
+        "score": score,
+    }
+
+
+def test_readme_example_renders_a_video_with_the_song(analysis, rendered, space):
+    found = json.loads(analysis)
+    assert found["duration"] == pytest.approx(SONG_SECONDS, abs=0.05)
+    assert found["tempo"] == pytest.approx(120, rel=0.05)
+
+    proposed = json.loads(rendered["proposed"])
+    assert [k["prompt"] for k in proposed["keyframes"]][:2] == ["a red cat", "a blue dog"]
+    assert proposed["keyframes"][0]["seed"] == 3 and proposed["keyframes"][0]["negative_prompt"] == "blurry"
+
+    # The frame plan has one entry per video frame.
+    plan = json.loads(rendered["plan"])
+    assert plan["n_frames"] == round(SONG_SECONDS * FPS) == len(plan["t"])
+
+    assert Image.open(rendered["still"]).size == (64, 64)
+
+    # The render: an mp4 with the song, every frame, the project beside it, and its sync score.
+    progress, video, project, score = (rendered[k] for k in ("progress", "video", "rendered", "score"))
+    info = probe_video(video)
+    assert info.frames == round(SONG_SECONDS * FPS)
+    assert (info.width, info.height) == (64, 64)
+    assert info.has_audio
+    assert progress.startswith("done")
+    assert json.loads(project)["keyframes"] == json.loads(rendered["project"])["keyframes"]
+    assert json.loads(project)["audio"]["path"] == "drums.wav"  # the song's name, never a server path
+    figures = json.loads(score)
+    assert 0.0 <= figures["f_measure"] <= 1.0 and figures["n_frames"] == info.frames
+    assert "/" not in figures["video"]
+
+    # The render happened in this client's own session folder.
+    assert any((folder / "final.mp4").is_file() for folder in sessions(space[0]))
+
+
+def test_draft_renders_the_same_frames_at_lower_resolution(client, song, analysis):
+    project = client.predict(analysis_json=analysis, prompts="a lighthouse", api_name="/propose_keyframes")
+    project = small(project, width=128, height=128, fps=4)
+    _, video, _, _ = client.predict(
+        song=handle_file(str(song)), project_json=project, draft=True, api_name="/render"
+    )
+    info = probe_video(video)
+    assert (info.width, info.height) == (64, 64)
+    assert info.frames == round(SONG_SECONDS * 4)
+
+
+def test_score_endpoint_scores_any_video(client, song, rendered):
+    video = rendered["video"]
+    figures = json.loads(
+        client.predict(video=handle_file(video), song=handle_file(str(song)), api_name="/score")
+    )
+    assert figures["audio_source"] == "song"
+    assert figures["n_frames"] == round(SONG_SECONDS * FPS)
+
+
+def one_line_error(call) -> str:
+    with pytest.raises(AppError) as caught:
+        call()
+    message = str(caught.value)
+    assert "\n" not in message and "Traceback" not in message
+    return message
+
+
+def test_a_file_that_is_not_audio_is_refused_in_one_line(client, tmp_path):
+    fake = tmp_path / "song.wav"
+    fake.write_text("these are not the samples you are looking for\n" * 50)
+    message = one_line_error(lambda: client.predict(song=handle_file(str(fake)), api_name="/analyze"))
+    assert "song.wav" in message and ("not an audio file" in message or "no audio stream" in message)
+
+
+def test_limits_are_enforced_on_the_server(client, song, analysis):
+    project = client.predict(analysis_json=analysis, prompts="a forest", api_name="/propose_keyframes")
+    render = lambda p: client.predict(song=handle_file(str(song)), project_json=p, api_name="/render")
+    assert "BEATWALK_MAX_PIXELS" in one_line_error(lambda: render(small(project, width=512, height=512)))
+    assert "BEATWALK_MAX_STEPS" in one_line_error(
+        lambda: render(small(project, steps=TEST_LIMITS.max_steps + 1))
+    )
+    assert "BEATWALK_MAX_FRAMES" in one_line_error(lambda: render(small(project, fps=30)))
+    # A model id may name a folder on the server: only the offered models are accepted.
+    assert "not offered" in one_line_error(lambda: render(small(project, model="/root")))
+    assert "not offered" in one_line_error(
+        lambda: client.predict(project_json=small(project, model="../weights"), api_name="/preview_keyframe")
+    )
+
+
+def test_paths_inside_a_project_are_never_opened(client, song, analysis):
+    project = json.loads(
+        small(client.predict(analysis_json=analysis, prompts="a desert", api_name="/propose_keyframes"))
+    )
+    project["keyframes"][0]["init_image"] = "/etc/hostname"
+    message = one_line_error(
+        lambda: client.predict(
+            song=handle_file(str(song)), project_json=json.dumps(project), api_name="/render"
+        )
+    )
+    assert "init image" in message
+
+
+def test_bad_project_json_is_refused_in_one_line(client, analysis):
+    assert "not valid JSON" in one_line_error(
+        lambda: client.predict(project_json="{", api_name="/preview_keyframe")
+    )
+    broken = json.loads(
+        small(client.predict(analysis_json=analysis, prompts="rain", api_name="/propose_keyframes"))
+    )
+    broken["keyframes"][0]["seed"] = -1
+    assert "keyframes.0.seed" in one_line_error(
+        lambda: client.predict(project_json=json.dumps(broken), api_name="/preview_keyframe")
+    )
+
+
+def test_keyframes_past_the_segment_are_refused(client, song, analysis):
+    project = json.loads(
+        small(client.predict(analysis_json=analysis, prompts="snow", api_name="/propose_keyframes"))
+    )
+    project["keyframes"].append(dict(project["keyframes"][0], time=SONG_SECONDS + 10))
+    message = one_line_error(
+        lambda: client.predict(
+            song=handle_file(str(song)), project_json=json.dumps(project), api_name="/render"
+        )
+    )
+    assert "outside the song segment" in message
+
+
+def test_sessions_get_separate_folders_named_by_hash(space, song):
+    from space.session import session_dir
+
+    class Request:
+        session_hash = "../../etc/passwd"
+
+    folder = session_dir(Request())
+    assert folder.parent == space[0] / "sessions"
+    assert len(folder.name) == 32 and all(c in "0123456789abcdef" for c in folder.name)
+
+
+def test_gpu_time_grows_with_the_work():
+    from pipelines.project import Project
+    from space.gpu import estimate_render_seconds
+
+    base = {"audio": {"path": "song"}, "keyframes": [{"time": 0, "prompt": "x"}]}
+    sd = Project.from_dict(base | {"render": {"model": "stabilityai/sd-turbo", "steps": 1}})
+    xl = Project.from_dict(base | {"render": {"model": "stabilityai/sdxl-turbo", "steps": 1}})
+    more_steps = Project.from_dict(base | {"render": {"model": "stabilityai/sd-turbo", "steps": 4}})
+    assert estimate_render_seconds(sd, 2000) > estimate_render_seconds(sd, 100)
+    assert estimate_render_seconds(more_steps, 100) > estimate_render_seconds(sd, 100)
+    assert estimate_render_seconds(xl, 100) > estimate_render_seconds(sd, 100)
+    assert np.isfinite(estimate_render_seconds(sd, 0))
+
+
+def test_stop_ends_the_render_and_resume_finishes_it(client, song, analysis):
+    proposed = client.predict(analysis_json=analysis, prompts="a lighthouse\na harbour", api_name="/propose_keyframes")
+    project = small(proposed, width=128, height=128, steps=4)
+    job = client.submit(song=handle_file(str(song)), project_json=project, api_name="/render")
+    deadline = time.monotonic() + 120
+    while not any(re.match(r"[1-9]\d* / 48 frames", output[0]) for output in job.outputs()):
+        assert not job.done() and time.monotonic() < deadline
+        time.sleep(0.05)
+    assert "resume" in client.predict(api_name="/stop")
+    progress, video, _, _ = job.result(timeout=120)
+    assert re.fullmatch(r"stopped at \d+ frames: call again with resume", progress) and video is None
+
+    progress, video, _, _ = client.predict(
+        song=handle_file(str(song)), project_json=project, resume=True, api_name="/render"
+    )
+    assert progress == "done: 48 frames"
+    assert probe_video(video).frames == 48
+
+
+def test_tempo_range_goes_from_analyze_into_the_project(client, song):
+    """A beat found at twice the tempo is mended by a range; the proposed project keeps it."""
+    analysis = client.predict(
+        song=handle_file(str(song)), start=0, end=0, slowest_bpm=40, fastest_bpm=80, api_name="/analyze"
+    )
+    found = json.loads(analysis)
+    assert found["tempo"] == pytest.approx(60, rel=0.05) and found["tempo_range"] == [40, 80]
+    project = client.predict(
+        analysis_json=analysis, prompts="a red cat", start=0, end=0, seed=0, negative_prompt="", every=0,
+        api_name="/propose_keyframes",
+    )  # fmt: skip
+    assert json.loads(project)["audio"]["tempo_range"] == [40, 80]
+    song_file = handle_file(str(song))
+    message = one_line_error(
+        lambda: client.predict(song=song_file, slowest_bpm=90, fastest_bpm=60, api_name="/analyze")
+    )
+    assert message.startswith("the tempo range must run from a slower to a faster tempo")

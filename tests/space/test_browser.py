@@ -1,0 +1,248 @@
+"""Journeys through the Space in headless Chromium (Debian's), driven by Playwright, with the tiny model.
+
+Upload a song, analyse, edit a keyframe, render a draft that plays; Stop a
+render and resume it; a file that is not audio gets a clear error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from synth.songs import drum_song, write_song
+from tests.space_app import sessions
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+SONG_SECONDS = 6.0
+SLOW = 120_000  # ms: analysing and rendering on a busy 2-core machine
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, space):
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    page = context.new_page()
+    page.goto(space[1])
+    page.wait_for_selector("#analyze", timeout=SLOW)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def song(tmp_path_factory):
+    samples, _, _ = drum_song(duration=SONG_SECONDS, bpm=120.0)
+    return write_song(tmp_path_factory.mktemp("song") / "drums.wav", samples)
+
+
+def expect_text(page, selector: str, pattern: str, *, timeout: int = SLOW) -> str:
+    from playwright.sync_api import expect
+
+    expect(page.locator(selector)).to_contain_text(re.compile(pattern), timeout=timeout)
+    return page.locator(selector).inner_text()
+
+
+def analyse(page, song: Path) -> None:
+    page.locator("#tab-audio-button").click()
+    page.locator("#song input[type=file]").set_input_files(str(song))
+    page.locator("#analyze").click()
+    expect_text(page, "#analysis-summary", r"BPM")
+    page.locator("#tab-keyframes-button").click()
+    expect_text(page, "#keyframes-status", r"keyframes")
+
+
+def set_slider(page, elem_id: str, value: float) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def small_render_settings(page) -> None:
+    """64×64 at 8 fps: the frame plan (and its summary) follows each change."""
+    page.locator("#tab-motion-button").click()
+    set_slider(page, "fps", 8)
+    expect_text(page, "#plan-summary", rf"{round(SONG_SECONDS * 8)} frames")
+    set_slider(page, "width", 64)
+    expect_text(page, "#plan-summary", r"64×\d+")
+    set_slider(page, "height", 64)
+    expect_text(page, "#plan-summary", r"64×64")
+
+
+def video_state(page) -> dict:
+    return page.locator("#render-video video").evaluate(
+        "v => ({src: v.currentSrc, readyState: v.readyState, duration: v.duration, error: v.error && v.error.code})"
+    )
+
+
+def test_upload_analyse_edit_and_render_a_draft_that_plays(page, song):
+    analyse(page, song)
+    assert page.locator("#analysis-plot img, #analysis-plot canvas, #analysis-plot svg").count() > 0
+
+    # Edit the second keyframe's prompt in the table: the project follows.
+    cell = page.locator("#keyframes-table [data-testid=cell-1-1]")
+    cell.dblclick()
+    editor = page.locator("#keyframes-table textarea[aria-label='Edit cell']")
+    editor.fill("a golden desert at noon")
+    editor.press("Enter")
+    expect_text(page, "#keyframes-status", r"2 keyframes")
+    page.locator("#keyframe-choice input").click()
+    expect_text(page, "ul[role=listbox]", r"golden desert")
+    page.keyboard.press("Escape")
+
+    small_render_settings(page)
+
+    page.locator("#tab-render-button").click()
+    page.locator("#render-draft").click()
+    expect_text(page, "#render-progress", r"Draft done")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#render-video video'); return v && v.readyState >= 1; }",
+        timeout=SLOW,
+    )
+    state = video_state(page)
+    assert state["src"] and state["error"] is None
+    assert state["duration"] == pytest.approx(SONG_SECONDS, abs=0.3)
+    # It plays: time moves on.
+    page.locator("#render-video video").evaluate("v => { v.muted = true; return v.play(); }")
+    page.wait_for_function(
+        "() => document.querySelector('#render-video video').currentTime > 0.2", timeout=30_000
+    )
+    # And it is scored.
+    expect_text(page, "#sync-score", r"F-measure \d\.\d\d")
+    assert page.locator("#download-video").is_visible()
+
+
+def test_stop_keeps_the_job_and_resume_finishes_it(page, song, space):
+    analyse(page, song)
+    small_render_settings(page)
+    page.locator("#tab-render-button").click()
+    page.locator("#render-final").click()
+    expect_text(page, "#render-progress", r"[1-9]\d* / \d+ frames")
+    page.locator("#render-stop").click()
+    expect_text(page, "#render-progress", r"Stopped at \d+ / 48 frames")
+    # The render ends itself after its current batch, at the last finished chunk; then nothing moves.
+    settled, previous = None, None
+    for _ in range(30):
+        page.wait_for_timeout(1000)
+        text = page.locator("#render-progress").inner_text()
+        if text == previous:
+            settled = text
+            break
+        previous = text
+    assert settled is not None and re.fullmatch(r"⏹️ Stopped at \d+ / 48 frames\. .*", settled.strip(), re.S)
+    assert video_state_or_none(page) is None
+    assert any((folder / "final-job").is_dir() for folder in sessions(space[0]))
+
+    page.locator("#render-resume").click()
+    expect_text(page, "#render-progress", r"Final done: 48 frames")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#render-video video'); return v && v.readyState >= 1; }",
+        timeout=SLOW,
+    )
+    assert video_state(page)["duration"] == pytest.approx(SONG_SECONDS, abs=0.3)
+
+    # Leaving the page removes the session's folder (job, videos, exports).
+    page.context.close()
+    for _ in range(30):
+        if not sessions(space[0]):
+            break
+        time.sleep(0.5)
+    assert sessions(space[0]) == []
+
+
+def video_state_or_none(page):
+    return video_state(page) if page.locator("#render-video video").count() else None
+
+
+def test_a_file_that_is_not_audio_gets_a_clear_error(page, tmp_path):
+    fake = tmp_path / "holiday.mp3"
+    fake.write_text("not a song at all\n" * 100)
+    page.locator("#song input[type=file]").set_input_files(str(fake))
+    page.locator("#analyze").click()
+    toast = expect_text(page, ".toast-body", r"holiday\.mp3", timeout=60_000)
+    assert re.search(r"not an audio file|no audio stream", toast)
+    assert "Traceback" not in toast
+    assert "BPM" not in page.locator("#analysis-summary").inner_text()
+
+
+def test_a_tempo_range_mends_the_metrical_level_and_a_bad_one_is_one_line(page, song):
+    page.locator("#song input[type=file]").set_input_files(str(song))
+    page.get_by_text("Tempo range").click()
+    fastest = page.locator("#tempo-fastest input[type=number]")
+    fastest.fill("80")
+    page.locator("#analyze").click()
+    expect_text(page, "#analysis-summary", r"\b(59|60|61)\.\d BPM")
+    page.locator("#tempo-slowest input[type=number]").fill("100")
+    page.locator("#analyze").click()
+    toast = expect_text(page, ".toast-body", r"tempo range", timeout=60_000)
+    assert "Traceback" not in toast
+    # What was found before stays.
+    assert re.search(r"\b(59|60|61)\.\d BPM", page.locator("#analysis-summary").inner_text())
+
+
+def test_half_and_double_tempo_buttons_read_the_song_again(page, song):
+    """½× sets the range one octave around half the tempo found and analyses again; 2× goes back."""
+    page.get_by_text("Tempo range").click()
+    page.locator("#tempo-half").click()
+    toast = expect_text(page, ".toast-body", r"analyse a song first")
+    assert "Traceback" not in toast
+    page.locator("#song input[type=file]").set_input_files(str(song))
+    page.locator("#analyze").click()
+    expect_text(page, "#analysis-summary", r"\b(119|120|121)\.\d BPM")
+    page.locator("#tempo-half").click()
+    expect_text(page, "#analysis-summary", r"\b(59|60|61)\.\d BPM")
+    slowest, fastest = (page.locator(f"#tempo-{end} input[type=number]") for end in ("slowest", "fastest"))
+    assert 41 < float(slowest.input_value()) < 44 and 83 < float(fastest.input_value()) < 87
+    page.locator("#tempo-double").click()
+    expect_text(page, "#analysis-summary", r"\b(119|120|121)\.\d BPM")
+    assert 83 < float(slowest.input_value()) < 87 and 167 < float(fastest.input_value()) < 173
+
+
+def test_an_imported_project_brings_its_tempo_range_and_fits_this_space(page, song, tmp_path):
+    """A project from a duplicated Space (512², 25 steps, a model this Space does not offer) with
+    a tempo range: its settings are brought within this Space's, said so, and its range is used."""
+    from pipelines.project import AudioRef, Keyframe, Project, RenderSettings
+
+    project = Project(
+        audio=AudioRef(path="drums.wav", tempo_range=(40, 80)),
+        keyframes=[Keyframe(time=0, prompt="a fox")],
+        render=RenderSettings(model="someone/their-own-model", width=512, height=512, steps=25),
+    )
+    project.save(tmp_path / "half-time.json")
+    page.locator("#song input[type=file]").set_input_files(str(song))
+    page.locator("#tab-keyframes-button").click()
+    with page.expect_file_chooser() as chooser:
+        page.locator("#import-project").click()
+    chooser.value.set_files(str(tmp_path / "half-time.json"))
+    # The boxes show the project's range and the song is analysed again with it.
+    expect_text(page, "#analysis-summary", r"\b(59|60|61)\.\d BPM")
+    toast = expect_text(page, ".toast-body", r"brought within this Space's settings")
+    for change in ("width 512 → 384", "height 512 → 384", "steps 25 → 4", "model someone/their-own-model → tiny"):
+        assert change in toast
+    page.locator("#tab-audio-button").click()
+    page.get_by_text("Tempo range").click()
+    assert page.locator("#tempo-fastest input[type=number]").input_value() == "80"
