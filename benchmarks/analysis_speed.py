@@ -103,8 +103,8 @@ def time_cli(song: Path) -> tuple[float, float, dict]:
 
 def stage_times(song: Path) -> dict[str, float]:
     """Warm, in-process wall time of each stage, seconds (second of two runs)."""
-    from pipelines.music.decode import load_audio
     from pipelines.music.beats import track_beats
+    from pipelines.music.decode import load_audio
     from pipelines.music.envelopes import energy_envelopes, onset_strength, spectrogram
     from pipelines.music.sections import find_sections
 

@@ -44,12 +44,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipelines.diffusion.conditioning import KeyframeConditioning
 from pipelines.diffusion.models import load_pipeline, resolve_dtype
-from pipelines.project import Project
 from pipelines.diffusion.tiny import real_size_pipeline
-from pipelines.plan.timeline import FramePlan
-from pipelines.render.video import VideoWriter
 from pipelines.diffusion.walk import walk_frames
+from pipelines.plan.timeline import FramePlan
+from pipelines.project import Project
+from pipelines.render.video import VideoWriter
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 PROMPTS = [
@@ -84,9 +85,10 @@ def walk_plan(n_frames: int, *, fps: float = 24.0, n_keyframes: int = len(PROMPT
 def measure(pipe, project: Project, plan: FramePlan, *, warmup_frames: int) -> dict:
     """Seconds and frames per second for the whole plan, encoding included."""
     render = project.render
+    conditioning = KeyframeConditioning(pipe, project.keyframes, render)
     with tempfile.TemporaryDirectory() as folder:
         warm = range(min(warmup_frames, plan.n_frames))
-        for _ in walk_frames(pipe, project, plan, warm, batch_size=render.batch_size):
+        for _ in walk_frames(conditioning, plan, warm, batch_size=render.batch_size):
             pass
         if torch.cuda.is_available():
             torch.cuda.synchronize()
@@ -95,7 +97,7 @@ def measure(pipe, project: Project, plan: FramePlan, *, warmup_frames: int) -> d
         with VideoWriter(
             Path(folder) / "walk.mp4", width=render.width, height=render.height, fps=plan.fps
         ) as video:
-            for _, frame in walk_frames(pipe, project, plan, batch_size=render.batch_size):
+            for _, frame in walk_frames(conditioning, plan, batch_size=render.batch_size):
                 video.write(frame)
         seconds = time.perf_counter() - started
     peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None

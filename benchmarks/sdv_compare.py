@@ -145,8 +145,8 @@ def setup(venv: Path) -> None:
 
 
 def compare(args) -> None:
-    from pipelines.music.decode import load_audio
     from pipelines.diffusion.models import load_pipeline
+    from pipelines.music.decode import load_audio
 
     work = Path(tempfile.mkdtemp(prefix="beatwalk-vs-sdv-"))
     song = Path(args.song) if args.song else _drum_song(work / "song.wav", args.duration)
@@ -202,9 +202,10 @@ def compare(args) -> None:
 def _check_same_model(args, model_dir: Path, prompt: str, seed: int, work: Path) -> dict:
     """Both tools run the same weights: equal fingerprints and the same keyframe image."""
     import numpy as np
+
     from pipelines.diffusion.models import load_pipeline
-    from pipelines.project import Project
     from pipelines.diffusion.walk import preview_keyframe
+    from pipelines.project import Project
 
     pipe = load_pipeline("tiny")
     size, steps = 128, args.steps
@@ -230,7 +231,7 @@ def _check_same_model(args, model_dir: Path, prompt: str, seed: int, work: Path)
             render=dict(model="tiny", width=size, height=size, steps=steps),
         )
     )
-    ours_image = np.asarray(preview_keyframe(pipe, project, 0)).astype(np.float32)
+    ours_image = np.asarray(preview_keyframe(pipe, project.keyframes, project.render, 0)).astype(np.float32)
     sdv_image = np.round(np.load(work / "sdv-keyframe.npy") * 255)
     difference = float(np.abs(ours_image - sdv_image).max())
     if difference > 2:
@@ -331,6 +332,7 @@ def _beatwalk_worker(job: dict) -> None:
     import diffusers
     import torch
     import transformers
+
     from pipelines.diffusion.models import load_pipeline
     from pipelines.project import Project
     from pipelines.render.runner import render_project

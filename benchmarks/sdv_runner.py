@@ -48,9 +48,8 @@ import torch
 import transformers
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from diffusers.schedulers import SchedulerMixin
-from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizerFast
-
 from model_timing import cpu_seconds, time_model_calls, weights_fingerprint  # beside this file
+from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizerFast
 
 
 def main() -> None:

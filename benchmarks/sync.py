@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from pipelines.diffusion.models import load_pipeline
 from pipelines.music.analysis import analyze
 from pipelines.music.decode import load_audio
 from pipelines.plan.keyframes import propose_project
-from pipelines.diffusion.models import load_pipeline
 from pipelines.plots import plot_sync
 from pipelines.project import MotionSettings, RenderSettings
 from pipelines.render.runner import render_project

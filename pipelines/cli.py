@@ -96,23 +96,27 @@ def _tempo_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--max-bpm", type=float, help=f"fastest tempo the beats may follow ({fastest:g})")
 
 
-def _tempo_range(args: argparse.Namespace) -> tuple[float, float]:
-    """``--min-bpm`` / ``--max-bpm``, the default filling in the one not given."""
+def _read_song(args: argparse.Namespace):
+    """The song named by ``analyze`` / ``new``'s arguments, decoded and analysed (``Song``)."""
+    from pipelines.music.song import read_song
     from pipelines.music.tempo_range import with_defaults
 
-    return with_defaults(args.min_bpm, args.max_bpm)
+    # --min-bpm / --max-bpm: the default fills in the one not given.
+    tempo_range = with_defaults(args.min_bpm, args.max_bpm)
+    return read_song(
+        args.song, start=args.start, end=args.end, tempo_range=tempo_range, max_seconds=_max_song_seconds()
+    )
+
+
+def _max_song_seconds() -> float | None:
+    """The CLI's one limit: ``BEATWALK_MAX_SONG_SECONDS``, and only when it is set."""
+    from pipelines.limits import Limits
+
+    return Limits.from_env(max_song_seconds=None).max_song_seconds
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    from pipelines.music.decode import load_audio
-    from pipelines.limits import Limits
-
-    limits = Limits.from_env(max_song_seconds=None)
-    audio = load_audio(args.song, start=args.start, end=args.end, max_duration=limits.max_song_seconds)
-    # Imported after decoding: a bad song is refused before the DSP stack loads (seconds).
-    from pipelines.music.analysis import analyze
-
-    analysis = analyze(audio, tempo_range=_tempo_range(args))
+    audio, analysis = _read_song(args)
     if args.plot is not None:
         from pipelines.plots import plot_analysis
 
@@ -122,20 +126,13 @@ def _analyze(args: argparse.Namespace) -> int:
 
 
 def _new(args: argparse.Namespace) -> int:
-    import os
-
-    from pipelines.music.analysis import analyze
-    from pipelines.music.decode import load_audio
     from pipelines.plan.keyframes import propose_project
-    from pipelines.limits import Limits
 
-    limits = Limits.from_env(max_song_seconds=None)
-    audio = load_audio(args.song, start=args.start, end=args.end, max_duration=limits.max_song_seconds)
+    _, analysis = _read_song(args)
     song = args.song.resolve()
     if args.out is not None:
         # Relative to the project file, so the two can be moved together.
         song = Path(os.path.relpath(song, args.out.resolve().parent))
-    analysis = analyze(audio, tempo_range=_tempo_range(args))
     project = propose_project(
         song, analysis, args.prompt, start=args.start, end=args.end, seed=args.seed,
         negative_prompt=args.negative_prompt, every=args.every,
@@ -152,17 +149,11 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from pipelines.music.analysis import analyze
-    from pipelines.music.decode import load_audio
-    from pipelines.limits import Limits
-    from pipelines.project import Project
     from pipelines.plan.timeline import plan_frames
+    from pipelines.project import Project
 
     project = Project.load(args.project)
-    limits = Limits.from_env(max_song_seconds=None)
-    audio = load_audio(project.audio.path, start=project.audio.start, end=project.audio.end,
-                       max_duration=limits.max_song_seconds)  # fmt: skip
-    analysis = analyze(audio, tempo_range=project.audio.tempo_range)
+    _, analysis = project.audio.read(max_seconds=_max_song_seconds())
     plan = plan_frames(project, analysis)
     if args.plot is not None:
         from pipelines.plots import plot_frame_plan
@@ -187,9 +178,6 @@ def _score(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from pipelines.music.analysis import analyze
-    from pipelines.music.decode import load_audio
-    from pipelines.limits import Limits
     from pipelines.project import Project
     from pipelines.render.runner import default_workdir, iter_render, sidecar_path, with_render_settings
 
@@ -207,13 +195,11 @@ def _render(args: argparse.Namespace) -> int:
     if sidecar_path(args.out).resolve() == args.project.resolve() and (project != loaded or args.draft):
         raise BeatwalkError(f"the sidecar would overwrite {args.project} with new settings; change --out")
 
-    song, limits = project.audio, Limits.from_env(max_song_seconds=None)
-    audio = load_audio(song.path, start=song.start, end=song.end, max_duration=limits.max_song_seconds)
     options = {"resume": args.resume, "draft": args.draft, "chunk_frames": args.chunk_frames}
     bar = None
     try:
         try:
-            analysis = analyze(audio, tempo_range=song.tempo_range)
+            _, analysis = project.audio.read(max_seconds=_max_song_seconds())
             for progress in iter_render(project, args.out, analysis=analysis, **options):
                 if bar is None:
                     total, initial = progress.frames_total, progress.frames_done

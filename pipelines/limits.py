@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, fields
 
 from pipelines.errors import BeatwalkError
+from pipelines.frames import frame_count
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,6 @@ class Limits:
             values[field.name] = int(number) if field.type in ("int | None",) else number
         return cls(**values)
 
-    @classmethod
-    def unlimited(cls) -> Limits:
-        return cls(**{field.name: None for field in fields(cls)})
-
     def check_render(self, *, duration: float, width: int, height: int, fps: float, steps: int) -> None:
         """Refuse a render larger than these limits, with one line naming the variable that lifts it.
 
@@ -76,7 +73,7 @@ class Limits:
                 f"size {width}×{height} is over the limit of {self.max_pixels} pixels per frame "
                 "(set BEATWALK_MAX_PIXELS)"
             )
-        frames = round(duration * fps)
+        frames = frame_count(duration, fps)
         if self.max_frames is not None and frames > self.max_frames:
             raise BeatwalkError(
                 f"{frames} frames ({duration:.0f} s at {fps:g} fps) is over the limit of {self.max_frames} "

@@ -57,6 +57,18 @@ class AudioRef(_Model):
             check_tempo_range(*self.tempo_range)
         return self
 
+    def read(self, *, max_seconds: float | None = None):
+        """Decode and analyse this segment of the song, its beat read in ``tempo_range``.
+
+        Returns a :class:`pipelines.music.song.Song` ``(audio, analysis)``; ``max_seconds`` refuses
+        a longer segment (None: no limit).
+        """
+        from pipelines.music.song import read_song
+
+        return read_song(
+            self.path, start=self.start, end=self.end, tempo_range=self.tempo_range, max_seconds=max_seconds
+        )
+
 
 class Keyframe(_Model):
     """A prompt pinned to a time on the song's timeline."""
@@ -90,7 +102,7 @@ class MotionSettings(_Model):
     smoothing: float = Field(0.1, ge=0, le=2, description="Smoothing of the energy curve, seconds.")
     easing: Literal["linear", "sine", "cubic", "smoothstep"] = "sine"
     pulse: float = Field(0.3, ge=0, le=1, description="Size of the push on each beat; 0: none.")
-    # 0.08 s (was 0.25): tuned by benchmarks/sync.py, a sharp push lands the visual peak on the beat.
+    # A sharp push lands the visual peak on the beat; a long tail adds off-beat peaks (benchmarks/sync.py).
     pulse_decay: float = Field(0.08, ge=0.02, le=4, description="Half-life of a pulse, seconds.")
     pulse_on: Literal["beats", "downbeats", "onsets"] = "beats"
     offset: float = Field(
@@ -143,6 +155,20 @@ class Project(_Model):
                 raise BeatwalkError(
                     f"keyframe {i} is at {k.time:g} s, outside the song segment (0–{duration:g} s)"
                 )
+
+    def replace(self, **fields) -> Project:
+        """A validated copy with some top-level fields replaced (``model_copy`` would skip the checks).
+
+        Values may be models or plain data (``keyframes=[Keyframe, ...]``, ``render={...}``).
+        """
+
+        def plain(value):
+            return value.model_dump() if isinstance(value, BaseModel) else value
+
+        data = self.model_dump()
+        for name, value in fields.items():
+            data[name] = [plain(v) for v in value] if isinstance(value, list) else plain(value)
+        return Project.from_dict(data)
 
     # -- JSON ---------------------------------------------------------------
 

@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path

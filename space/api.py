@@ -1,7 +1,7 @@
 """The named API: every step as an endpoint that takes and returns plain values.
 
-Files go in and out as files (``gradio_client.handle_file``), projects and
-analyses as JSON strings, so a script can chain the steps::
+Files go in and out as files (``gradio_client.handle_file``), projects and analyses as JSON
+strings, so a script can chain the steps::
 
     song = handle_file("song.mp3")
     analysis = client.predict(song=song, start=0, end=30, api_name="/analyze")
@@ -12,28 +12,33 @@ analyses as JSON strings, so a script can chain the steps::
 A render can be stopped from the same client (``client.predict(api_name="/stop")`` while a
 ``client.submit(..., api_name="/render")`` job runs) and continued with ``resume=True``.
 
-The endpoints live on hidden components and have no trigger in the page; the
-page's own events are private and keep their state in ``gr.State``.
+The endpoints live on hidden components and have no trigger in the page; the page's own events
+are private and keep their state in ``gr.State``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import gradio as gr
 
+from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from pipelines.music.tempo_range import TEMPO_RANGE
-from space import audio_tab, gpu, keyframes_tab, motion_tab, render_tab
+from space import audio_tab, gpu, motion_tab, rendering
 from space.errors import user_errors
-from space.keyframes_tab import parse
+from space.page import parse
+from space.render_tab import describe_progress
 from space.session import session_dir
 
 
 def build(limits: Limits) -> None:
     """Add the endpoints to the Blocks being built."""
+    from pipelines.admission import admit_preview, from_stranger
     from pipelines.music.analysis import Analysis
+    from pipelines.plan.edits import split_prompts
 
     model, _ = gpu.default_model()
 
@@ -45,7 +50,7 @@ def build(limits: Limits) -> None:
         ``slowest_bpm``, ``fastest_bpm``: the tempo range the beats may follow (45-230); a project
         proposed from this analysis keeps it.
         """
-        _, result = audio_tab.analyze_song(
+        _, result = audio_tab.read_song(
             song, start, end, limits=limits, tempo_range=(slowest_bpm, fastest_bpm)
         )
         return json.dumps(result.to_dict())
@@ -60,18 +65,11 @@ def build(limits: Limits) -> None:
 
         result = Analysis.from_dict(_json(analysis_json, "analysis"))
         start, end = audio_tab.segment(start, end)
-        bars = int(every) if every else None
         project = propose_project(
-            "song",
-            result,
-            keyframes_tab.split_prompts(prompts),
-            start=start,
-            end=end,
-            seed=int(seed or 0),
-            negative_prompt=negative_prompt or "",
-            every=bars,
-            render=motion_tab.default_render(model),
-        )
+            "song", result, split_prompts(prompts), start=start, end=end, seed=int(seed or 0),
+            negative_prompt=negative_prompt or "", every=int(every) if every else None,
+            render=motion_tab.fresh_render(model, limits),
+        )  # fmt: skip
         return project.to_json()
 
     @user_errors
@@ -85,8 +83,8 @@ def build(limits: Limits) -> None:
     @user_errors
     def preview_keyframe(project_json, index):
         """The still of keyframe `index` (0-based) of a project, as an image."""
-        project = keyframes_tab.for_space(parse(project_json), song=None)
-        render_tab.check_settings(project, limits=limits)
+        project = from_stranger(parse(project_json), song=None)
+        admit_preview(project, limits=limits)
         return gpu.preview_still(project.to_json(), int(index or 0))
 
     @user_errors
@@ -95,40 +93,32 @@ def build(limits: Limits) -> None:
 
         ``draft``: low resolution, same timing; ``resume``: continue this session's stopped render.
         """
-        folder = session_dir(request)
         project = parse(project_json)
-        _, result = audio_tab.analyze_song(
+        # The song is analysed here: an analysis sent by the client is never trusted.
+        _, result = audio_tab.read_song(
             song, project.audio.start, project.audio.end, limits=limits, tempo_range=project.audio.tempo_range
         )
-        project = render_tab.prepare(project, song=song, duration=result.duration, limits=limits)
-        kind = "draft" if draft else "final"
-        frames_total = round(result.duration * project.render.fps)
-        progress = None
-        progresses = render_tab.run(
-            project, result.to_dict(), folder, kind=kind, resume=bool(resume), frames_total=frames_total
-        )
-        try:
-            for progress in progresses:
-                yield render_tab.describe_progress(progress).replace("**", ""), None, None, None
-        finally:
-            progresses.close()
-        if progress is None or progress.video_path is None:
-            yield (
-                f"stopped at {progress.frames_done if progress else 0} frames: call again with resume",
-                None,
-                None,
-                None,
-            )
-            return
-        exported = keyframes_tab.export_project(project, folder, song=song).read_text(encoding="utf-8")
-        score = render_tab.score(progress.video_path, result)
-        figures = score.to_dict() | {"video": Path(progress.video_path).name}  # no server paths in answers
-        yield f"done: {frames_total} frames", progress.video_path, exported, json.dumps(figures)
+        steps = rendering.render_in_session(
+            project, result, song=song, folder=session_dir(request), kind="draft" if draft else "final",
+            resume=bool(resume), limits=limits,
+        )  # fmt: skip
+        with contextlib.closing(steps):
+            for step in steps:
+                if step.score is not None:
+                    figures = step.score.to_dict() | {
+                        "video": Path(step.video).name
+                    }  # no server paths in answers
+                    exported = step.project_file.read_text(encoding="utf-8")
+                    yield f"done: {step.frames_total} frames", step.video, exported, json.dumps(figures)
+                elif step.stopped:
+                    yield f"stopped at {step.frames_done} frames: call again with resume", None, None, None
+                elif step.progress is not None and step.video is None:
+                    yield describe_progress(step.progress).replace("**", ""), None, None, None
 
     @user_errors
     def stop(request: gr.Request) -> str:
         """Stop this session's running render after its current batch; ``/render`` with resume continues it."""
-        render_tab.request_stop(session_dir(request))
+        rendering.request_stop(session_dir(request))
         return "stopping after the current batch: call /render with resume=True to continue"
 
     @user_errors
@@ -140,7 +130,7 @@ def build(limits: Limits) -> None:
         from pipelines.score.sync import score_video
 
         if not video:
-            raise gr.Error("give the video to score")
+            raise BeatwalkError("give the video to score")
         return json.dumps(score_video(video, song=song or None).to_dict() | {"video": Path(video).name})
 
     with gr.Column(visible=False):
@@ -176,27 +166,19 @@ def build(limits: Limits) -> None:
     )
     endpoint(plan, [analysis_json, project_json], plan_out)
     endpoint(
-        preview_keyframe,
-        [project_json, index],
-        image_out,
-        concurrency_id="preview",
-        concurrency_limit=limits.max_concurrent_renders,
-    )
+        preview_keyframe, [project_json, index], image_out,
+        concurrency_id="preview", concurrency_limit=limits.max_concurrent_renders,
+    )  # fmt: skip
     endpoint(
-        render,
-        [song, project_json, draft, resume],
-        [progress_out, video_out, project_out, score_out],
-        concurrency_id="render",
-        concurrency_limit=limits.max_concurrent_renders,
-    )
+        render, [song, project_json, draft, resume], [progress_out, video_out, project_out, score_out],
+        concurrency_id="render", concurrency_limit=limits.max_concurrent_renders,
+    )  # fmt: skip
     # Not queued: it must reach the server while this session's render holds the queue.
     endpoint(stop, [], progress_out, queue=False)
     endpoint(score, [video_in, song], score_out)
 
 
 def _json(text: str | None, what: str) -> dict:
-    from pipelines.errors import BeatwalkError
-
     try:
         data = json.loads(text or "")
     except json.JSONDecodeError as exc:

@@ -9,7 +9,10 @@ import gradio as gr
 
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
-from pipelines.music.tempo_range import TEMPO_BOUNDS, TEMPO_RANGE, with_defaults
+from pipelines.music.tempo_range import TEMPO_BOUNDS, TEMPO_RANGE, octave_at, with_defaults
+from space.errors import user_errors
+from space.page import Page, parse, private
+from space.views import redraw
 
 EXAMPLE_SONG = Path(__file__).resolve().parent.parent / "examples" / "beatwalk-demo.ogg"
 
@@ -29,7 +32,7 @@ class AudioTab:
 
 
 def build(limits: Limits) -> AudioTab:
-    """The tab's components (inside ``gr.Tab``); events are wired in ``space.blocks``."""
+    """The tab's components (inside ``gr.Tab``)."""
     upload_note = f"up to {limits.max_upload_mb:g} MB" if limits.max_upload_mb else "any size"
     song_note = f"up to {limits.max_song_seconds:g} s per video" if limits.max_song_seconds else "any length"
     song = gr.Audio(
@@ -70,24 +73,80 @@ def build(limits: Limits) -> AudioTab:
     return AudioTab(song, start, end, slowest, fastest, half, double, analyze, summary, plot)
 
 
-def analyze_song(
+def wire(page: Page, limits: Limits) -> None:
+    """Analyse, and the ½× / 2× tempo buttons (which set the range, then analyse again)."""
+    audio = page.audio
+    analyse, inputs, outputs = analysis_event(page, limits)
+    redraw(audio.analyze.click(analyse, inputs, outputs, **private()), page, limits)
+
+    for button, factor in ((audio.half, 0.5), (audio.double, 2.0)):
+        ranged = button.click(_range_at(factor), page.analysis, [audio.slowest, audio.fastest], **private())
+        redraw(ranged.success(analyse, inputs, outputs, **private()), page, limits)
+
+
+def _range_at(factor: float):
+    """The handler of a tempo button: the range that reads the analysed song at ``factor`` times
+    the tempo found."""
+
+    @user_errors
+    def set_range(analysis_dict):
+        if not analysis_dict:
+            raise BeatwalkError("analyse a song first")
+        return octave_at(analysis_dict.get("tempo") or 0.0, factor)
+
+    return set_range
+
+
+def analysis_event(page: Page, limits: Limits):
+    """``(fn, inputs, outputs)`` of analysing the song: the Analyse button's, and the one that runs
+    again after a project is imported (``fn`` does nothing without a song then)."""
+    from pipelines.plan.edits import project_for_song
+    from space import motion_tab
+
+    audio, keys, motion = page.audio, page.keys, page.motion
+
+    @user_errors
+    def analyse(song, start, end, slowest, fastest, project_json, prompts, negative, seed, *values):
+        song_audio, result = read_song(song, start, end, limits=limits, tempo_range=(slowest, fastest))
+        start, end = segment(start, end)
+        current = parse(project_json) if project_json else None
+        new, note = project_for_song(
+            current, result, song=song, start=start, end=end, prompts=prompts, negative_prompt=negative,
+            seed=0 if seed in (None, "") else int(seed),
+            render=motion_tab.fresh_render(motion_tab.value_of(values, "model"), limits),
+        )  # fmt: skip
+        new = motion_tab.apply_settings(new, values)
+        return {
+            page.analysis: result.to_dict(),
+            audio.summary: describe(result),
+            audio.plot: figure(result, song_audio),
+            page.project: new.to_json(),
+            keys.status: note,
+        }
+
+    inputs = [audio.song, audio.start, audio.end, audio.slowest, audio.fastest, page.project,
+              keys.prompts, keys.negative, keys.seed, *motion.inputs]  # fmt: skip
+    outputs = {page.analysis, audio.summary, audio.plot, page.project, keys.status}
+    return analyse, inputs, outputs
+
+
+def read_song(
     song: str | None, start: float | None, end: float | None, *, limits: Limits,
     tempo_range: tuple[float | None, float | None] | None = None,
 ):  # fmt: skip
-    """Decode and analyse the segment, the beat within ``tempo_range`` (an empty end: the
-    default's); returns ``(Audio, Analysis)``.
+    """Decode and analyse the uploaded song's segment, the beat within ``tempo_range`` (an empty end:
+    the default's); returns a ``Song`` ``(audio, analysis)``.
 
-    The file is decoded by content (``pipelines.music.decode``), so anything that is
-    not audio is refused with one line, whatever its name says.
+    The file is decoded by content (``pipelines.music.decode``), so anything that is not audio is
+    refused with one line, whatever its name says.
     """
-    from pipelines.music.analysis import analyze
-    from pipelines.music.decode import load_audio
+    from pipelines.music.song import read_song as read
 
     if not song:
         raise BeatwalkError("upload a song first (or pick the example)")
     start, end = segment(start, end)
-    audio = load_audio(song, start=start, end=end, max_duration=limits.max_song_seconds)
-    return audio, analyze(audio, tempo_range=with_defaults(*(tempo_range or (None, None))))
+    tempo_range = with_defaults(*(tempo_range or (None, None)))
+    return read(song, start=start, end=end, tempo_range=tempo_range, max_seconds=limits.max_song_seconds)
 
 
 def tempo_range_values(project) -> tuple[float, float]:
@@ -114,16 +173,3 @@ def figure(analysis, audio):
     from pipelines.plots import plot_analysis
 
     return plot_analysis(analysis, audio)
-
-
-def range_at(analysis_dict: dict | None, factor: float) -> tuple[float, float]:
-    """The tempo range boxes' values that read the analysed song at ``factor`` times the tempo
-    found (½: half, 2: double): one octave around it."""
-    from pipelines.music.tempo_range import octave_around
-
-    if not analysis_dict:
-        raise BeatwalkError("analyse a song first")
-    tempo = analysis_dict.get("tempo") or 0.0
-    if not tempo > 0:
-        raise BeatwalkError("no steady beat was found, so there is no tempo to halve or double")
-    return octave_around(tempo * factor)

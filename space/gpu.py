@@ -24,22 +24,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipelines.diffusion.families import estimate_seconds, offered_models
 from pipelines.errors import BeatwalkError
 from pipelines.project import Project
 
-TINY_MODEL = "tiny"
-REAL_MODELS = (
-    "stabilityai/sd-turbo",
-    "stabilityai/sdxl-turbo",
-    "stable-diffusion-v1-5/stable-diffusion-v1-5",
-)
-"""Hub ids offered besides the tiny model unless ``BEATWALK_MODELS`` names others."""
-
-# Seconds of one denoising step for one 512×512 frame on one H100-class GPU,
-# encoding included; from the renderer's benchmark target (sd-turbo ≥ 36 fps at
-# 1 step) with headroom. The tiny model's figure is for CPU.
-_SECONDS_PER_STEP = {"tiny": 0.02, "xl": 0.12, "sd": 0.04}
-_LOAD_SECONDS = {"tiny": 10, "xl": 60, "sd": 40}
 _MARGIN_SECONDS = 15
 
 
@@ -56,16 +44,6 @@ def gpu_available() -> bool:
     return torch.cuda.is_available()
 
 
-def model_choices() -> list[str]:
-    """``tiny`` and the hub ids this Space allows (``BEATWALK_MODELS``, comma-separated)."""
-    configured = os.environ.get("BEATWALK_MODELS")
-    real = [m.strip() for m in configured.split(",") if m.strip()] if configured else list(REAL_MODELS)
-    default = os.environ.get("BEATWALK_DEFAULT_MODEL", "").strip()
-    if default and default not in real and default != TINY_MODEL:
-        real.insert(0, default)
-    return [TINY_MODEL, *[m for m in real if m != TINY_MODEL]]
-
-
 def weights_reachable(model: str) -> bool:
     """Whether ``model``'s weights can be had without failing: cached, or the hub is allowed.
 
@@ -73,7 +51,7 @@ def weights_reachable(model: str) -> bool:
     """
     from huggingface_hub import constants, try_to_load_from_cache
 
-    if model == TINY_MODEL:
+    if model == "tiny":
         return True
     cached = try_to_load_from_cache(model, "model_index.json")
     return isinstance(cached, str) or not constants.HF_HUB_OFFLINE
@@ -86,7 +64,7 @@ def default_model() -> tuple[str, str | None]:
     weights are reachable; else ``tiny``.
     """
     configured = os.environ.get("BEATWALK_DEFAULT_MODEL", "").strip()
-    real = [m for m in model_choices() if m != TINY_MODEL]
+    real = [m for m in offered_models() if m != "tiny"]
     reachable = [m for m in real if weights_reachable(m)]
     if not reachable:
         banner = (
@@ -104,16 +82,7 @@ def default_model() -> tuple[str, str | None]:
         banner = None
     if configured:
         return configured, banner
-    return (reachable[0] if reachable and banner is None else TINY_MODEL), banner
-
-
-def check_model(model: str) -> None:
-    """Refuse a model this Space does not offer (a model id can name a local folder)."""
-    choices = model_choices()
-    if model not in choices:
-        raise BeatwalkError(
-            f"model {model!r} is not offered here; choose one of: {', '.join(choices)} (set BEATWALK_MODELS)"
-        )
+    return (reachable[0] if reachable and banner is None else "tiny"), banner
 
 
 def gpu_window_seconds() -> float | None:
@@ -128,25 +97,12 @@ def gpu_window_seconds() -> float | None:
     return 120.0 if on_zero_gpu() else None
 
 
-def estimate_render_seconds(project: Project, frames: int) -> float:
-    """GPU seconds to load the model and render ``frames`` frames of ``project``."""
-    family = _family(project.render.model)
-    scale = project.render.width * project.render.height / (512 * 512)
-    return _LOAD_SECONDS[family] + frames * project.render.steps * _SECONDS_PER_STEP[family] * scale
-
-
-def _family(model: str) -> str:
-    if model == TINY_MODEL:
-        return "tiny"
-    return "xl" if "xl" in model.lower() else "sd"
-
-
 # -- GPU work ------------------------------------------------------------------
 
 
 def _preview_seconds(project_json: str, index: int) -> int:
     project = Project.from_json(project_json)
-    return int(estimate_render_seconds(project, 1)) + _MARGIN_SECONDS
+    return int(estimate_seconds(project.render, 1)) + _MARGIN_SECONDS
 
 
 @spaces.GPU(duration=_preview_seconds)
@@ -159,14 +115,14 @@ def preview_still(project_json: str, index: int):
     pipe = load_pipeline(
         project.render.model, dtype=project.render.dtype, fast_decoder=project.render.fast_decoder
     )
-    return preview_keyframe(pipe, project, index)
+    return preview_keyframe(pipe, project.keyframes, project.render, index)
 
 
 def _render_window_seconds(
     project_json, analysis, out_path, workdir, *, frames_left, draft, resume, window, stop_file
 ) -> int:
     project = Project.from_json(project_json)
-    estimate = estimate_render_seconds(project, frames_left)
+    estimate = estimate_seconds(project.render, frames_left)
     return int(min(estimate, window) if window else estimate) + _MARGIN_SECONDS
 
 

@@ -1,25 +1,26 @@
 """Keyframes tab: the prompts on the song's timeline, as an editable table.
 
-Every action here takes the project (JSON) and returns a new one; the table
-is a view of ``project.keyframes`` and edits to it are validated row by row.
+Every action takes the project (JSON) and returns a new one through the edits of
+:mod:`pipelines.plan.edits`; the table is a view of ``project.keyframes``.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
-from pydantic import ValidationError
 
+from pipelines.admission import for_download, from_stranger
 from pipelines.errors import BeatwalkError
-from pipelines.project import Keyframe, Project
+from pipelines.limits import Limits
+from pipelines.plan import edits
+from pipelines.project import Project
+from space.errors import user_errors
+from space.page import Page, parse, private
+from space.views import redraw
 
-COLUMNS = ["time (s)", "prompt", "negative prompt", "seed", "guidance", "hold", "hold unit", "transition"]
 DATATYPES = ["number", "str", "str", "number", "number", "number", "str", "str"]
-SNAP_TARGETS = ["beat", "downbeat", "section start", "exact time"]
 DEFAULT_PROMPTS = "a neon city at night, synthwave, glowing lights\na misty forest at dawn, volumetric light"
 MAX_PROJECT_BYTES = 1_000_000
 
@@ -48,7 +49,7 @@ class KeyframesTab:
 
 
 def build() -> KeyframesTab:
-    """The tab's components (inside ``gr.Tab``); events are wired in ``space.blocks``."""
+    """The tab's components (inside ``gr.Tab``)."""
     with gr.Row():
         prompts = gr.Textbox(
             DEFAULT_PROMPTS, lines=3, label="Prompts, one per line (used in turn)", elem_id="prompts"
@@ -60,7 +61,7 @@ def build() -> KeyframesTab:
                 every = gr.Number(0, precision=0, minimum=0, label="Bars between keyframes (0: on sections)")
             propose = gr.Button("Propose keyframes for the whole song", variant="primary", elem_id="propose")
     table = gr.Dataframe(
-        headers=COLUMNS,
+        headers=list(edits.KEYFRAME_COLUMNS),
         datatype=DATATYPES,
         type="array",
         interactive=True,
@@ -71,7 +72,9 @@ def build() -> KeyframesTab:
     status = gr.Markdown("", elem_id="keyframes-status")
     with gr.Row():
         add_time = gr.Number(0, minimum=0, label="Add a keyframe near (s)", elem_id="add-time")
-        add_snap = gr.Radio(SNAP_TARGETS, value="beat", label="on the nearest", elem_id="add-snap")
+        add_snap = gr.Radio(
+            list(edits.SNAP_TARGETS), value="beat", label="on the nearest", elem_id="add-snap"
+        )
         add_prompt = gr.Textbox(
             "", label="with prompt (empty: the previous keyframe's)", elem_id="add-prompt"
         )
@@ -87,288 +90,129 @@ def build() -> KeyframesTab:
         export = gr.Button("Export project JSON", elem_id="export-project")
         export_file = gr.File(label="Project file", elem_id="export-file")
     return KeyframesTab(
-        prompts,
-        negative,
-        seed,
-        every,
-        propose,
-        table,
-        status,
-        add_time,
-        add_snap,
-        add_prompt,
-        add,
-        snap,
-        chosen,
-        remove,
-        preview,
-        preview_image,
-        import_file,
-        export,
-        export_file,
-    )
+        prompts, negative, seed, every, propose, table, status, add_time, add_snap, add_prompt, add, snap,
+        chosen, remove, preview, preview_image, import_file, export, export_file,
+    )  # fmt: skip
 
 
-# -- the project from a song, and keyframe edits --------------------------------
+def wire(page: Page, limits: Limits) -> None:
+    """Propose, edit, add, snap, remove, preview, import and export."""
+    from pipelines.admission import admit_preview, fit_to_limits
+    from pipelines.music.analysis import Analysis
+    from space import audio_tab, gpu, motion_tab
 
+    keys, audio, motion = page.keys, page.audio, page.motion
+    changed = {page.project, keys.status}
 
-def project_for_song(
-    project: Project | None,
-    analysis,
-    *,
-    song: str,
-    start: float,
-    end: float | None,
-    prompts: str,
-    negative: str,
-    seed: float | None,
-    render,
-) -> tuple[Project, str]:
-    """The project after (re-)analysing a song: a new one, or the old one on the new segment.
+    def result(project: Project, note: str) -> dict:
+        return {page.project: project.to_json(), keys.status: note}
 
-    Keyframes that fall outside a shorter segment are dropped (and said so);
-    if none is left, keyframes are proposed afresh. Returns the project and a
-    status line.
-    """
-    from pipelines.plan.keyframes import propose_project, song_ref
+    @user_errors
+    def propose(project_json, analysis_dict, prompts, negative, seed, every):
+        from pipelines.plan.keyframes import propose_keyframes
 
-    audio = song_ref(song, analysis, start=start, end=end)
-    if project is None:
-        fresh = propose_project(
-            song,
-            analysis,
-            split_prompts(prompts),
-            start=start,
-            end=end,
-            seed=_seed(seed),
-            negative_prompt=negative,
-            render=render,
+        keyframes = propose_keyframes(
+            Analysis.from_dict(analysis_dict), edits.split_prompts(prompts), negative_prompt=negative,
+            seed=0 if seed in (None, "") else int(seed), every=int(every) if every else None,
+        )  # fmt: skip
+        return result(
+            parse(project_json).replace(keyframes=keyframes), f"Proposed {len(keyframes)} keyframes."
         )
-        return fresh, f"Proposed {len(fresh.keyframes)} keyframes from your prompts."
-    kept = [k for k in project.keyframes if k.time < analysis.duration]
-    if not kept:
-        keyframes = propose(analysis, prompts, negative, seed, every=None)
-        return replace(project, audio=audio, keyframes=keyframes), (
-            f"No keyframe was inside the new segment: proposed {len(keyframes)} from your prompts."
-        )
-    dropped = len(project.keyframes) - len(kept)
-    note = f" Dropped {dropped} keyframe(s) past the end of the segment." if dropped else ""
-    return replace(project, audio=audio, keyframes=kept), f"Song analysed.{note}"
 
-
-def propose(
-    analysis, prompts: str, negative: str, seed: float | None, *, every: float | None
-) -> list[Keyframe]:
-    from pipelines.plan.keyframes import propose_keyframes
-
-    bars = int(every) if every else None
-    return propose_keyframes(
-        analysis, split_prompts(prompts), seed=_seed(seed), negative_prompt=negative, every=bars
-    )
-
-
-def add_keyframe(project: Project, analysis, *, at: float | None, snap: str, prompt: str) -> Project:
-    """A new keyframe near ``at`` seconds, on the nearest beat, downbeat or section start."""
-    if at is None or not math.isfinite(float(at)) or float(at) < 0:
-        raise BeatwalkError("give the time of the new keyframe in seconds (>= 0)")
-    time = round(snap_time(float(at), analysis, snap), 3)
-    if time >= analysis.duration:
-        raise BeatwalkError(f"{time:g} s is past the end of the segment ({analysis.duration:g} s)")
-    if any(abs(k.time - time) < 1e-3 for k in project.keyframes):
-        raise BeatwalkError(f"there is already a keyframe at {time:g} s")
-    before = [k for k in project.keyframes if k.time < time] or project.keyframes[:1]
-    template = before[-1]
-    keyframe = template.model_copy(
-        update={
-            "time": time,
-            "prompt": prompt.strip() or template.prompt,
-            "seed": (max(k.seed for k in project.keyframes) + 1) % 2**32,
-            "hold": 0.0,
-        }
-    )
-    return replace(project, keyframes=sorted([*project.keyframes, keyframe], key=lambda k: k.time))
-
-
-def snap_time(time: float, analysis, target: str) -> float:
-    from pipelines.plan.keyframes import snap_to_beat
-
-    if target == "beat":
-        return snap_to_beat(time, analysis)
-    if target == "downbeat":
-        return snap_to_beat(time, analysis, downbeats=True)
-    if target == "section start":
-        starts = [float(s["start"]) for s in analysis.sections] or [time]
-        return min(starts, key=lambda s: abs(s - time))
-    if target == "exact time":
-        return time
-    raise BeatwalkError(f"snap to one of: {', '.join(SNAP_TARGETS)}")
-
-
-def snap_all(project: Project, analysis) -> Project:
-    """Every keyframe time moved to its nearest beat; two landing on one beat is refused."""
-    from pipelines.plan.keyframes import snap_to_beat
-
-    times = [round(snap_to_beat(k.time, analysis), 3) for k in project.keyframes]
-    for i in range(1, len(times)):
-        if times[i] == times[i - 1]:
-            raise BeatwalkError(
-                f"keyframes {i} and {i + 1} would both land on the beat at {times[i]:g} s: move or remove one"
-            )
-    return replace(
-        project, keyframes=[k.model_copy(update={"time": t}) for k, t in zip(project.keyframes, times)]
-    )
-
-
-def remove_keyframe(project: Project, index: int | None) -> Project:
-    if index is None or not 0 <= int(index) < len(project.keyframes):
-        raise BeatwalkError("choose a keyframe to remove")
-    if len(project.keyframes) == 1:
-        raise BeatwalkError("a project needs at least one keyframe")
-    return replace(project, keyframes=[k for i, k in enumerate(project.keyframes) if i != int(index)])
-
-
-# -- the table -----------------------------------------------------------------
-
-
-def table_rows(project: Project | None) -> list[list]:
-    if project is None:
-        return []
-    return [
-        [k.time, k.prompt, k.negative_prompt, k.seed, k.guidance, k.hold, k.hold_unit, k.transition]
-        for k in project.keyframes
-    ]
-
-
-def keyframe_choices(project: Project | None) -> list[tuple[str, int]]:
-    if project is None:
-        return []
-    return [(f"{i + 1} · {k.time:g} s · {_shorten(k.prompt)}", i) for i, k in enumerate(project.keyframes)]
-
-
-def project_from_table(project: Project, rows: list[list]) -> Project:
-    """The project with its keyframes read from the edited table (rows sorted by time).
-
-    Raises a one-line ``BeatwalkError`` naming the row (as numbered in the table).
-    """
-    keyframes = []
-    for number, row in enumerate(rows, start=1):
-        cells = list(row) + [None] * (len(COLUMNS) - len(row))
-        if all(_blank(c) for c in cells):
-            continue
-        time, prompt, negative, seed, guidance, hold, hold_unit, transition = cells[: len(COLUMNS)]
-        data = {
-            "time": _number(time, "time", number),
-            "prompt": "" if _blank(prompt) else str(prompt),
-            "negative_prompt": "" if _blank(negative) else str(negative),
-            "seed": 0 if _blank(seed) else _integer(seed, "seed", number),
-            "guidance": None if _blank(guidance) else _number(guidance, "guidance", number),
-            "hold": 0.0 if _blank(hold) else _number(hold, "hold", number),
-            "hold_unit": "beats" if _blank(hold_unit) else str(hold_unit).strip(),
-            "transition": "walk" if _blank(transition) else str(transition).strip(),
-        }
+    @user_errors
+    def edit_table(project_json, rows):
+        if not project_json:
+            return {keys.status: "Analyse a song first (Audio tab)."}
         try:
-            keyframes.append(Keyframe.model_validate(data))
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            raise BeatwalkError(
-                f"row {number}: {where}: {error['msg'].removeprefix('Value error, ')}"
-            ) from None
-    if not keyframes:
-        raise BeatwalkError("the table has no keyframe: a project needs at least one")
-    return replace(project, keyframes=sorted(keyframes, key=lambda k: k.time))
+            new = edits.with_rows(parse(project_json), rows)
+        except BeatwalkError as exc:  # shown beside the table while the person keeps typing
+            return {keys.status: f"⚠️ Not applied: {exc}"}
+        return result(new, f"{len(new.keyframes)} keyframes.")
 
+    @user_errors
+    def add(project_json, analysis_dict, at, snap, prompt):
+        new = edits.add_keyframe(
+            parse(project_json), Analysis.from_dict(analysis_dict), at=at, snap=snap, prompt=prompt
+        )
+        return result(new, f"Added a keyframe; {len(new.keyframes)} in all.")
 
-# -- import / export -----------------------------------------------------------
+    @user_errors
+    def snap(project_json, analysis_dict):
+        return result(
+            edits.snap_all(parse(project_json), Analysis.from_dict(analysis_dict)),
+            "Every keyframe is on a beat.",
+        )
 
+    @user_errors
+    def remove(project_json, index):
+        new = edits.remove_keyframe(parse(project_json), index)
+        return result(new, f"Removed; {len(new.keyframes)} keyframes left.")
 
-def import_project(upload: str, *, song: str | None) -> Project:
-    """A project from an uploaded JSON file, pointed at the song loaded here (never at a path it names)."""
-    path = Path(upload)
-    if path.stat().st_size > MAX_PROJECT_BYTES:
-        raise BeatwalkError(f"project file is too large (over {MAX_PROJECT_BYTES // 1000} kB)")
-    project = Project.from_json(path.read_bytes())
-    return for_space(project, song=song)
+    @user_errors
+    def preview(project_json, index):
+        current = parse(project_json)
+        if index is None:
+            raise BeatwalkError("choose a keyframe to preview")
+        admit_preview(current, limits=limits)
+        return gpu.preview_still(current.to_json(), int(index))
 
+    @user_errors
+    def import_project(upload, song, model):
+        if upload is None:
+            return {}
+        path = Path(upload)
+        if path.stat().st_size > MAX_PROJECT_BYTES:
+            raise BeatwalkError(f"project file is too large (over {MAX_PROJECT_BYTES // 1000} kB)")
+        imported = from_stranger(Project.from_json(path.read_bytes()), song=song)
+        # Settings this Space's controls cannot hold give way to its limits and to the model chosen here.
+        new, fitted = fit_to_limits(imported, limits, model=model)
+        if fitted:  # a toast: the status line below is rewritten when the song is analysed again
+            gr.Warning(f"Imported project brought within this Space's settings: {', '.join(fitted)}.")
+        note = f"Imported {len(new.keyframes)} keyframes." + (
+            "" if song else " Upload its song, then Analyse."
+        )
+        slowest, fastest = audio_tab.tempo_range_values(new)
+        values = {
+            audio.start: new.audio.start,
+            audio.end: new.audio.end,
+            audio.slowest: slowest,
+            audio.fastest: fastest,
+        }
+        return result(new, note) | values | motion_tab.control_values(motion, new)
 
-def for_space(project: Project, *, song: str | None) -> Project:
-    """A project as the Space may use it: its song is the one uploaded here, and it names no other file.
+    analyse, analyse_inputs, analyse_outputs = audio_tab.analysis_event(page, limits)
 
-    A project's paths come from whoever wrote it, so none is ever opened here.
-    """
-    for i, keyframe in enumerate(project.keyframes):
-        if keyframe.init_image is not None:
-            raise BeatwalkError(
-                f"keyframe {i + 1} has an init image: the Space does not read image files named in a "
-                "project (render it with the CLI)"
-            )
-    return replace(project, audio=project.audio.model_copy(update={"path": song or "song"}))
+    @user_errors
+    def reanalyse(song, *values):
+        return analyse(song, *values) if song else {}
 
+    @user_errors
+    def export(project_json, song, request: gr.Request):
+        from space.session import session_dir
 
-def export_project(project: Project, folder: Path, *, song: str | None) -> Path:
-    """Write the project for download; its song is named by its file name only (as the CLI reads it)."""
-    exported = replace(
-        project, audio=project.audio.model_copy(update={"path": Path(song).name if song else "song"})
+        exported = for_download(parse(project_json), song=song)
+        return str(exported.save(session_dir(request) / "beatwalk-project.json"))
+
+    analysis_inputs = [page.project, page.analysis]
+    redraw(keys.propose.click(propose, [*analysis_inputs, keys.prompts, keys.negative, keys.seed, keys.every],
+                              changed, **private()), page, limits)  # fmt: skip
+    table_edit = keys.table.input(
+        edit_table, [page.project, keys.table], changed, **private(trigger_mode="always_last")
     )
-    return exported.save(folder / "beatwalk-project.json")
-
-
-# -- small helpers ---------------------------------------------------------------
-
-
-def replace(project: Project, **fields) -> Project:
-    """A validated copy of ``project`` with some top-level fields replaced (``model_copy`` skips checks)."""
-
-    def plain(value):
-        return value.model_dump() if hasattr(value, "model_dump") else value
-
-    data = project.model_dump()
-    for name, value in fields.items():
-        data[name] = [plain(v) for v in value] if isinstance(value, list) else plain(value)
-    return Project.from_dict(data)
-
-
-def split_prompts(text: str) -> list[str]:
-    prompts = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    if not prompts:
-        raise BeatwalkError("write at least one prompt (one per line)")
-    return prompts
-
-
-def parse(project_json: str | None) -> Project:
-    if not project_json:
-        raise BeatwalkError("analyse a song first (Audio tab)")
-    return Project.from_json(project_json)
-
-
-def _seed(seed: float | None) -> int:
-    return 0 if seed in (None, "") else int(seed)
-
-
-def _blank(cell) -> bool:
-    return (
-        cell is None
-        or (isinstance(cell, float) and math.isnan(cell))
-        or (isinstance(cell, str) and not cell.strip())
+    redraw(table_edit, page, limits, table=False)
+    redraw(keys.add.click(add, [*analysis_inputs, keys.add_time, keys.add_snap, keys.add_prompt], changed, **private()),
+           page, limits)  # fmt: skip
+    redraw(keys.snap.click(snap, analysis_inputs, changed, **private()), page, limits)
+    redraw(keys.remove.click(remove, [page.project, keys.chosen], changed, **private()), page, limits)
+    keys.preview.click(
+        preview, [page.project, keys.chosen], keys.preview_image,
+        **private(concurrency_id="preview", concurrency_limit=limits.max_concurrent_renders),
+    )  # fmt: skip
+    imported = keys.import_file.upload(
+        import_project,
+        [keys.import_file, audio.song, motion.controls["model"]],
+        changed | {audio.start, audio.end, audio.slowest, audio.fastest, *motion.inputs},
+        **private(),
     )
-
-
-def _number(cell, name: str, row: int) -> float:
-    try:
-        value = float(cell)
-    except (TypeError, ValueError):
-        raise BeatwalkError(f"row {row}: {name} must be a number, got {json.dumps(str(cell))}") from None
-    if not math.isfinite(value):
-        raise BeatwalkError(f"row {row}: {name} must be a finite number")
-    return value
-
-
-def _integer(cell, name: str, row: int) -> int:
-    value = _number(cell, name, row)
-    if value != int(value):
-        raise BeatwalkError(f"row {row}: {name} must be a whole number, got {value:g}")
-    return int(value)
-
-
-def _shorten(text: str, length: int = 40) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
+    redraw(imported.success(reanalyse, analyse_inputs, analyse_outputs, **private()), page, limits)
+    keys.export.click(export, [page.project, audio.song], keys.export_file, **private())

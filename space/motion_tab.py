@@ -1,21 +1,22 @@
 """Motion tab: how the walk follows the music, and how frames are rendered.
 
-Each control is one field of ``project.motion`` or ``project.render``; any
-change re-plans the frames and redraws the plan.
+Each control is one field of ``project.motion`` or ``project.render``; any change re-plans the
+frames and redraws the plan.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import gradio as gr
 
-from pipelines.errors import BeatwalkError
+from pipelines.admission import MAX_BATCH_SIZE, largest_side, most_steps
+from pipelines.diffusion.families import check_offered, default_render, offered_models
 from pipelines.limits import Limits
 from pipelines.project import MotionSettings, Project, RenderSettings
-from space import gpu
-from space.keyframes_tab import replace
+from space.errors import user_errors
+from space.page import Page, parse, private
+from space.views import redraw
 
 MOTION_FIELDS = (
     "reactivity_source",
@@ -29,7 +30,6 @@ MOTION_FIELDS = (
 )
 RENDER_FIELDS = ("model", "width", "height", "fps", "steps", "batch_size", "fast_decoder")
 FIELDS = MOTION_FIELDS + RENDER_FIELDS
-MAX_BATCH_SIZE = 32  # the batch size slider's top
 
 
 @dataclass
@@ -40,24 +40,23 @@ class MotionTab:
 
     @property
     def inputs(self) -> list[gr.components.Component]:
+        """The controls in ``FIELDS`` order."""
         return [self.controls[name] for name in FIELDS]
 
 
 def build(limits: Limits, *, model: str) -> MotionTab:
-    """The tab's components (inside ``gr.Tab``); events are wired in ``space.blocks``."""
+    """The tab's components (inside ``gr.Tab``)."""
     motion = MotionSettings()
-    render = default_render(model)
-    side = _max_side(limits)
+    render = fresh_render(model, limits)
+    side = largest_side(limits)
     c = {}
     with gr.Row():
         with gr.Column():
             gr.Markdown("**Motion**: how the walk follows the music")
             c["reactivity_source"] = gr.Dropdown(
-                ["percussive", "onset", "bass"],
-                value=motion.reactivity_source,
-                label="Reactivity source",
+                ["percussive", "onset", "bass"], value=motion.reactivity_source, label="Reactivity source",
                 elem_id="reactivity-source",
-            )
+            )  # fmt: skip
             c["reactivity"] = gr.Slider(
                 0, 1, motion.reactivity, step=0.05, label="Reactivity (0: linear time)", elem_id="reactivity"
             )
@@ -84,21 +83,17 @@ def build(limits: Limits, *, model: str) -> MotionTab:
             )
         with gr.Column():
             gr.Markdown("**Render**: model, size, frame rate, steps")
-            c["model"] = gr.Dropdown(gpu.model_choices(), value=model, label="Model", elem_id="model")
+            c["model"] = gr.Dropdown(offered_models(), value=model, label="Model", elem_id="model")
             c["width"] = gr.Slider(64, side, render.width, step=64, label="Width (px)", elem_id="width")
             c["height"] = gr.Slider(64, side, render.height, step=64, label="Height (px)", elem_id="height")
             c["fps"] = gr.Slider(1, 60, render.fps, step=1, label="Frames per second", elem_id="fps")
             c["steps"] = gr.Slider(
-                1, _max_steps(limits), render.steps, step=1, label="Denoising steps", elem_id="steps"
+                1, most_steps(limits), render.steps, step=1, label="Denoising steps", elem_id="steps"
             )
             c["batch_size"] = gr.Slider(
-                1,
-                MAX_BATCH_SIZE,
-                render.batch_size,
-                step=1,
-                label="Batch size (frames per GPU call)",
+                1, MAX_BATCH_SIZE, render.batch_size, step=1, label="Batch size (frames per GPU call)",
                 elem_id="batch-size",
-            )
+            )  # fmt: skip
             c["fast_decoder"] = gr.Checkbox(
                 render.fast_decoder, label="Fast decoder (AutoencoderTiny)", elem_id="fast-decoder"
             )
@@ -109,93 +104,45 @@ def build(limits: Limits, *, model: str) -> MotionTab:
     return MotionTab(c, summary, plot)
 
 
-def default_render(model: str) -> RenderSettings:
-    """Render settings a fresh page starts from.
+def wire(page: Page, limits: Limits) -> None:
+    """Any control's change becomes the project's setting, and the plan is redrawn."""
 
-    Real models: 512², 24 fps (1 step for turbo models, else 4). The tiny
-    model usually runs on CPU, where 128², 12 fps and 1 step keep a song's
-    render to minutes.
-    """
-    if model == gpu.TINY_MODEL:
-        return RenderSettings(model=model, width=128, height=128, fps=12, steps=1)
-    return RenderSettings(model=model, width=512, height=512, fps=24, steps=1 if "turbo" in model else 4)
+    @user_errors
+    def change_settings(project_json, *values):
+        if not project_json:
+            return {}
+        return {page.project: apply_settings(parse(project_json), values).to_json()}
+
+    inputs = page.motion.inputs
+    changed = gr.on(
+        [c.input for c in inputs], change_settings, [page.project, *inputs], {page.project},
+        **private(trigger_mode="always_last"),
+    )  # fmt: skip
+    redraw(changed, page, limits, table=False)
 
 
-def apply_settings(project: Project, values: list) -> Project:
+def fresh_render(model: str, limits: Limits) -> RenderSettings:
+    """The render settings a fresh page starts from: the model family's, within this Space's limits."""
+    return default_render(model, max_pixels=limits.max_pixels, max_steps=limits.max_steps)
+
+
+def value_of(values, name: str):
+    """One control's value among ``values`` (in ``FIELDS`` order)."""
+    return values[FIELDS.index(name)]
+
+
+def apply_settings(project: Project, values) -> Project:
     """The project with the controls' values (in ``FIELDS`` order) as its motion and render settings."""
     named = dict(zip(FIELDS, values))
-    gpu.check_model(named["model"])
+    check_offered(named["model"])
     for name in ("width", "height", "steps", "batch_size"):
         named[name] = int(named[name])
     motion = {name: named[name] for name in MOTION_FIELDS}
     render = project.render.model_dump() | {name: named[name] for name in RENDER_FIELDS}
-    return replace(project, motion=motion, render=render)
+    return project.replace(motion=motion, render=render)
 
 
-def fit_controls(project: Project, limits: Limits, *, model: str) -> tuple[Project, list[str]]:
-    """The project with its render settings inside what this Space's controls offer, and what was
-    changed, e.g. ``"steps 25 → 8"``. A project imported from a duplicated Space or the CLI may ask
-    for more steps, a larger size or another model than this Space allows; the controls would
-    refuse those values, so they are brought in here, in the open.
-    """
-    render = project.render
-    changes, notes = {}, []
-    tops = {"width": _max_side(limits), "height": _max_side(limits), "steps": _max_steps(limits)}
-    tops["batch_size"] = MAX_BATCH_SIZE
-    for name, top in tops.items():
-        if getattr(render, name) > top:
-            notes.append(f"{name} {getattr(render, name)} → {top}")
-            changes[name] = top
-    if render.model not in gpu.model_choices():
-        notes.append(f"model {render.model} → {model}")
-        changes["model"] = model
-    if not changes:
-        return project, []
-    return replace(project, render=render.model_dump() | changes), notes
-
-
-def control_values(project: Project) -> list:
-    """The controls' values for a project, in ``FIELDS`` order (after an import)."""
-    return [getattr(project.motion, n) for n in MOTION_FIELDS] + [
-        getattr(project.render, n) for n in RENDER_FIELDS
-    ]
-
-
-def plan(project: Project, analysis, *, limits: Limits):
-    """The frame plan's figure and a summary line (frames, GPU time, any limit exceeded)."""
-    from pipelines.plots import plot_frame_plan
-    from pipelines.plan.timeline import plan_frames
-
-    frame_plan = plan_frames(project, analysis)
-    render = project.render
-    seconds = gpu.estimate_render_seconds(project, frame_plan.n_frames)
-    line = (
-        f"**{frame_plan.n_frames} frames** ({analysis.duration:.1f} s at {render.fps:g} fps, "
-        f"{render.width}×{render.height}, {render.steps} step{'s' * (render.steps > 1)}, model `{render.model}`) · "
-        f"about {_duration(seconds)} on {'a GPU' if render.model != gpu.TINY_MODEL else 'this machine'}"
-    )
-    try:
-        limits.check_render(
-            duration=analysis.duration,
-            width=render.width,
-            height=render.height,
-            fps=render.fps,
-            steps=render.steps,
-        )
-    except BeatwalkError as exc:
-        line += f"\n\n⚠️ The render will be refused: {exc}"
-    return plot_frame_plan(frame_plan, analysis), line
-
-
-def _max_steps(limits: Limits) -> int:
-    return limits.max_steps or 50
-
-
-def _max_side(limits: Limits) -> int:
-    if limits.max_pixels is None:
-        return 2048
-    return max(64, min(2048, int(math.sqrt(limits.max_pixels) * 1.5) // 64 * 64))
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+def control_values(motion: MotionTab, project: Project) -> dict:
+    """The controls' values for a project (after an import), keyed by control."""
+    settings = project.motion.model_dump() | project.render.model_dump()
+    return {motion.controls[name]: settings[name] for name in FIELDS}

@@ -1,33 +1,17 @@
-"""Render tab: a low-resolution draft of the whole song, then the final video, then its sync score.
-
-A render is a chunked job in the session's folder (``draft-job/``,
-``final-job/``): Stop leaves it on disk and Resume continues it. A draft and
-a final never overwrite each other, and a failed render leaves the last
-video in the page.
-"""
+"""Render tab: a low-resolution draft of the whole song, then the final video, then its sync score."""
 
 from __future__ import annotations
 
-import shutil
-import threading
-from collections.abc import Iterator
+import contextlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
-from pipelines.project import Project
-from space import gpu
-from space.keyframes_tab import for_space
-
-KINDS = ("draft", "final")
-STOP_FILE = "stop"
-STOPPING_WAIT_SECONDS = 120
-"""How long a new render waits for a stopped one of the same session to let go of its files."""
-
-_session_locks: dict[str, threading.Lock] = {}
+from space import rendering
+from space.errors import user_errors
+from space.page import Page, parse, private
 
 
 @dataclass
@@ -46,7 +30,7 @@ class RenderTab:
 
 
 def build() -> RenderTab:
-    """The tab's components (inside ``gr.Tab``); events are wired in ``space.blocks``."""
+    """The tab's components (inside ``gr.Tab``)."""
     gr.Markdown(
         "**Draft** renders the whole song at low resolution with the same timing as the final, so you can "
         "check the motion quickly. **Final** uses the Motion tab's size and steps. **Stop** keeps what is done; "
@@ -75,95 +59,84 @@ def build() -> RenderTab:
     )
 
 
-def prepare(project: Project, *, song: str | None, duration: float, limits: Limits) -> Project:
-    """Check a project before any GPU time is spent on it; returns it pointed at the uploaded song."""
-    if not song:
-        raise BeatwalkError("upload a song first")
-    project = for_space(project, song=song)
-    gpu.check_model(project.render.model)
-    project.validate_against(duration)
-    render = project.render
-    limits.check_render(
-        duration=duration, width=render.width, height=render.height, fps=render.fps, steps=render.steps
-    )
-    return project
+def wire(page: Page, limits: Limits) -> None:
+    """Draft, Final and Resume render in the session; Stop asks the running render to stop."""
+    from pipelines.music.analysis import Analysis
+    from space.session import session_dir
 
+    render = page.render
+    outputs = {render.progress, render.frame, render.video, render.download_video, render.download_project,
+               render.score, render.plot, page.last_render}  # fmt: skip
 
-def check_settings(project: Project, *, limits: Limits) -> None:
-    """Check the model, size and steps (what a single still costs), before a preview."""
-    gpu.check_model(project.render.model)
-    render = project.render
-    # No song length or frame count is at stake for one still.
-    limits.check_render(
-        duration=0.0, width=render.width, height=render.height, fps=render.fps, steps=render.steps
-    )
+    def render_video(kind, resume, project_json, analysis_dict, song, last, request):
+        folder = session_dir(request)
+        if resume:
+            if not last or last.get("finished"):
+                raise BeatwalkError("there is no stopped render to resume")
+            kind, project_json = last["kind"], last["project"]
+        if not analysis_dict:
+            raise BeatwalkError("analyse a song first (Audio tab)")
+        steps = rendering.render_in_session(
+            parse(project_json), Analysis.from_dict(analysis_dict), song=song, folder=folder, kind=kind,
+            resume=resume, limits=limits,
+        )  # fmt: skip
+        with contextlib.closing(steps):  # a closed event (page left) ends the render now
+            for step in steps:
+                yield shown(step, stopping=rendering.stop_requested(folder))
 
+    def shown(step, *, stopping: bool) -> dict:
+        """What the page shows of one step of the render (``stopping``: Stop was pressed)."""
+        kind = step.kind.capitalize()
+        state = {"kind": step.kind, "project": step.project.to_json(), "frames_done": step.frames_done,
+                 "frames_total": step.frames_total, "finished": step.video is not None}  # fmt: skip
+        updates = {page.last_render: state}
+        if step.score is not None:
+            updates |= {render.progress: f"✅ {kind} done: {step.frames_total} frames.",
+                        render.score: describe_score(step.score), render.plot: plot_score(step.score)}  # fmt: skip
+        elif step.video is not None:
+            updates |= {render.progress: f"✅ {kind} done: {step.frames_total} frames. Scoring…",
+                        render.video: step.video, render.download_video: step.video,
+                        render.download_project: str(step.project_file)}  # fmt: skip
+        elif step.stopped or (stopping and step.progress is not None):
+            # After Stop, the render's last reports must not overwrite the stopped message.
+            updates[render.progress] = stopped_message(state)
+        elif step.progress is None:
+            updates[render.progress] = f"Starting the {step.kind}…"
+        else:
+            updates[render.progress] = describe_progress(step.progress)
+        if step.video is None and step.progress is not None and step.progress.last_frame is not None:
+            updates[render.frame] = step.progress.last_frame
+        return updates
 
-def run(
-    project: Project, analysis: dict, folder: Path, *, kind: str, resume: bool, frames_total: int
-) -> Iterator:
-    """Render ``project`` into ``folder/<kind>.mp4``, GPU window after GPU window; yields ``RenderProgress``.
+    @user_errors
+    def render_draft(project_json, analysis_dict, song, last, request: gr.Request):
+        yield from render_video("draft", False, project_json, analysis_dict, song, last, request)
 
-    Without ``resume`` a stopped job of the same kind is dropped and the render
-    starts over. Ends after the progress that carries ``video_path``, or early
-    when the session's stop file appears (the job stays on disk for ``resume``).
-    """
-    if kind not in KINDS:
-        raise BeatwalkError(f"render kind must be one of {KINDS}")
-    out_path, workdir, stop_file = video_path(folder, kind), folder / f"{kind}-job", folder / STOP_FILE
-    # A render whose event was cancelled (a page closed, a client's job cancelled) is closed by
-    # Gradio once its current batch ends, and closing it removes its unfinished chunk file: wait
-    # for that before this render writes the same file (and before two renders share the model).
-    lock = _session_locks.setdefault(str(folder), threading.Lock())
-    if not lock.acquire(timeout=STOPPING_WAIT_SECONDS):
-        raise BeatwalkError("the previous render of this session is still stopping: try again in a moment")
-    try:
-        stop_file.unlink(missing_ok=True)
-        if not resume:
-            shutil.rmtree(workdir, ignore_errors=True)
-        window = gpu.gpu_window_seconds()
-        frames_left, done_before = frames_total, -1
-        while True:
-            last = None
-            windows = gpu.render_window(
-                project.to_json(),
-                analysis,
-                str(out_path),
-                str(workdir),
-                frames_left=frames_left,
-                draft=kind == "draft",
-                resume=resume,
-                window=window,
-                stop_file=str(stop_file),
-            )
-            try:
-                for progress in windows:
-                    last = progress
-                    yield progress
-            finally:
-                windows.close()  # the render's own clean-up runs before the lock is let go
-            if last is None or last.video_path or stop_file.exists() or window is None:
-                return
-            if last.frames_done <= done_before:
-                raise BeatwalkError(
-                    f"the render made no progress in a {window:g} s GPU window: raise BEATWALK_GPU_WINDOW_SECONDS"
-                )
-            # The window ran out: the next one resumes the job where this one left it.
-            frames_left, done_before, resume = last.frames_total - last.frames_done, last.frames_done, True
-    finally:
-        lock.release()
+    @user_errors
+    def render_final(project_json, analysis_dict, song, last, request: gr.Request):
+        yield from render_video("final", False, project_json, analysis_dict, song, last, request)
 
+    @user_errors
+    def resume_render(project_json, analysis_dict, song, last, request: gr.Request):
+        yield from render_video(None, True, project_json, analysis_dict, song, last, request)
 
-def request_stop(folder: Path) -> None:
-    """Ask the running render of this session to stop at its next check (its job stays on disk)."""
-    (folder / STOP_FILE).touch()
+    @user_errors
+    def stop(last, request: gr.Request):
+        rendering.request_stop(session_dir(request))
+        return stopped_message(last) if last and not last.get("finished") else gr.skip()
 
-
-def score(video: str, analysis):
-    """The sync score of a rendered video against its song's analysis (``SyncScore``)."""
-    from pipelines.score.sync import score_video
-
-    return score_video(video, analysis=analysis)
+    inputs = [page.project, page.analysis, page.audio.song, page.last_render]
+    for button, fn in (
+        (render.draft, render_draft),
+        (render.final, render_final),
+        (render.resume, resume_render),
+    ):
+        button.click(fn, inputs, outputs, **private(concurrency_id="render",
+                                                     concurrency_limit=limits.max_concurrent_renders))  # fmt: skip
+    # Stop does not cancel the render event: cancelling let Gradio mark the progress box "Error"
+    # now and then. The render sees the stop file after its current batch and ends by itself,
+    # with the job on disk for Resume.
+    render.stop.click(stop, page.last_render, render.progress, **private(queue=False))
 
 
 def plot_score(score):
@@ -177,14 +150,6 @@ def stopped_message(state: dict) -> str:
         f"⏹️ Stopped at {state['frames_done']} / {state['frames_total']} frames. "
         "**Resume** continues from the last finished chunk."
     )
-
-
-def stop_requested(folder: Path) -> bool:
-    return (folder / STOP_FILE).exists()
-
-
-def video_path(folder: Path, kind: str) -> Path:
-    return folder / f"{kind}.mp4"
 
 
 def describe_progress(progress) -> str:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
-from pipelines.errors import BeatwalkError
 from pipelines.diffusion.models import model_family
+from pipelines.errors import BeatwalkError
 
 PULSE_MAX_ANGLE = math.pi / 2
 """Rotation of the start noise towards the beat's pulse noise at pulse 1, radians."""
@@ -83,19 +83,30 @@ class FrameState:
 
 
 class KeyframeConditioning:
-    """Every keyframe's conditioning, computed once: embeddings, noise, generator state, init latents."""
+    """Every keyframe's conditioning for one render, computed once: embeddings, noise, generator
+    state, init latents.
+
+    Parameters
+    ----------
+    pipe : diffusers pipeline
+        From :func:`pipelines.diffusion.models.load_pipeline`.
+    keyframes : list of pipelines.project.Keyframe
+        Prompts, negative prompts, seeds, guidance and init images.
+    render : pipelines.project.RenderSettings
+        ``width``, ``height`` (pixels) and ``steps``.
+    """
 
     @torch.inference_mode()
-    def __init__(self, pipe, project, *, steps: int):
+    def __init__(self, pipe, keyframes, render):
         # 1. Per-keyframe settings
         family = model_family(pipe)
         self.pipe, self.device = pipe, pipe._execution_device
         self.sdxl = hasattr(pipe, "text_encoder_2")
         self.guidance_embedding = pipe.unet.config.time_cond_proj_dim is not None
-        self.guidance = [family.guidance if k.guidance is None else k.guidance for k in project.keyframes]
+        self.guidance = [family.guidance if k.guidance is None else k.guidance for k in keyframes]
         self.any_cfg = not self.guidance_embedding and max(self.guidance) > 1
-        self.pulse_seed = project.keyframes[0].seed
-        height, width = project.render.height, project.render.width
+        self.pulse_seed = keyframes[0].seed
+        height, width = render.height, render.width
         self.size = (height, width)
         self.shape = (
             1,
@@ -105,20 +116,20 @@ class KeyframeConditioning:
         )
 
         # 2. Encode each prompt once (with the negative prompt when any keyframe uses CFG)
-        embeds = [self._encode(k.prompt, k.negative_prompt or None) for k in project.keyframes]
+        embeds = [self._encode(k.prompt, k.negative_prompt or None) for k in keyframes]
         self.embeds = [torch.cat(parts) for parts in zip(*embeds)]
         self.dtype = self.embeds[0].dtype
 
         # 3. Seed noise, drawn exactly as the stock pipeline draws it (img2img: after the VAE sample)
         self.init_latents, self.strengths, self.noises, self.generator_states = [], [], [], []
-        for k in project.keyframes:
+        for k in keyframes:
             generator = torch.Generator("cpu").manual_seed(k.seed)
             init = self._encode_init_image(k, generator) if k.init_image else None
             self.init_latents.append(init)
             self.strengths.append(k.init_strength if init is not None else 1.0)
             self.noises.append(_randn(self.shape, generator, self.device, self.dtype))
             self.generator_states.append(generator.get_state())
-        self.steps = steps
+        self.steps = render.steps
 
     def _encode(self, prompt: str, negative_prompt: str | None):
         cfg = self.any_cfg

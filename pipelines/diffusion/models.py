@@ -1,4 +1,4 @@
-"""Diffusion models: ids, families, dtypes, devices, fast decoders, and the built-in tiny model.
+"""Loading diffusion pipelines: hub ids, local folders and the built-in tiny models; dtype, device, fast decoder.
 
 ``load_pipeline`` turns what a project names in ``render.model`` into a ready
 diffusers pipeline:
@@ -6,91 +6,35 @@ diffusers pipeline:
 - a Hugging Face hub id (``stabilityai/sd-turbo``, ``stabilityai/sdxl-turbo``,
   ``runwayml/stable-diffusion-v1-5``, ``SimianLuo/LCM_Dreamshaper_v7``, …) or a
   local diffusers folder, loaded with ``AutoPipelineForText2Image``;
-- ``"tiny"`` (and ``"tiny-sdxl"``): random-weight pipelines built from small
+- ``"tiny"`` (and ``"tiny-sdxl"``, ``"tiny-lcm"``): random-weight pipelines built from small
   configs like diffusers' own fast tests, deterministic, offline, seconds on a
   CPU. They make every code path testable without downloading weights.
 
-``pipelines.diffusion.tiny`` builds them, and the real sd-turbo (SD 2.1) and SDXL
-architectures with random weights to measure speed on a GPU without downloading anything.
+:mod:`pipelines.diffusion.tiny` builds them (and the real sd-turbo and SDXL architectures with
+random weights, to measure speed on a GPU without downloading anything); each family's defaults
+are in :mod:`pipelines.diffusion.families`.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from pipelines.diffusion.families import TINY_MODELS, ModelFamily, family_of
+from pipelines.diffusion.tiny import tiny_pipeline
 from pipelines.errors import BeatwalkError
-from pipelines.diffusion.tiny import TINY_MODELS, tiny_pipeline
 
 COMPILE_ENV = "BEATWALK_COMPILE"
 """Set to 1 to ``torch.compile`` the UNet on CUDA (slow first batch, faster after)."""
 
 
-@dataclass(frozen=True)
-class ModelFamily:
-    """What a family of checkpoints expects by default.
-
-    ``guidance`` ≤ 1 means classifier-free guidance is skipped (turbo models are
-    distilled to work without it).
-    """
-
-    name: str
-    steps: int
-    guidance: float
-    size: int
-    fast_decoder: str | None
-    lcm_scheduler: bool = False
-
-
-FAMILIES = {
-    "sd": ModelFamily("sd", steps=25, guidance=7.5, size=512, fast_decoder="madebyollin/taesd"),
-    "sd-turbo": ModelFamily("sd-turbo", steps=1, guidance=0.0, size=512, fast_decoder="madebyollin/taesd"),
-    "sdxl": ModelFamily("sdxl", steps=30, guidance=5.0, size=1024, fast_decoder="madebyollin/taesdxl"),
-    "sdxl-turbo": ModelFamily(
-        "sdxl-turbo", steps=1, guidance=0.0, size=512, fast_decoder="madebyollin/taesdxl"
-    ),
-    "lcm": ModelFamily(
-        "lcm", steps=4, guidance=8.5, size=512, fast_decoder="madebyollin/taesd", lcm_scheduler=True
-    ),
-    "tiny": ModelFamily("tiny", steps=2, guidance=0.0, size=128, fast_decoder=None),
-}
-
-KNOWN_MODELS = {
-    "stabilityai/sd-turbo": "sd-turbo",
-    "stabilityai/sdxl-turbo": "sdxl-turbo",
-    "runwayml/stable-diffusion-v1-5": "sd",
-    "stable-diffusion-v1-5/stable-diffusion-v1-5": "sd",
-    "stabilityai/stable-diffusion-2-1-base": "sd",
-    "stabilityai/stable-diffusion-xl-base-1.0": "sdxl",
-    "SimianLuo/LCM_Dreamshaper_v7": "lcm",
-    "tiny": "tiny",
-    "tiny-sdxl": "tiny",
-    "tiny-lcm": "lcm",
-}
-
-
-def model_family(pipe_or_model) -> ModelFamily:
-    """The family of a pipeline or a model id: its default steps, guidance and size.
-
-    Unknown ids are guessed from their name (``turbo``, ``lcm``) and pipeline
-    class (SDXL or not).
-    """
-    if isinstance(pipe_or_model, str):
-        name, is_sdxl = pipe_or_model, "xl" in pipe_or_model.lower()
-    else:
-        name, is_sdxl = pipe_or_model.name_or_path or "", hasattr(pipe_or_model, "text_encoder_2")
-    if name in KNOWN_MODELS:
-        return FAMILIES[KNOWN_MODELS[name]]
-    lowered = name.lower()
-    if "lcm" in lowered:
-        return FAMILIES["lcm"]
-    if "turbo" in lowered:
-        return FAMILIES["sdxl-turbo" if is_sdxl else "sd-turbo"]
-    return FAMILIES["sdxl" if is_sdxl else "sd"]
+def model_family(pipe) -> ModelFamily:
+    """The family of a loaded pipeline (:func:`~pipelines.diffusion.families.family_of` its name, SDXL
+    or not by its class)."""
+    return family_of(pipe.name_or_path or "", sdxl=hasattr(pipe, "text_encoder_2"))
 
 
 def load_pipeline(model: str, *, dtype: str = "auto", device: str | None = None, fast_decoder: bool = False):

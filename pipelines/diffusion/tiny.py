@@ -15,9 +15,8 @@ from pathlib import Path
 
 import torch
 
+from pipelines.diffusion.families import TINY_MODELS
 from pipelines.errors import BeatwalkError
-
-TINY_MODELS = ("tiny", "tiny-sdxl", "tiny-lcm")
 
 # Architectures: "tiny" is diffusers' fast-test scale; "real" are the published configs of
 # sd-turbo (SD 2.1 base) and SDXL, so speed measured on them is the speed of the real models.

@@ -48,32 +48,26 @@ from pipelines.errors import BeatwalkError
 
 
 def walk_frames(
-    pipe,
-    project,
+    keyframes: KeyframeConditioning,
     plan,
     frame_indices: Sequence[int] | None = None,
     *,
-    batch_size: int | None = None,
-    conditioning: KeyframeConditioning | None = None,
+    batch_size: int,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Render frames of a frame plan, batch by batch.
 
     Parameters
     ----------
-    pipe : diffusers pipeline
-        From :func:`pipelines.diffusion.models.load_pipeline`.
-    project : pipelines.project.Project
-        Keyframes and render settings (size, steps).
+    keyframes : KeyframeConditioning
+        The pipeline and the keyframes' encoded prompts and seed noises, made once per render
+        and reused across calls (a chunked render walks each chunk with one call).
     plan : pipelines.plan.timeline.FramePlan
-        ``key_a``, ``key_b``, ``t``, ``pulse`` per frame.
+        ``key_a``, ``key_b``, ``t``, ``pulse`` per frame (any object with those arrays).
     frame_indices : sequence of int, optional
         Which frames to render, in order; all by default.
-    batch_size : int, optional
-        Frames denoised together; ``project.render.batch_size`` by default.
-        Changes speed and memory only, not the images (beyond float rounding).
-    conditioning : KeyframeConditioning, optional
-        The keyframes' encoded prompts and seed noises, to reuse across calls
-        (a chunked render walks each chunk with one call); computed if omitted.
+    batch_size : int
+        Frames denoised together. Changes speed and memory only, not the images (beyond float
+        rounding).
 
     Yields
     ------
@@ -84,7 +78,6 @@ def walk_frames(
     if frame_indices is None:
         frame_indices = range(len(plan.t))
     frame_indices = [int(i) for i in frame_indices]
-    batch_size = batch_size or project.render.batch_size
     for i in frame_indices:
         if not 0 <= i < len(plan.t):
             raise BeatwalkError(f"frame {i} is outside the frame plan (0–{len(plan.t) - 1})")
@@ -101,10 +94,7 @@ def walk_frames(
         last_use = {state: n for n, state in enumerate(states)}
         distinct = list(dict.fromkeys(states))
 
-        # 2. Encode prompts and draw seed noises once per keyframe
-        keyframes = conditioning or KeyframeConditioning(pipe, project, steps=project.render.steps)
-
-        # 3. Denoise in batches of frames that skip the same number of steps. On a GPU the next
+        # 2. Denoise in batches of frames that skip the same number of steps. On a GPU the next
         #    batch is queued before the previous one's frames are handed out, so encoding them
         #    overlaps with the GPU's work instead of leaving it idle.
         lookahead = 1 if keyframes.device.type == "cuda" else 0
@@ -117,7 +107,7 @@ def walk_frames(
             while in_flight and (batch is None or len(in_flight) > lookahead):
                 finished, frames = in_flight.pop(0)
                 done.update(zip(finished, frames.numpy()))
-            # 4. Yield every frame whose picture exists, in the requested order
+            # 3. Yield every frame whose picture exists, in the requested order
             while next_out < len(states) and states[next_out] in done:
                 state = states[next_out]
                 yield frame_indices[next_out], done[state]
@@ -126,16 +116,19 @@ def walk_frames(
                 next_out += 1
 
 
-def preview_keyframe(pipe, project, index: int):
-    """A keyframe's own image (what its frames show when the walk stands on it), as a PIL image."""
+def preview_keyframe(pipe, keyframes, render, index: int):
+    """A keyframe's own image (what its frames show when the walk stands on it), as a PIL image.
+
+    ``keyframes`` and ``render`` are a project's (``render``: size and steps).
+    """
     from types import SimpleNamespace
 
     from PIL import Image
 
-    if not 0 <= index < len(project.keyframes):
-        raise BeatwalkError(f"keyframe {index} does not exist (the project has {len(project.keyframes)})")
+    if not 0 <= index < len(keyframes):
+        raise BeatwalkError(f"keyframe {index} does not exist (the project has {len(keyframes)})")
     on_keyframe = SimpleNamespace(key_a=[index], key_b=[index], t=[0.0], pulse=[0.0])
-    ((_, frame),) = walk_frames(pipe, project, on_keyframe, batch_size=1)
+    ((_, frame),) = walk_frames(KeyframeConditioning(pipe, keyframes, render), on_keyframe, batch_size=1)
     return Image.fromarray(frame)
 
 

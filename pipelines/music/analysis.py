@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 import librosa
 import numpy as np
 
+from pipelines.errors import BeatwalkError
+from pipelines.frames import frame_count
+from pipelines.music.beats import SAMPLE_RATE, track_beats
 from pipelines.music.decode import Audio
-from pipelines.music.beats import track_beats
 from pipelines.music.envelopes import (
     ENVELOPE_NAMES,
     SILENCE_RMS,
@@ -24,7 +26,6 @@ from pipelines.music.envelopes import (
     onset_strength,
     spectrogram,
 )
-from pipelines.errors import BeatwalkError
 from pipelines.music.sections import find_sections
 from pipelines.music.tempo_range import TEMPO_RANGE, check_tempo_range
 
@@ -91,12 +92,12 @@ class Analysis:
 
         Returns
         -------
-        dict[str, np.ndarray [shape=(round(duration * fps),), float64]]
+        dict[str, np.ndarray [shape=(frame_count(duration, fps),), float64]]
             0..1; value ``i`` is the mean energy over ``[i / fps, (i + 1) / fps)``.
         """
         if not np.isfinite(fps) or fps <= 0:
             raise BeatwalkError(f"fps must be a number > 0, got {fps:g}")
-        n_frames = round(self.duration * fps)
+        n_frames = frame_count(self.duration, fps)
         return {
             name: frame_curves(envelope, self.envelope_rate, fps=fps, n_frames=n_frames)
             for name, envelope in self.envelopes.items()
@@ -190,13 +191,15 @@ def analyze(audio: Audio, *, tempo_range: tuple[float, float] | None = None) -> 
     samples, sr = audio.samples, audio.sample_rate
     slowest, fastest = check_tempo_range(*(tempo_range or TEMPO_RANGE))
 
-    # 1. One spectrogram for onsets, envelopes and sections.
+    # 1. One spectrogram for onsets, envelopes, beats and sections.
     spec = spectrogram(samples, sr)
     onset = onset_strength(spec)
     envelopes = energy_envelopes(spec, onset)
 
     # 2. Beats, downbeats and the tempo curve (the tracker keeps silence free of beats).
-    track = track_beats(samples, sr, min_bpm=slowest, max_bpm=fastest)
+    track = track_beats(
+        samples, sr, min_bpm=slowest, max_bpm=fastest, spectrum=spec.magnitude if sr == SAMPLE_RATE else None
+    )
 
     # 3. Onsets, from the same onset strength.
     # Peaks are picked on the percentile-scaled envelope, so one huge first hit
@@ -213,7 +216,7 @@ def analyze(audio: Audio, *, tempo_range: tuple[float, float] | None = None) -> 
     return Analysis(
         duration=round(audio.duration, _TIME_DECIMALS),
         sample_rate=sr,
-        tempo=round(_main_tempo(track.beats), _BPM_DECIMALS),
+        tempo=round(track.tempo, _BPM_DECIMALS),
         tempo_curve={
             "times": _rounded(track.tempo_times, _TIME_DECIMALS),
             "bpm": _rounded(track.tempo_bpm, _BPM_DECIMALS),
@@ -237,19 +240,6 @@ def analyze(audio: Audio, *, tempo_range: tuple[float, float] | None = None) -> 
         },
         tempo_range=(slowest, fastest),
     )
-
-
-def _main_tempo(beats: np.ndarray, *, span: int = 8) -> float:
-    """The song's main tempo, BPM: the median over the song of the mean tempo of ``span`` beats.
-
-    Averaging over several beats first cancels the rounding of each beat to an
-    onset frame (11.6 ms), which would otherwise show 124 BPM as 123.0.
-    """
-    if len(beats) < 2:
-        return 0.0
-    span = min(span, len(beats) - 1)
-    periods = (beats[span:] - beats[:-span]) / span
-    return float(60.0 / np.median(periods))
 
 
 def _in_sound(times: np.ndarray, samples: np.ndarray, sr: int) -> np.ndarray:

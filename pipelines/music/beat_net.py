@@ -130,7 +130,7 @@ def activations(log_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     log_mel : np.ndarray [shape=(96, t)]
-        Log mel spectrogram as :func:`pipelines.music.beats.log_mel_spectrogram` makes it.
+        Log mel spectrogram, ``log1p(beats.LOG_MEL_SCALE * beats.normalised_mel(stft_magnitude))``.
 
     Returns
     -------

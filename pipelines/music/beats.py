@@ -39,8 +39,8 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from pipelines.music.beat_dbn import beat_transitions, viterbi_bars, viterbi_beats
 from pipelines.errors import BeatwalkError
+from pipelines.music.beat_dbn import beat_transitions, viterbi_bars, viterbi_beats
 
 SAMPLE_RATE = 22050
 HOP_LENGTH = 256
@@ -75,13 +75,23 @@ class BeatTrack:
 
     @property
     def tempo(self) -> float:
-        """The song's main tempo in BPM: the median of the tempo curve (0 with no beats)."""
-        return float(np.median(self.tempo_bpm)) if len(self.tempo_bpm) else 0.0
+        """The song's main tempo, BPM: the median over the song of the mean tempo of 8 beats (0
+        with fewer than two beats).
+
+        Averaging over several beats first cancels the rounding of each beat to a frame (11.6 ms),
+        which would otherwise show 124 BPM as 123.0.
+        """
+        beats = self.beats
+        if len(beats) < 2:
+            return 0.0
+        span = min(8, len(beats) - 1)
+        periods = (beats[span:] - beats[:-span]) / span
+        return float(60.0 / np.median(periods))
 
 
 def track_beats(
     samples: np.ndarray, sample_rate: float, *, min_bpm: float = 45.0, max_bpm: float = 230.0,
-    tracker: str | None = None,
+    tracker: str | None = None, spectrum: np.ndarray | None = None,
 ) -> BeatTrack:
     """Track beats, downbeats and the tempo curve of a song.
 
@@ -95,7 +105,10 @@ def track_beats(
         Tempo range the tracker may follow, in beats per minute.
     tracker : str, optional
         One of ``TRACKERS``; default: the ``BEATWALK_BEAT_TRACKER`` environment variable, else
-        ``"dsp"``.
+        ``"tcn"``.
+    spectrum : np.ndarray [shape=(N_FFT // 2 + 1, t)], optional
+        The STFT magnitude of ``samples`` (``N_FFT`` points, hop ``HOP_LENGTH``), when the caller
+        has it already and ``sample_rate`` is ``SAMPLE_RATE``: the analysis shares its own.
 
     Returns
     -------
@@ -133,7 +146,8 @@ def track_beats(
     y = samples.astype(np.float32)
     if sample_rate != SAMPLE_RATE:
         y = librosa.resample(y, orig_sr=sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
-    features = _features(y)
+        spectrum = None
+    features = _features(y, spectrum)
     active = _active_frames(features["rms_db"])
     if active.sum() < FPS:
         return _empty_track()
@@ -172,10 +186,12 @@ def track_beats(
     return BeatTrack(beats, downbeats, int(values[np.argmax(counts)]), tempo_times, tempo_bpm)
 
 
-# Tuned on the dev split of synth/beat_set.py; the downbeat weights are a logistic
-# regression of "is a bar start" on the _bar_features columns, fitted on that split
-# (python -m benchmarks.beats --fit-downbeats); the bias (-1.0, not the fitted -2.3) and the
-# meter prior were then chosen on the same split for downbeat F.
+# Every constant below was chosen on the tuning splits of synth/beat_set.py (dev, dev-large,
+# dev-varied), the drum-machine songs and the example song, never on the held-out splits; the
+# measurements behind each are in benchmarks/RESULTS.md ("Where the beat tracker's constants
+# come from"). The dsp tracker's downbeat weights are a logistic regression of "is a bar start" on
+# the _bar_features columns (python -m benchmarks.beats --fit-downbeats), with the bias and the
+# meter prior then chosen for downbeat F.
 N_FFT = 1024
 N_MELS = 96
 LOG_MEL_SCALE = 1000.0
@@ -187,33 +203,23 @@ TEMPO_PRIOR_OCTAVES = 1.0
 DOWNBEAT_WEIGHTS = np.array([0.03, 0.3, 0.04, 0.44, 0.13, 1.1, 0.18, 0.73])
 DOWNBEAT_BIAS = -1.0
 METER_PRIOR = np.array([0.15, 0.3, 0.45, 0.1])
-# Chord changes weigh into the beat activation, scaled to the onset envelope's 95th percentile:
-# they mark beats where no drum does (dev beat F 0.891 -> 0.907 / 0.909 / 0.909 at 1 / 1.5 / 2).
+# Chord changes weigh into the beat activation (scaled to the onset envelope's 95th percentile):
+# they mark beats where no drum does.
 CHROMA_WEIGHT = 1.5
-# Below this beat salience (see _track_beat_frames) there is no beat. Clipped white noise, quiet
-# hiss and a held chord reach 1.8-2.4 (pink noise 2.8 is not caught), the dev split's music 4.5
-# and up save one clip of pads (2.3). Set just above the noise rather than halfway to the music:
-# at 3.5, 5 of the 42 held-out clips, music the tracker followed badly, lost all their beats.
+# Below this beat salience (see _track_beat_frames) there is no beat: set just above what noise,
+# hiss and held chords reach rather than halfway to music, as music the tracker follows badly
+# sits in between and should keep its beats.
 MIN_BEAT_SALIENCE = 2.6
-# The network's tracker (tcn), chosen on the dev, dev-large and dev-varied splits, the drum-machine
-# songs of synth/drum_machine.py (seeds 1000-1059), our example song and the test drum songs.
-# Its tempo prior is the tempo head's distribution for the song (its log, each tempo's probability
-# over the most likely one's plus a floor of 0.03 so that no tempo is ruled out), in place of the
-# dsp tracker's log-normal: it is right on some songs the beat probabilities read at another
-# metrical level (4/4 without drums at 61 BPM, a waltz at 81), and the log-normal adds nothing
-# on top of it (benchmarks/RESULTS.md). A beat region spans at least 4
-# frames (46 ms): the network's peaks are 3 frames wide, and with 1-frame regions at fast tempi
-# the decoder skipped every other beat (dev-large beat F 0.928 -> 0.957 at 4 with earlier weights;
-# 3 and 5 within 0.01). Below a mean network beat probability of 0.07 at the tracked beats there
-# is no beat: white, pink and clipped noise, hiss and held chords reach 0.000-0.004, the music of
-# dev-large 0.31 and up, of dev-varied 0.155 and up (0.07 is about 2x below the music). Where the
-# network's downbeat probabilities are faint throughout (their 90th percentile over the beats
-# below 0.3), they are scaled up to it: a synthetic 3/4 drum song at 0.04 was read as 5/4, as
-# fewer bar starts cost less; dev-large is the same at 0.3 and 0.5. The decoder keeps a pulse
-# going wherever there is sound, so it ticks on through a final chord's ring-out and a noisy
-# intro: beats the network gives less than 0.15 at the start and end of the song are dropped
-# (dev 0.984 -> 0.992, dev-large 0.981 -> 0.989, dev-varied 0.920 -> 0.940; downbeat F up
-# 0.02-0.05; flat from 0.1 to 0.3; there the network gives ring-outs 0.00-0.03, beats 0.8-0.9).
+# The network's tracker (tcn). Its tempo prior is the tempo head's distribution for the song (the
+# log of each tempo's probability over the most likely one's, plus a floor so that no tempo is
+# ruled out): it settles the metrical level where the beat probabilities read both ways. A beat
+# region spans at least 4 frames, as the network's peaks are 3 frames wide and 1-frame regions
+# made the decoder skip every other beat at fast tempi. Below a mean network beat probability of
+# NET_MIN_BEAT_SALIENCE at the tracked beats there is no beat (noise and held chords sit far below
+# it, music far above). Downbeat probabilities that are faint throughout are lifted to
+# NET_DOWNBEAT_FLOOR, as fewer bar starts would otherwise cost less (a 3/4 song read as 5/4). The
+# decoder keeps a pulse wherever there is sound, so leading and trailing beats the network gives
+# less than NET_MIN_END_BEAT are dropped: a final chord's ring-out, a noisy intro.
 NET_MIN_BEAT_SALIENCE = 0.07
 NET_MIN_END_BEAT = 0.15
 NET_MIN_BEAT_STATES = 4
@@ -221,8 +227,7 @@ NET_TEMPO_FLOOR = 0.03
 NET_DOWNBEAT_FLOOR = 0.3
 NET_METER_PRIOR = np.array([0.3, 0.3, 0.3, 0.1])
 # The chroma and bass novelty columns of _bar_features, and how much more harmonic change (sum of
-# robust z-scores) beat 3 must show than beat 1 to move the bar; dev downbeat F is flat for
-# margins of 1.5 to 3.
+# robust z-scores) beat 3 must show than beat 1 to move the bar.
 HARMONIC_COLUMNS = 5
 HALF_BAR_MARGIN = 2.0
 
@@ -232,9 +237,11 @@ def _empty_track() -> BeatTrack:
     return BeatTrack(empty, empty.copy(), 0, empty.copy(), empty.copy())
 
 
-def _features(y: np.ndarray) -> dict[str, np.ndarray]:
-    """Frame-rate features at ``FPS``: onset envelope, low-band flux, chroma, bass chroma, level."""
-    spectrum = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
+def _features(y: np.ndarray, spectrum: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Frame-rate features at ``FPS``: onset envelope, low-band flux, chroma, bass chroma, level
+    (``spectrum``: ``y``'s STFT magnitude if already computed)."""
+    if spectrum is None:
+        spectrum = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
     # Level in dBFS without the DC offset, which is not sound.
     rms = librosa.feature.rms(y=y - y.mean(), frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
     rms_db = 20 * np.log10(rms + 1e-10)
@@ -334,7 +341,7 @@ def _track_beat_frames(
     regions = [(max(s, 0), s + beat_states[p]) for s, p in zip(starts, periods)]
     frames = np.array([lo + int(np.argmax(envelope[lo:hi])) for lo, hi in regions], dtype=np.int64)
     # The decoder finds a pulse in anything; in noise its beats sit on activation barely above
-    # the average (about 2x, from the argmax alone), in music on clear onsets (4.5x and up on dev).
+    # the average (from the argmax alone), in music on onsets that clearly stand out.
     salience = float(activation[frames].mean() / activation.mean()) if len(frames) else 0.0
     frames += first
     return frames[active[frames]], salience

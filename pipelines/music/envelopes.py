@@ -3,7 +3,8 @@
 One STFT (1024-point, hop 256 at 22.05 kHz: 86 frames per second) feeds
 everything: a mel spectrogram for onset strength and for harmonic/percussive
 separation (median filtering on 96 mel bands instead of 513 linear bins is
-what keeps HPSS cheap), and the linear bins for the low/mid/high bands.
+what keeps HPSS cheap), the linear bins for the low/mid/high bands, and, as
+its magnitude, the beat tracker and the sections.
 """
 
 from __future__ import annotations
@@ -39,8 +40,10 @@ class Spectrogram:
 
     Attributes
     ----------
+    magnitude : np.ndarray [shape=(n_fft // 2 + 1, t)]
+        STFT magnitude.
     power : np.ndarray [shape=(n_fft // 2 + 1, t)]
-        Linear power spectrogram.
+        Linear power spectrogram, ``magnitude ** 2``.
     mel_db : np.ndarray [shape=(n_mels, t)]
         Log-power mel spectrogram, dB.
     mel_power : np.ndarray [shape=(n_mels, t)]
@@ -53,6 +56,7 @@ class Spectrogram:
         FFT size, samples.
     """
 
+    magnitude: np.ndarray
     power: np.ndarray
     mel_db: np.ndarray
     mel_power: np.ndarray
@@ -80,7 +84,8 @@ def spectrogram(samples: np.ndarray, sample_rate: int) -> Spectrogram:
     """
     hop_length = max(1, round(_HOP_SECONDS * sample_rate))
     n_fft = 4 * hop_length
-    power = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop_length)) ** 2
+    magnitude = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop_length))
+    power = magnitude**2
     mel_basis = librosa.filters.mel(
         sr=sample_rate, n_fft=n_fft, n_mels=_N_MELS, fmax=min(11025.0, sample_rate / 2), norm=None
     )
@@ -91,7 +96,7 @@ def spectrogram(samples: np.ndarray, sample_rate: int) -> Spectrogram:
     # Power below silence level is clamped to it: hiss under -80 dBFS makes no
     # onsets, and entering a song from digital silence is a step, not a cliff.
     mel_db = librosa.power_to_db(mel_power, ref=1.0, amin=_silence_power(n_fft), top_db=None)
-    return Spectrogram(power, mel_db, mel_power, sample_rate, hop_length, n_fft)
+    return Spectrogram(magnitude, power, mel_db, mel_power, sample_rate, hop_length, n_fft)
 
 
 def onset_strength(spec: Spectrogram) -> np.ndarray:

@@ -71,3 +71,17 @@ def octave_around(bpm: float) -> tuple[float, float]:
     if not low <= tempo <= high:  # NaN fails too
         raise BeatwalkError(f"a song can only be read around a tempo within {low:g}-{high:g} BPM, got {bpm!r}")
     return round(max(low, tempo / math.sqrt(2)), 1), round(min(high, tempo * math.sqrt(2)), 1)
+
+
+def octave_at(tempo: float, factor: float) -> tuple[float, float]:
+    """The tempo range that reads a song found at ``tempo`` BPM at ``factor`` times it (½: half,
+    2: double): one octave around ``tempo * factor`` (:func:`octave_around`).
+
+    Raises
+    ------
+    BeatwalkError
+        If no tempo was found (``tempo`` 0), or the new tempo is outside ``TEMPO_BOUNDS``.
+    """
+    if not tempo or not tempo > 0:
+        raise BeatwalkError("no steady beat was found, so there is no tempo to halve or double")
+    return octave_around(tempo * factor)

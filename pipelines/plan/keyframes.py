@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import BeatwalkError
-from pipelines.project import AudioRef, Keyframe, MotionSettings, Project, RenderSettings
 from pipelines.music.tempo_range import TEMPO_RANGE
 from pipelines.plan.timeline import FALLBACK_BPM
+from pipelines.project import AudioRef, Keyframe, MotionSettings, Project, RenderSettings
 
 MIN_BARS = 4
 """Keyframes closer than this many bars are merged (section starts included)."""

@@ -45,8 +45,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pipelines.plan.easing import ease_out, shape_move
 from pipelines.errors import BeatwalkError
+from pipelines.frames import frame_count
+from pipelines.plan.easing import ease_out, shape_move
 
 SOURCE_CURVES = {"percussive": "percussive", "onset": "onset", "bass": "low"}
 """Which ``Analysis.curves`` entry drives the walk for each ``reactivity_source``."""
@@ -80,8 +81,6 @@ class FramePlan:
         Beat push, ``>= 0``; 0 means none.
     cut : np.ndarray [shape=(n_frames,), bool]
         True on the first frame after a cut (the picture jumps).
-    first_frame : int
-        Index of ``times[0]`` in the whole song's plan (non-zero for a slice).
     """
 
     fps: float
@@ -92,26 +91,17 @@ class FramePlan:
     t: np.ndarray
     pulse: np.ndarray
     cut: np.ndarray
-    first_frame: int = 0
 
     _ARRAYS = ("times", "key_a", "key_b", "t", "pulse", "cut")
 
     @property
     def n_frames(self) -> int:
-        """Number of frames; ``round(duration * fps)`` for a whole song's plan."""
+        """Number of frames, ``frame_count(duration, fps)``."""
         return len(self.times)
 
-    def slice(self, start: int, stop: int) -> FramePlan:
-        """Frames ``start`` to ``stop - 1`` (indices into this plan), e.g. one render chunk."""
-        if not 0 <= start <= stop <= self.n_frames:
-            raise BeatwalkError(f"frame range {start}–{stop} is outside the plan (0–{self.n_frames})")
-        arrays = {name: getattr(self, name)[start:stop] for name in self._ARRAYS}
-        return FramePlan(self.fps, self.duration, first_frame=self.first_frame + start, **arrays)
-
     def to_dict(self) -> dict:
-        """Plain JSON-able form (lists), for debugging and job manifests."""
+        """Plain JSON-able form (lists): what the API's ``/plan`` answers."""
         data = {"fps": self.fps, "duration": self.duration, "n_frames": self.n_frames}
-        data["first_frame"] = self.first_frame
         data.update({name: getattr(self, name).tolist() for name in self._ARRAYS})
         return data
 
@@ -139,24 +129,6 @@ class FramePlan:
             "still": round(float(np.mean(np.diff(position) == 0)) if self.n_frames > 1 else 1.0, 3),
         }
 
-    @classmethod
-    def from_dict(cls, data: dict) -> FramePlan:
-        """Inverse of :meth:`to_dict`."""
-        kinds = {"times": np.float64, "key_a": np.int64, "key_b": np.int64, "t": np.float64}
-        kinds |= {"pulse": np.float64, "cut": bool}
-        try:
-            arrays = {name: np.asarray(data[name], dtype=kind) for name, kind in kinds.items()}
-            if len({len(array) for array in arrays.values()}) != 1:
-                raise ValueError("arrays of different lengths")
-            return cls(
-                float(data["fps"]),
-                float(data["duration"]),
-                first_frame=int(data.get("first_frame", 0)),
-                **arrays,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise BeatwalkError(f"not a frame plan: missing or bad field {exc}") from None
-
 
 def plan_frames(project, analysis) -> FramePlan:
     """Plan every video frame of a project on its analysed song.
@@ -172,7 +144,7 @@ def plan_frames(project, analysis) -> FramePlan:
     Returns
     -------
     FramePlan
-        ``round(analysis.duration * project.render.fps)`` frames.
+        ``frame_count(analysis.duration, project.render.fps)`` frames.
 
     Raises
     ------
@@ -189,7 +161,7 @@ def plan_frames(project, analysis) -> FramePlan:
     duration = float(analysis.duration)
     project.validate_against(duration)
     fps = float(project.render.fps)
-    n_frames = round(duration * fps)
+    n_frames = frame_count(duration, fps)
     if n_frames < 1:
         raise BeatwalkError(f"the song segment ({duration:g} s) is shorter than one frame at {fps:g} fps")
     motion = project.motion

@@ -231,7 +231,7 @@ def project_hash(project) -> str:
 
 def plan_hash(plan) -> str:
     """SHA-256 of a FramePlan's fps, duration and per-frame arrays."""
-    digest = hashlib.sha256(repr((float(plan.fps), float(plan.duration), plan.first_frame)).encode())
+    digest = hashlib.sha256(repr((float(plan.fps), float(plan.duration))).encode())
     for name in ("times", "key_a", "key_b", "t", "pulse", "cut"):
         digest.update(np.ascontiguousarray(getattr(plan, name)).tobytes())
     return digest.hexdigest()

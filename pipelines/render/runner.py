@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import BeatwalkError
-from pipelines.render.jobs import RenderJob, default_chunk_frames, plan_hash, project_hash
 from pipelines.project import Project
+from pipelines.render.jobs import RenderJob, default_chunk_frames, plan_hash, project_hash
 from pipelines.render.video import VideoWriter, join_chunks
 
 DRAFT_MAX_SIDE = 256
@@ -41,7 +41,7 @@ class RenderProgress:
     frames_done : int
         Frames rendered so far, those of chunks finished before a resume included.
     frames_total : int
-        Frames of the whole video, ``round(duration * fps)``.
+        Frames of the whole video, ``frame_count(duration, fps)``.
     elapsed : float
         Seconds since this render (or resume) started.
     eta : float or None
@@ -116,12 +116,7 @@ def iter_render(
 
     # 1. The song and its analysis.
     if analysis is None:
-        from pipelines.music.analysis import analyze
-        from pipelines.music.decode import load_audio
-
-        song = project.audio
-        audio = load_audio(song.path, start=song.start, end=song.end)
-        analysis = analyze(audio, tempo_range=song.tempo_range)
+        _, analysis = project.audio.read()
     elif not Path(project.audio.path).is_file():
         raise BeatwalkError(f"song not found: {project.audio.path}")
     project.validate_against(analysis.duration)
@@ -149,17 +144,10 @@ def iter_render(
     from pipelines.diffusion.walk import walk_frames
 
     # Prompts are encoded and seed noises drawn once per render, not once per chunk.
-    conditioning = KeyframeConditioning(pipe, project, steps=render.steps)
+    conditioning = KeyframeConditioning(pipe, project.keyframes, render)
     rendered, render_started = 0, time.monotonic()
     for chunk in job.pending:
-        frames = walk_frames(
-            pipe,
-            project,
-            plan,
-            range(chunk.start, chunk.stop),
-            batch_size=render.batch_size,
-            conditioning=conditioning,
-        )
+        frames = walk_frames(conditioning, plan, range(chunk.start, chunk.stop), batch_size=render.batch_size)
         stopped = False
         with VideoWriter(
             job.partial_path(chunk), width=render.width, height=render.height, fps=plan.fps
@@ -216,9 +204,7 @@ def with_render_settings(project: Project, **changes) -> Project:
 
     Changes that are None are ignored.
     """
-    data = project.model_dump()
-    data["render"].update({name: value for name, value in changes.items() if value is not None})
-    return Project.from_dict(data)
+    return project.replace(render=project.render.model_dump() | {k: v for k, v in changes.items() if v is not None})
 
 
 def default_workdir(out_path: str | Path, *, draft: bool = False) -> Path:

@@ -78,7 +78,7 @@ class VideoWriter:
     Examples
     --------
     >>> with VideoWriter("walk.mp4", width=512, height=512, fps=24, audio=project.audio) as video:
-    ...     for index, frame in walk_frames(pipe, project, plan, range(plan.n_frames), batch_size=4):
+    ...     for index, frame in walk_frames(conditioning, plan, batch_size=4):
     ...         video.write(frame)
     """
 

@@ -176,13 +176,8 @@ def score_video(video_path: str | Path, *, song: str | Path | None = None, analy
         # 2. Beats and onset strength of the song, while frames decode.
         audio_source = "analysis"
         if analysis is None:
-            from pipelines.music.analysis import analyze  # librosa's import overlaps the decoding too
-
-            audio, audio_source, tempo_range = _load_song(video_path, song, info)
-            _check_lengths(audio.duration, info.frames / info.fps, info.fps, what=audio_source)
-            analysis = analyze(audio, tempo_range=tempo_range)
-        else:
-            _check_lengths(analysis.duration, info.frames / info.fps, info.fps, what=audio_source)
+            (_, analysis), audio_source = _read_song(video_path, song, info)
+        _check_lengths(analysis.duration, info.frames / info.fps, info.fps, what=audio_source)
         pixel, perceptual = reader.result()
 
     # 3. Both on one frame grid.
@@ -385,10 +380,10 @@ def _check_lengths(audio_duration: float, video_duration: float, fps: float, *, 
         )
 
 
-def _load_song(video_path: Path, song: str | Path | None, info: VideoInfo):
-    """The audio to score against, where it came from (see ``score_video``), and the tempo range
-    the video's project (its sidecar) reads the song's beat with (None: the default)."""
-    from pipelines.music.decode import load_audio
+def _read_song(video_path: Path, song: str | Path | None, info: VideoInfo):
+    """The song to score against (a ``Song``) and where it came from (see ``score_video``); its beat
+    is read in the tempo range of the video's project (its sidecar), if it has one."""
+    from pipelines.music.song import read_song
     from pipelines.project import Project
 
     # Where pipelines.render.runner saves a video's project (its sidecar_path; importing it costs seconds).
@@ -402,10 +397,9 @@ def _load_song(video_path: Path, song: str | Path | None, info: VideoInfo):
                 raise
     tempo_range = project.audio.tempo_range if project is not None else None
     if song is not None:
-        return load_audio(song), "song", tempo_range
+        return read_song(song, tempo_range=tempo_range), "song"
     if project is not None and Path(project.audio.path).is_file():
-        audio = load_audio(project.audio.path, start=project.audio.start, end=project.audio.end)
-        return audio, "sidecar", tempo_range
+        return project.audio.read(), "sidecar"
     if not info.has_audio:
         raise BeatwalkError(f"{video_path.name} has no soundtrack: give the song to score against (--song)")
-    return load_audio(video_path), "video", tempo_range
+    return read_song(video_path, tempo_range=tempo_range), "video"

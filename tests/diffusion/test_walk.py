@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from pipelines.diffusion.conditioning import rotate_towards, slerp
-from pipelines.errors import BeatwalkError
+from pipelines.diffusion.conditioning import KeyframeConditioning, rotate_towards, slerp
 from pipelines.diffusion.models import load_pipeline
-from pipelines.project import Project
-from pipelines.plan.timeline import FramePlan
 from pipelines.diffusion.walk import preview_keyframe, walk_frames
+from pipelines.errors import BeatwalkError
+from pipelines.plan.timeline import FramePlan
+from pipelines.project import Project
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -38,6 +38,12 @@ def make_plan(key_a, key_b, t, pulse=None):
     pulse = np.zeros(n) if pulse is None else np.asarray(pulse, dtype=float)
     return FramePlan(24.0, n / 24.0, np.arange(n) / 24.0, np.asarray(key_a), np.asarray(key_b),
                      np.asarray(t, dtype=float), pulse, np.zeros(n, dtype=bool))  # fmt: skip
+
+
+def walk(pipe, project, plan, frame_indices=None, *, batch_size=None):
+    """The project's walk over ``plan`` (its own batch size unless given)."""
+    conditioning = KeyframeConditioning(pipe, project.keyframes, project.render)
+    return walk_frames(conditioning, plan, frame_indices, batch_size=batch_size or project.render.batch_size)
 
 
 def stock_frame(pipe, project, index, *, steps=STEPS):
@@ -69,7 +75,7 @@ WALK = make_plan([0, 0, 0, 0, 0, 1], [1, 1, 1, 1, 1, 1], [0.3, 0.0, 0.6, 0.6, 1.
 @pytest.mark.parametrize("guidance", [(0.0, 0.0), (5.0, 5.0), (7.5, 1.0)], ids=["no-cfg", "cfg", "mixed"])
 def test_keyframe_frame_equals_stock_pipeline(tiny_pipe, guidance):
     project = make_project(guidance=guidance)
-    frames = dict(walk_frames(tiny_pipe, project, WALK))
+    frames = dict(walk(tiny_pipe, project, WALK))
     assert max_diff(frames[1], stock_frame(tiny_pipe, project, 0)) <= 1
     assert max_diff(frames[4], stock_frame(tiny_pipe, project, 1)) <= 1
     assert max_diff(frames[5], frames[4]) == 0  # t == 1 from a to b is b's own frame
@@ -79,7 +85,7 @@ def test_keyframe_frame_equals_stock_pipeline(tiny_pipe, guidance):
 def test_keyframe_frame_equals_stock_sdxl_pipeline(guidance):
     pipe = load_pipeline("tiny-sdxl")
     project = make_project("tiny-sdxl", guidance=guidance)
-    frames = dict(walk_frames(pipe, project, WALK))
+    frames = dict(walk(pipe, project, WALK))
     assert max_diff(frames[1], stock_frame(pipe, project, 0)) <= 1
     assert max_diff(frames[4], stock_frame(pipe, project, 1)) <= 1
 
@@ -88,7 +94,7 @@ def test_keyframe_frame_equals_stock_lcm_pipeline():
     # LCM draws fresh noise from the generator at every step but the last: two steps test that too.
     pipe = load_pipeline("tiny-lcm")
     project = make_project("tiny-lcm", guidance=(8.5, 3.0))
-    frames = dict(walk_frames(pipe, project, WALK))
+    frames = dict(walk(pipe, project, WALK))
     for frame, index in ((frames[1], 0), (frames[4], 1)):
         assert max_diff(frame, stock_frame(pipe, project, index)) <= 1
     assert not np.array_equal(frames[2], frames[1])
@@ -96,18 +102,18 @@ def test_keyframe_frame_equals_stock_lcm_pipeline():
 
 def test_preview_keyframe_equals_stock_pipeline(tiny_pipe):
     project = make_project(guidance=(6.0, 0.0))
-    image = preview_keyframe(tiny_pipe, project, 0)
+    image = preview_keyframe(tiny_pipe, project.keyframes, project.render, 0)
     assert image.size == (SIZE, SIZE)
     assert max_diff(np.asarray(image), stock_frame(tiny_pipe, project, 0)) <= 1
     with pytest.raises(BeatwalkError, match="keyframe 5"):
-        preview_keyframe(tiny_pipe, project, 5)
+        preview_keyframe(tiny_pipe, project.keyframes, project.render, 5)
 
 
 def test_walk_is_deterministic_and_moves(tiny_pipe):
     project = make_project()
     plan = make_plan([0] * 5, [1] * 5, np.linspace(0, 1, 5))
-    first = [frame for _, frame in walk_frames(tiny_pipe, project, plan)]
-    second = [frame for _, frame in walk_frames(tiny_pipe, project, plan)]
+    first = [frame for _, frame in walk(tiny_pipe, project, plan)]
+    second = [frame for _, frame in walk(tiny_pipe, project, plan)]
     assert all(np.array_equal(a, b) for a, b in zip(first, second))
     assert all(f.shape == (SIZE, SIZE, 3) and f.dtype == np.uint8 for f in first)
     # Neighbouring frames differ less than the two keyframes do: the walk is gradual.
@@ -118,8 +124,8 @@ def test_walk_is_deterministic_and_moves(tiny_pipe):
 def test_batch_size_does_not_change_frames(tiny_pipe):
     project = make_project(guidance=(5.0, 0.0))
     plan = make_plan([0] * 7, [1] * 7, [0.0, 0.1, 0.25, 0.5, 0.5, 0.9, 1.0], pulse=[0, 0, 0.5, 0.3, 0, 0, 0])
-    one = dict(walk_frames(tiny_pipe, project, plan, batch_size=1))
-    four = dict(walk_frames(tiny_pipe, project, plan, batch_size=4))
+    one = dict(walk(tiny_pipe, project, plan, batch_size=1))
+    four = dict(walk(tiny_pipe, project, plan, batch_size=4))
     assert one.keys() == four.keys() == set(range(7))
     assert max(max_diff(one[i], four[i]) for i in one) <= 1
 
@@ -127,12 +133,12 @@ def test_batch_size_does_not_change_frames(tiny_pipe):
 def test_frames_come_in_the_requested_order(tiny_pipe):
     project = make_project()
     plan = make_plan([0] * 6, [1] * 6, np.linspace(0, 1, 6))
-    everything = dict(walk_frames(tiny_pipe, project, plan))
-    some = list(walk_frames(tiny_pipe, project, plan, [4, 1, 2], batch_size=2))
+    everything = dict(walk(tiny_pipe, project, plan))
+    some = list(walk(tiny_pipe, project, plan, [4, 1, 2], batch_size=2))
     assert [i for i, _ in some] == [4, 1, 2]
     assert all(max_diff(frame, everything[i]) <= 1 for i, frame in some)
     with pytest.raises(BeatwalkError, match="outside the frame plan"):
-        list(walk_frames(tiny_pipe, project, plan, [6]))
+        list(walk(tiny_pipe, project, plan, [6]))
 
 
 def count_unet_samples(pipe):
@@ -150,7 +156,7 @@ def test_held_frames_are_rendered_once(tiny_pipe):
     )
     seen, handle = count_unet_samples(tiny_pipe)
     try:
-        frames = [frame for _, frame in walk_frames(tiny_pipe, project, plan, batch_size=8)]
+        frames = [frame for _, frame in walk(tiny_pipe, project, plan, batch_size=8)]
     finally:
         handle.remove()
     assert sum(seen) == 3 * STEPS  # keyframe 0, the halfway frame, keyframe 1
@@ -164,7 +170,7 @@ def test_classifier_free_guidance_only_when_needed(tiny_pipe, guidance, factor):
     project = make_project(guidance=guidance)
     seen, handle = count_unet_samples(tiny_pipe)
     try:
-        list(walk_frames(tiny_pipe, project, make_plan([0, 0, 0], [1, 1, 1], [0.0, 0.4, 0.8]), batch_size=3))
+        list(walk(tiny_pipe, project, make_plan([0, 0, 0], [1, 1, 1], [0.0, 0.4, 0.8]), batch_size=3))
     finally:
         handle.remove()
     assert seen == [3 * factor] * STEPS
@@ -173,19 +179,19 @@ def test_classifier_free_guidance_only_when_needed(tiny_pipe, guidance, factor):
 def test_pulse_pushes_the_frame_and_decays(tiny_pipe):
     project = make_project()
     plan = make_plan([0] * 4, [1] * 4, [0.5] * 4, pulse=[0.0, 0.8, 0.2, 0.0])
-    frames = [frame for _, frame in walk_frames(tiny_pipe, project, plan)]
+    frames = [frame for _, frame in walk(tiny_pipe, project, plan)]
     push = [np.abs(f.astype(int) - frames[0]).mean() for f in frames]
     assert push[1] > push[2] > 0 and push[3] == 0
 
 
 def test_prompt_and_seed_change_the_tiny_image(tiny_pipe):
     project = make_project()
-    base = np.asarray(preview_keyframe(tiny_pipe, project, 0), dtype=float)
+    base = np.asarray(preview_keyframe(tiny_pipe, project.keyframes, project.render, 0), dtype=float)
     assert base.std() > 20  # structure, not a flat gray
     project.keyframes[0].seed = 4
-    other_seed = np.asarray(preview_keyframe(tiny_pipe, project, 0), dtype=float)
+    other_seed = np.asarray(preview_keyframe(tiny_pipe, project.keyframes, project.render, 0), dtype=float)
     project.keyframes[0].seed, project.keyframes[0].prompt = 3, "a green parrot"
-    other_prompt = np.asarray(preview_keyframe(tiny_pipe, project, 0), dtype=float)
+    other_prompt = np.asarray(preview_keyframe(tiny_pipe, project.keyframes, project.render, 0), dtype=float)
     assert np.abs(base - other_seed).mean() > 10
     assert np.abs(base - other_prompt).mean() > 3
 
@@ -193,7 +199,7 @@ def test_prompt_and_seed_change_the_tiny_image(tiny_pipe):
 def test_fast_decoder_runs_on_tiny():
     pipe = load_pipeline("tiny", fast_decoder=True)
     project = make_project(fast_decoder=True)
-    frames = [frame for _, frame in walk_frames(pipe, project, make_plan([0, 0], [1, 1], [0.0, 0.5]))]
+    frames = [frame for _, frame in walk(pipe, project, make_plan([0, 0], [1, 1], [0.0, 0.5]))]
     assert frames[0].shape == (SIZE, SIZE, 3) and frames[0].std() > 5
     assert max_diff(frames[0], stock_frame(pipe, project, 0)) <= 1
 
@@ -208,7 +214,7 @@ def test_init_image_keyframe_equals_stock_img2img(tiny_pipe, tmp_path):
     image.save(tmp_path / "init.png")
     project = make_project(steps=4)
     project.keyframes[0].init_image, project.keyframes[0].init_strength = str(tmp_path / "init.png"), 0.5
-    frames = dict(walk_frames(tiny_pipe, project, make_plan([0, 0, 0], [1, 1, 1], [0.0, 0.3, 0.9])))
+    frames = dict(walk(tiny_pipe, project, make_plan([0, 0, 0], [1, 1, 1], [0.0, 0.3, 0.9])))
     keyframe = project.keyframes[0]
     stock = StableDiffusionImg2ImgPipeline(**tiny_pipe.components)(
         keyframe.prompt,
@@ -255,3 +261,15 @@ def test_gpu_benchmark_runs_on_cpu_with_the_tiny_model(capsys):
         == 0
     )
     assert "tiny 64² 1 step batch 4 float32:" in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("model", ["tiny", "tiny-sdxl"])
+def test_keyframe_frame_equals_stock_pipeline_on_cuda_in_half_precision(model):
+    """On a GPU the walk runs in float16 (SDXL: bfloat16, its VAE upcast): still the stock image."""
+    pipe = load_pipeline(model, device="cuda")
+    assert pipe.unet.dtype == (torch.bfloat16 if model == "tiny-sdxl" else torch.float16)
+    project = make_project(model, guidance=(5.0, 0.0))
+    frames = dict(walk(pipe, project, WALK))
+    assert max_diff(frames[1], stock_frame(pipe, project, 0)) <= 2
+    assert max_diff(frames[4], stock_frame(pipe, project, 1)) <= 2

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from pipelines.errors import BeatwalkError
 from pipelines.music.analysis import Analysis, analyze
 from pipelines.music.decode import Audio, load_audio
 from pipelines.music.envelopes import ENVELOPE_NAMES
-from pipelines.errors import BeatwalkError
-from pipelines.plots import plot_analysis
 from pipelines.music.tempo_range import octave_around
+from pipelines.plots import plot_analysis
 from synth.songs import drum_song
 
 REPO = Path(__file__).resolve().parents[2]

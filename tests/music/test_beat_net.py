@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import mir_eval
 import numpy as np
@@ -17,7 +15,6 @@ from scripts import train_beat_net
 from synth.beat_set import Clip
 from synth.drum_machine import synth_drum_clip
 from synth.songs import drum_song
-
 
 SR = 22050
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from pipelines.music.beats import TRACKERS, BeatTrack, track_beats
 from pipelines.errors import BeatwalkError
+from pipelines.music.beats import TRACKERS, BeatTrack, track_beats
 from synth.songs import drum_song
 
 SR = 22050

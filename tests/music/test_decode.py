@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile
 
+from pipelines.errors import BeatwalkError
 from pipelines.ffmpeg import ffmpeg_exe
 from pipelines.music.decode import Audio, load_audio
-from pipelines.errors import BeatwalkError
 
 REPO = Path(__file__).resolve().parents[2]
 # The mono song copied into both channels (ffmpeg's own upmix would lower the level by 3 dB).

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.plan.easing import EASINGS, MIDPOINT_SLOPE, ease, ease_in, ease_out, shape_move
 from pipelines.errors import BeatwalkError
+from pipelines.plan.easing import EASINGS, MIDPOINT_SLOPE, ease, ease_in, ease_out, shape_move
 
 U = np.linspace(0.0, 1.0, 2001)
 STEP = U[1] - U[0]

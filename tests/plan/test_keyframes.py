@@ -10,8 +10,8 @@ import pytest
 from pipelines.cli import main
 from pipelines.errors import BeatwalkError
 from pipelines.plan.keyframes import MAX_BARS, MIN_BARS, propose_keyframes, propose_project, snap_to_beat
-from pipelines.project import Project, RenderSettings
 from pipelines.plan.timeline import plan_frames
+from pipelines.project import Project, RenderSettings
 from tests.analyses import synthetic_analysis
 
 BAR = 2.0  # seconds, at 120 BPM in 4/4

@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from pipelines.plan.easing import EASINGS, ease
 from pipelines.errors import BeatwalkError
+from pipelines.plan.easing import EASINGS, ease
+from pipelines.plan.timeline import BEAT_STEP, plan_frames
 from pipelines.project import Project
-from pipelines.plan.timeline import BEAT_STEP, FramePlan, plan_frames
 from tests.analyses import synthetic_analysis
 
 TRANSITIONS = ["walk", "linear", "beats", "cut"]
@@ -304,22 +304,19 @@ def test_no_pulse():
     assert np.all(plan.pulse == 0)
 
 
-# -- slices and JSON -----------------------------------------------------------------------------
+# -- JSON ----------------------------------------------------------------------------------------
 
 
-def test_slice_and_round_trip():
+def test_to_dict_is_the_whole_plan_as_json():
+    """What the API's /plan answers: every per-frame array, one entry per frame."""
+    import json
+
     plan = plan_frames(project([0.0, (3.0, "beats"), (6.0, "cut"), 8.0]), synthetic_analysis(duration=10.0))
-    chunk = plan.slice(48, 96)
-    assert chunk.n_frames == 48 and chunk.first_frame == 48
-    np.testing.assert_array_equal(chunk.t, plan.t[48:96])
-    np.testing.assert_array_equal(chunk.slice(8, 16).times, plan.times[56:64])
-    again = FramePlan.from_dict(plan.to_dict())
-    assert again.to_dict() == plan.to_dict()
-    with pytest.raises(BeatwalkError, match="outside the plan"):
-        plan.slice(10, plan.n_frames + 1)
-    broken = plan.to_dict() | {"t": [0.0]}
-    with pytest.raises(BeatwalkError, match="not a frame plan"):
-        FramePlan.from_dict(broken)
+    data = json.loads(json.dumps(plan.to_dict()))
+    assert (data["fps"], data["duration"], data["n_frames"]) == (plan.fps, plan.duration, plan.n_frames)
+    for name in ("times", "key_a", "key_b", "t", "pulse", "cut"):
+        np.testing.assert_array_equal(np.asarray(data[name]), getattr(plan, name))
+        assert len(data[name]) == plan.n_frames
 
 
 def test_summary():

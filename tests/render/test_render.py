@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipelines.cli import main
+from pipelines.diffusion.models import load_pipeline
+from pipelines.errors import BeatwalkError
 from pipelines.music.analysis import analyze
 from pipelines.music.decode import load_audio
-from pipelines.cli import main
-from pipelines.errors import BeatwalkError
-from pipelines.render.jobs import MANIFEST
-from pipelines.diffusion.models import load_pipeline
 from pipelines.project import AudioRef, Keyframe, Project, RenderSettings
+from pipelines.render.jobs import MANIFEST
 from pipelines.render.runner import default_workdir, draft_size, iter_render, render_project, sidecar_path
 from pipelines.render.video import probe_video, read_frames
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from pipelines.music.decode import load_audio
 from pipelines.errors import BeatwalkError
+from pipelines.music.decode import load_audio
 from pipelines.project import AudioRef
 from pipelines.render.video import VideoWriter, join_chunks, probe_video, read_frames
 from synth.songs import write_song

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from pipelines.music.analysis import analyze
-from pipelines.music.decode import load_audio
 from pipelines.cli import main
 from pipelines.errors import BeatwalkError
+from pipelines.music.analysis import analyze
+from pipelines.music.decode import load_audio
 from pipelines.project import AudioRef, Keyframe, Project
-from pipelines.score.sync import beat_f_measure, best_offset, dtw_distance, score_video
 from pipelines.render.video import VideoWriter
+from pipelines.score.sync import beat_f_measure, best_offset, dtw_distance, score_video
 from pipelines.score.visual_change import visual_change, visual_peaks
 from synth.songs import drum_song, write_song
 

@@ -1,0 +1,221 @@
+"""Keyframe edits: pure functions from a project (and its song's analysis) to a new, validated project.
+
+What a person does to the keyframes on the timeline — add one on the nearest beat, snap them all,
+remove one, edit them as a table, analyse another segment of the song — is done here, the same
+for the Space, the API and any script. Every edit returns a new :class:`~pipelines.project.Project`
+(the old one is left as it was) or raises a one-line :class:`~pipelines.errors.BeatwalkError`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from pydantic import ValidationError
+
+from pipelines.errors import BeatwalkError
+from pipelines.plan.keyframes import propose_keyframes, propose_project, snap_to_beat, song_ref
+from pipelines.project import Keyframe, Project, RenderSettings
+
+SNAP_TARGETS = ("beat", "downbeat", "section start", "exact time")
+"""Where :func:`add_keyframe` may put a new keyframe near the time asked for."""
+
+KEYFRAME_COLUMNS = (
+    "time (s)", "prompt", "negative prompt", "seed", "guidance", "hold", "hold unit", "transition",
+)  # fmt: skip
+"""The keyframe table's columns (:func:`keyframe_rows`, :func:`with_rows`)."""
+
+
+def project_for_song(
+    project: Project | None,
+    analysis,
+    *,
+    song: str,
+    start: float,
+    end: float | None,
+    prompts: str,
+    negative_prompt: str = "",
+    seed: int = 0,
+    render: RenderSettings | None = None,
+) -> tuple[Project, str]:
+    """The project after (re-)analysing a song: a new one, or the old one on the new segment.
+
+    Keyframes that fall outside a shorter segment are dropped (and said so); if none is left,
+    keyframes are proposed afresh. Returns the project and a status line.
+
+    Parameters
+    ----------
+    project : Project or None
+        The project so far; None: propose a new one (with ``render`` settings).
+    analysis : pipelines.music.analysis.Analysis
+        The analysis of the segment ``start``–``end`` of ``song``.
+    prompts : str
+        One per line (:func:`split_prompts`); read only when keyframes are proposed.
+    """
+    audio = song_ref(song, analysis, start=start, end=end)
+    if project is None:
+        fresh = propose_project(
+            song,
+            analysis,
+            split_prompts(prompts),
+            start=start,
+            end=end,
+            seed=seed,
+            negative_prompt=negative_prompt,
+            render=render,
+        )
+        return fresh, f"Proposed {len(fresh.keyframes)} keyframes from your prompts."
+    kept = [k for k in project.keyframes if k.time < analysis.duration]
+    if not kept:
+        keyframes = propose_keyframes(
+            analysis, split_prompts(prompts), seed=seed, negative_prompt=negative_prompt
+        )
+        return project.replace(audio=audio, keyframes=keyframes), (
+            f"No keyframe was inside the new segment: proposed {len(keyframes)} from your prompts."
+        )
+    dropped = len(project.keyframes) - len(kept)
+    note = f" Dropped {dropped} keyframe(s) past the end of the segment." if dropped else ""
+    return project.replace(audio=audio, keyframes=kept), f"Song analysed.{note}"
+
+
+def add_keyframe(
+    project: Project, analysis, *, at: float | None, snap: str = "beat", prompt: str = ""
+) -> Project:
+    """A new keyframe near ``at`` seconds, on the nearest beat, downbeat or section start (``snap``,
+    one of :data:`SNAP_TARGETS`); it copies the keyframe before it, with ``prompt`` (empty: that
+    keyframe's), a new seed and no hold."""
+    if at is None or not math.isfinite(float(at)) or float(at) < 0:
+        raise BeatwalkError("give the time of the new keyframe in seconds (>= 0)")
+    time = round(snap_time(float(at), analysis, snap), 3)
+    if time >= analysis.duration:
+        raise BeatwalkError(f"{time:g} s is past the end of the segment ({analysis.duration:g} s)")
+    if any(abs(k.time - time) < 1e-3 for k in project.keyframes):
+        raise BeatwalkError(f"there is already a keyframe at {time:g} s")
+    before = [k for k in project.keyframes if k.time < time] or project.keyframes[:1]
+    template = before[-1]
+    keyframe = template.model_copy(
+        update={
+            "time": time,
+            "prompt": prompt.strip() or template.prompt,
+            "seed": (max(k.seed for k in project.keyframes) + 1) % 2**32,
+            "hold": 0.0,
+        }
+    )
+    return project.replace(keyframes=sorted([*project.keyframes, keyframe], key=lambda k: k.time))
+
+
+def snap_time(time: float, analysis, target: str) -> float:
+    """The beat, downbeat or section start nearest to ``time`` (``target``), or ``time`` itself."""
+    if target == "beat":
+        return snap_to_beat(time, analysis)
+    if target == "downbeat":
+        return snap_to_beat(time, analysis, downbeats=True)
+    if target == "section start":
+        starts = [float(s["start"]) for s in analysis.sections] or [time]
+        return min(starts, key=lambda s: abs(s - time))
+    if target == "exact time":
+        return time
+    raise BeatwalkError(f"snap to one of: {', '.join(SNAP_TARGETS)}")
+
+
+def snap_all(project: Project, analysis) -> Project:
+    """Every keyframe time moved to its nearest beat; two landing on one beat is refused."""
+    times = [round(snap_to_beat(k.time, analysis), 3) for k in project.keyframes]
+    for i in range(1, len(times)):
+        if times[i] == times[i - 1]:
+            raise BeatwalkError(
+                f"keyframes {i} and {i + 1} would both land on the beat at {times[i]:g} s: move or remove one"
+            )
+    return project.replace(
+        keyframes=[k.model_copy(update={"time": t}) for k, t in zip(project.keyframes, times)]
+    )
+
+
+def remove_keyframe(project: Project, index: int | None) -> Project:
+    """The project without keyframe ``index`` (0-based); the last one cannot go."""
+    if index is None or not 0 <= int(index) < len(project.keyframes):
+        raise BeatwalkError("choose a keyframe to remove")
+    if len(project.keyframes) == 1:
+        raise BeatwalkError("a project needs at least one keyframe")
+    return project.replace(keyframes=[k for i, k in enumerate(project.keyframes) if i != int(index)])
+
+
+def split_prompts(text: str | None) -> list[str]:
+    """Prompts from text with one per line (blank lines skipped); none at all is refused."""
+    prompts = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    if not prompts:
+        raise BeatwalkError("write at least one prompt (one per line)")
+    return prompts
+
+
+# -- the keyframes as a table ---------------------------------------------------------------------
+
+
+def keyframe_rows(project: Project | None) -> list[list]:
+    """The keyframes as table rows, in :data:`KEYFRAME_COLUMNS` order."""
+    if project is None:
+        return []
+    return [
+        [k.time, k.prompt, k.negative_prompt, k.seed, k.guidance, k.hold, k.hold_unit, k.transition]
+        for k in project.keyframes
+    ]
+
+
+def with_rows(project: Project, rows: list[list]) -> Project:
+    """The project with its keyframes read from edited table rows, sorted by time.
+
+    Blank rows are skipped and blank cells take the keyframe defaults. Raises a one-line
+    ``BeatwalkError`` naming the row (numbered from 1, as the table shows them).
+    """
+    keyframes = []
+    for number, row in enumerate(rows, start=1):
+        cells = list(row) + [None] * (len(KEYFRAME_COLUMNS) - len(row))
+        if all(_blank(c) for c in cells):
+            continue
+        time, prompt, negative, seed, guidance, hold, hold_unit, transition = cells[: len(KEYFRAME_COLUMNS)]
+        data = {
+            "time": _number(time, "time", number),
+            "prompt": "" if _blank(prompt) else str(prompt),
+            "negative_prompt": "" if _blank(negative) else str(negative),
+            "seed": 0 if _blank(seed) else _integer(seed, "seed", number),
+            "guidance": None if _blank(guidance) else _number(guidance, "guidance", number),
+            "hold": 0.0 if _blank(hold) else _number(hold, "hold", number),
+            "hold_unit": "beats" if _blank(hold_unit) else str(hold_unit).strip(),
+            "transition": "walk" if _blank(transition) else str(transition).strip(),
+        }
+        try:
+            keyframes.append(Keyframe.model_validate(data))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            raise BeatwalkError(
+                f"row {number}: {where}: {error['msg'].removeprefix('Value error, ')}"
+            ) from None
+    if not keyframes:
+        raise BeatwalkError("the table has no keyframe: a project needs at least one")
+    return project.replace(keyframes=sorted(keyframes, key=lambda k: k.time))
+
+
+def _blank(cell) -> bool:
+    return (
+        cell is None
+        or (isinstance(cell, float) and math.isnan(cell))
+        or (isinstance(cell, str) and not cell.strip())
+    )
+
+
+def _number(cell, name: str, row: int) -> float:
+    try:
+        value = float(cell)
+    except (TypeError, ValueError):
+        raise BeatwalkError(f"row {row}: {name} must be a number, got {json.dumps(str(cell))}") from None
+    if not math.isfinite(value):
+        raise BeatwalkError(f"row {row}: {name} must be a finite number")
+    return value
+
+
+def _integer(cell, name: str, row: int) -> int:
+    value = _number(cell, name, row)
+    if value != int(value):
+        raise BeatwalkError(f"row {row}: {name} must be a whole number, got {value:g}")
+    return int(value)

@@ -1,0 +1,81 @@
+"""Views of the project, redrawn after every change: the keyframe table and choices, the frame plan."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from pipelines.diffusion.families import estimate_seconds
+from pipelines.errors import BeatwalkError
+from pipelines.limits import Limits
+from pipelines.plan.edits import keyframe_rows
+from space.errors import user_errors
+from space.page import Page, parse, private
+
+
+def redraw(event, page: Page, limits: Limits, *, table: bool = True):
+    """Chain the views after an event that changed the project (``table=False``: the table itself
+    was the edit, so it is not rewritten under the person's cursor)."""
+
+    def show_table(project_json):
+        return keyframe_rows(parse(project_json) if project_json else None)
+
+    def show_choices(project_json, chosen):
+        choices = keyframe_choices(parse(project_json)) if project_json else []
+        keep = chosen is not None and 0 <= int(chosen) < len(choices)
+        return gr.update(choices=choices, value=int(chosen) if keep else (choices[0][1] if choices else None))
+
+    @user_errors
+    def show_plan(project_json, analysis_dict):
+        if not project_json or not analysis_dict:
+            return {page.motion.summary: "Analyse a song first (Audio tab)."}
+        from pipelines.music.analysis import Analysis
+
+        figure, line = plan_view(parse(project_json), Analysis.from_dict(analysis_dict), limits=limits)
+        return {page.motion.plot: figure, page.motion.summary: line}
+
+    keys = page.keys
+    if table:
+        event = event.success(show_table, page.project, keys.table, **private())
+    event = event.success(show_choices, [page.project, keys.chosen], keys.chosen, **private())
+    return event.success(
+        show_plan, [page.project, page.analysis], {page.motion.plot, page.motion.summary}, **private()
+    )
+
+
+def keyframe_choices(project) -> list[tuple[str, int]]:
+    """The keyframe dropdown's entries: ``"1 · 0 s · prompt"`` and the keyframe's index."""
+    return [(f"{i + 1} · {k.time:g} s · {_shorten(k.prompt)}", i) for i, k in enumerate(project.keyframes)]
+
+
+def plan_view(project, analysis, *, limits: Limits):
+    """The frame plan's figure and a summary line (frames, GPU time, any limit exceeded)."""
+    from pipelines.plan.timeline import plan_frames
+    from pipelines.plots import plot_frame_plan
+
+    frame_plan = plan_frames(project, analysis)
+    render = project.render
+    seconds = estimate_seconds(render, frame_plan.n_frames)
+    line = (
+        f"**{frame_plan.n_frames} frames** ({analysis.duration:.1f} s at {render.fps:g} fps, "
+        f"{render.width}×{render.height}, {render.steps} step{'s' * (render.steps > 1)}, model `{render.model}`) · "
+        f"about {_duration(seconds)} on {'a GPU' if render.model != 'tiny' else 'this machine'}"
+    )
+    try:
+        limits.check_render(
+            duration=analysis.duration,
+            width=render.width,
+            height=render.height,
+            fps=render.fps,
+            steps=render.steps,
+        )
+    except BeatwalkError as exc:
+        line += f"\n\n⚠️ The render will be refused: {exc}"
+    return plot_frame_plan(frame_plan, analysis), line
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _shorten(text: str, length: int = 40) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
