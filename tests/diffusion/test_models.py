@@ -16,8 +16,18 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 def test_tiny_is_cached_and_on_cpu(tiny_pipe):
     assert load_pipeline("tiny", device="cpu") is tiny_pipe
     assert tiny_pipe.device.type == "cpu" and tiny_pipe.unet.dtype == torch.float32
-    assert tiny_pipe.vae_scale_factor == 8
     assert model_family(tiny_pipe).name == "tiny"
+
+
+def test_tiny_walks_at_any_size_of_multiples_of_eight(tiny_pipe):
+    """Start noise in latent space (an eighth of the frame), frames of the project's size, not square."""
+    from pipelines.diffusion.conditioning import KeyframeConditioning
+    from pipelines.diffusion.walk import preview_keyframe
+    from pipelines.project import Keyframe, RenderSettings
+
+    keyframes, render = [Keyframe(time=0, prompt="a fox")], RenderSettings(width=96, height=64, steps=1)
+    assert KeyframeConditioning(tiny_pipe, keyframes, render).noises[0].shape == (1, 4, 8, 12)
+    assert preview_keyframe(tiny_pipe, keyframes, render, 0).size == (96, 64)
 
 
 def test_tiny_is_deterministic_across_builds(tiny_pipe):
