@@ -8,6 +8,9 @@ of Beatwalk, not of the page, so they live here and the Space calls them.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import math
 from pathlib import Path
 
@@ -15,9 +18,6 @@ from pipelines.diffusion.families import check_offered, offered_models
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from pipelines.project import Project
-
-MAX_BATCH_SIZE = 32
-"""Most frames one batch may hold on a server (the Space's batch size slider's top)."""
 
 
 def from_stranger(project: Project, *, song: str | None) -> Project:
@@ -59,21 +59,24 @@ def admit_render(project: Project, *, song: str | None, duration: float, limits:
     project = from_stranger(project, song=song)
     check_offered(project.render.model)
     project.validate_against(duration)
-    render = project.render
-    limits.check_render(
-        duration=duration, width=render.width, height=render.height, fps=render.fps, steps=render.steps
-    )
+    check_costs(project, duration=duration, limits=limits)
     return project
 
 
 def admit_preview(project: Project, *, limits: Limits) -> None:
-    """Check the model, size and steps (what a single still costs) before a keyframe's preview."""
+    """Check the model, size, steps and keyframes (what a single still costs) before a preview."""
     check_offered(project.render.model)
-    render = project.render
     # No song length or frame count is at stake for one still.
+    check_costs(project, duration=0.0, limits=limits)
+
+
+def check_costs(project: Project, *, duration: float, limits: Limits) -> None:
+    """Refuse a project whose render of ``duration`` seconds costs more than ``limits`` allow."""
+    render = project.render
     limits.check_render(
-        duration=0.0, width=render.width, height=render.height, fps=render.fps, steps=render.steps
-    )
+        duration=duration, width=render.width, height=render.height, fps=render.fps, steps=render.steps,
+        batch_size=render.batch_size, keyframes=len(project.keyframes),
+    )  # fmt: skip
 
 
 def largest_side(limits: Limits) -> int:
@@ -88,6 +91,11 @@ def most_steps(limits: Limits) -> int:
     return limits.max_steps or 50
 
 
+def largest_batch(limits: Limits) -> int:
+    """The largest batch a server's batch size control offers."""
+    return limits.max_batch_size or 64
+
+
 def fit_to_limits(project: Project, limits: Limits, *, model: str) -> tuple[Project, list[str]]:
     """The project with its render settings inside what a server offers, and what was changed,
     e.g. ``"steps 25 → 8"``.
@@ -99,7 +107,7 @@ def fit_to_limits(project: Project, limits: Limits, *, model: str) -> tuple[Proj
     render = project.render
     changes, notes = {}, []
     tops = {"width": largest_side(limits), "height": largest_side(limits), "steps": most_steps(limits)}
-    tops["batch_size"] = MAX_BATCH_SIZE
+    tops["batch_size"] = largest_batch(limits)
     for name, top in tops.items():
         if getattr(render, name) > top:
             notes.append(f"{name} {getattr(render, name)} → {top}")
@@ -110,3 +118,32 @@ def fit_to_limits(project: Project, limits: Limits, *, model: str) -> tuple[Proj
     if not changes:
         return project, []
     return project.replace(render=render.model_dump() | changes), notes
+
+
+def sign_analysis(data: dict, key: bytes) -> dict:
+    """An analysis (``Analysis.to_dict()``) with the server's signature added (``"signature"``).
+
+    A server plans and proposes only on analyses it made itself: one sent back unchanged carries a
+    valid signature, one that a client wrote or altered (a 10-hour duration, NaN beats) does not.
+    """
+    return {**data, "signature": _signature(data, key)}
+
+
+def verified_analysis(data: dict, key: bytes):
+    """The :class:`~pipelines.music.analysis.Analysis` of a signed analysis; refused unless its
+    signature is this server's (:func:`sign_analysis`)."""
+    from pipelines.music.analysis import Analysis
+
+    data = dict(data)
+    signature = data.pop("signature", None)
+    if not isinstance(signature, str) or not hmac.compare_digest(signature, _signature(data, key)):
+        raise BeatwalkError(
+            "the analysis was not made by this server (or was changed): send back what /analyze "
+            "returned, unchanged (a restarted server signs anew: analyse again)"
+        )
+    return Analysis.from_dict(data)
+
+
+def _signature(data: dict, key: bytes) -> str:
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -24,6 +24,8 @@ class Limits:
     max_steps: int | None = 8
     max_concurrent_renders: int | None = 1
     max_upload_mb: float | None = 50.0
+    max_batch_size: int | None = 32
+    max_keyframes: int | None = 300
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **defaults) -> Limits:
@@ -49,29 +51,23 @@ class Limits:
             values[field.name] = int(number) if field.type in ("int | None",) else number
         return cls(**values)
 
-    def check_render(self, *, duration: float, width: int, height: int, fps: float, steps: int) -> None:
-        """Refuse a render larger than these limits, with one line naming the variable that lifts it.
+    def check_plan(self, *, duration: float, fps: float, keyframes: int = 1) -> None:
+        """Refuse a frame plan larger than these limits (song length, frames, keyframes), with one
+        line naming the variable that lifts it.
 
         Parameters
         ----------
         duration : float > 0
             Length of the song segment, seconds.
-        width, height : int
-            Frame size, pixels.
         fps : float
             Frames per second.
-        steps : int
-            Denoising steps per frame.
+        keyframes : int
+            Keyframes, each a prompt to encode and a noise to draw.
         """
         if self.max_song_seconds is not None and duration > self.max_song_seconds:
             raise BeatwalkError(
                 f"song segment is {duration:.0f} s, over the limit of {self.max_song_seconds:g} s "
                 "(pick a shorter segment, or set BEATWALK_MAX_SONG_SECONDS)"
-            )
-        if self.max_pixels is not None and width * height > self.max_pixels:
-            raise BeatwalkError(
-                f"size {width}×{height} is over the limit of {self.max_pixels} pixels per frame "
-                "(set BEATWALK_MAX_PIXELS)"
             )
         frames = frame_count(duration, fps)
         if self.max_frames is not None and frames > self.max_frames:
@@ -79,5 +75,38 @@ class Limits:
                 f"{frames} frames ({duration:.0f} s at {fps:g} fps) is over the limit of {self.max_frames} "
                 "(lower the fps, pick a shorter segment, or set BEATWALK_MAX_FRAMES)"
             )
+        if self.max_keyframes is not None and keyframes > self.max_keyframes:
+            raise BeatwalkError(
+                f"{keyframes} keyframes is over the limit of {self.max_keyframes} (set BEATWALK_MAX_KEYFRAMES)"
+            )
+
+    def check_render(
+        self, *, duration: float, width: int, height: int, fps: float, steps: int, batch_size: int = 1,
+        keyframes: int = 1,
+    ) -> None:  # fmt: skip
+        """Refuse a render larger than these limits, with one line naming the variable that lifts it.
+
+        Parameters
+        ----------
+        duration, fps, keyframes
+            As for :meth:`check_plan`.
+        width, height : int
+            Frame size, pixels.
+        steps : int
+            Denoising steps per frame.
+        batch_size : int
+            Frames denoised together (memory grows with it).
+        """
+        self.check_plan(duration=duration, fps=fps, keyframes=keyframes)
+        if self.max_pixels is not None and width * height > self.max_pixels:
+            raise BeatwalkError(
+                f"size {width}×{height} is over the limit of {self.max_pixels} pixels per frame "
+                "(set BEATWALK_MAX_PIXELS)"
+            )
         if self.max_steps is not None and steps > self.max_steps:
             raise BeatwalkError(f"{steps} steps is over the limit of {self.max_steps} (set BEATWALK_MAX_STEPS)")
+        if self.max_batch_size is not None and batch_size > self.max_batch_size:
+            raise BeatwalkError(
+                f"a batch of {batch_size} frames is over the limit of {self.max_batch_size} "
+                "(set BEATWALK_MAX_BATCH_SIZE)"
+            )

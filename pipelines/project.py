@@ -181,6 +181,8 @@ class Project(_Model):
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise BeatwalkError(f"project is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise BeatwalkError("project is not valid JSON: nested too deeply") from None
         return cls.from_dict(data)
 
     @classmethod

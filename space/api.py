@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import secrets
 from pathlib import Path
 
 import gradio as gr
@@ -36,11 +38,12 @@ from space.session import session_dir
 
 def build(limits: Limits) -> None:
     """Add the endpoints to the Blocks being built."""
-    from pipelines.admission import admit_preview, from_stranger
-    from pipelines.music.analysis import Analysis
+    from pipelines.admission import admit_preview, from_stranger, sign_analysis, verified_analysis
     from pipelines.plan.edits import split_prompts
 
     model, _ = gpu.default_model()
+    # Analyses go out signed and come back checked: plans are made only on the server's own.
+    key = os.environ.get("BEATWALK_SECRET", "").encode() or secrets.token_bytes(32)
 
     @user_errors
     def analyze(song, start, end, slowest_bpm, fastest_bpm) -> str:
@@ -53,7 +56,7 @@ def build(limits: Limits) -> None:
         _, result = audio_tab.read_song(
             song, start, end, limits=limits, tempo_range=(slowest_bpm, fastest_bpm)
         )
-        return json.dumps(result.to_dict())
+        return json.dumps(sign_analysis(result.to_dict(), key))
 
     @user_errors
     def propose_keyframes(analysis_json, prompts, start, end, seed, negative_prompt, every) -> str:
@@ -63,7 +66,7 @@ def build(limits: Limits) -> None:
         """
         from pipelines.plan.keyframes import propose_project
 
-        result = Analysis.from_dict(_json(analysis_json, "analysis"))
+        result = verified_analysis(_json(analysis_json, "analysis"), key)
         start, end = audio_tab.segment(start, end)
         project = propose_project(
             "song", result, split_prompts(prompts), start=start, end=end, seed=int(seed or 0),
@@ -77,8 +80,9 @@ def build(limits: Limits) -> None:
         """The frame plan (JSON): for every frame, its two keyframes, the position t, pulse and cuts."""
         from pipelines.plan.timeline import plan_frames
 
-        result = Analysis.from_dict(_json(analysis_json, "analysis"))
-        return json.dumps(plan_frames(parse(project_json), result).to_dict())
+        result, project = verified_analysis(_json(analysis_json, "analysis"), key), parse(project_json)
+        limits.check_plan(duration=result.duration, fps=project.render.fps, keyframes=len(project.keyframes))
+        return json.dumps(plan_frames(project, result).to_dict())
 
     @user_errors
     def preview_keyframe(project_json, index):
@@ -131,7 +135,8 @@ def build(limits: Limits) -> None:
 
         if not video:
             raise BeatwalkError("give the video to score")
-        return json.dumps(score_video(video, song=song or None).to_dict() | {"video": Path(video).name})
+        scored = score_video(video, song=song or None, sidecar=False, max_seconds=limits.max_song_seconds)
+        return json.dumps(scored.to_dict() | {"video": Path(video).name})
 
     with gr.Column(visible=False):
         song = gr.File(label="song", type="filepath")
@@ -183,6 +188,8 @@ def _json(text: str | None, what: str) -> dict:
         data = json.loads(text or "")
     except json.JSONDecodeError as exc:
         raise BeatwalkError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BeatwalkError(f"{what} is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise BeatwalkError(f"{what} must be a JSON object")
     return data

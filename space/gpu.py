@@ -122,7 +122,7 @@ def _render_window_seconds(
     project_json, analysis, out_path, workdir, *, frames_left, draft, resume, window, stop_file
 ) -> int:
     project = Project.from_json(project_json)
-    estimate = estimate_seconds(project.render, frames_left)
+    estimate = estimate_seconds(project.render, frames_left, keyframes=len(project.keyframes))
     return int(min(estimate, window) if window else estimate) + _MARGIN_SECONDS
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from pipelines.admission import MAX_BATCH_SIZE, largest_side, most_steps
+from pipelines.admission import largest_batch, largest_side, most_steps
 from pipelines.diffusion.families import check_offered, default_render, offered_models
 from pipelines.limits import Limits
 from pipelines.project import MotionSettings, Project, RenderSettings
@@ -91,7 +91,7 @@ def build(limits: Limits, *, model: str) -> MotionTab:
                 1, most_steps(limits), render.steps, step=1, label="Denoising steps", elem_id="steps"
             )
             c["batch_size"] = gr.Slider(
-                1, MAX_BATCH_SIZE, render.batch_size, step=1, label="Batch size (frames per GPU call)",
+                1, largest_batch(limits), render.batch_size, step=1, label="Batch size (frames per GPU call)",
                 elem_id="batch-size",
             )  # fmt: skip
             c["fast_decoder"] = gr.Checkbox(

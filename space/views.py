@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from pipelines.admission import check_costs
 from pipelines.diffusion.families import estimate_seconds
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
@@ -54,20 +55,14 @@ def plan_view(project, analysis, *, limits: Limits):
 
     frame_plan = plan_frames(project, analysis)
     render = project.render
-    seconds = estimate_seconds(render, frame_plan.n_frames)
+    seconds = estimate_seconds(render, frame_plan.n_frames, keyframes=len(project.keyframes))
     line = (
         f"**{frame_plan.n_frames} frames** ({analysis.duration:.1f} s at {render.fps:g} fps, "
         f"{render.width}×{render.height}, {render.steps} step{'s' * (render.steps > 1)}, model `{render.model}`) · "
         f"about {_duration(seconds)} on {'a GPU' if render.model != 'tiny' else 'this machine'}"
     )
     try:
-        limits.check_render(
-            duration=analysis.duration,
-            width=render.width,
-            height=render.height,
-            fps=render.fps,
-            steps=render.steps,
-        )
+        check_costs(project, duration=analysis.duration, limits=limits)
     except BeatwalkError as exc:
         line += f"\n\n⚠️ The render will be refused: {exc}"
     return plot_frame_plan(frame_plan, analysis), line

@@ -16,6 +16,8 @@ TEST_LIMITS = Limits(
     max_steps=4,
     max_concurrent_renders=1,
     max_upload_mb=5.0,
+    max_batch_size=8,
+    max_keyframes=20,
 )
 """Small limits, so that tests can cross them cheaply."""
 

@@ -84,7 +84,7 @@ class FrameState:
 
 class KeyframeConditioning:
     """Every keyframe's conditioning for one render, computed once: embeddings, noise, generator
-    state, init latents.
+    state, init latents, and the render's own scheduler.
 
     Parameters
     ----------
@@ -130,6 +130,9 @@ class KeyframeConditioning:
             self.noises.append(_randn(self.shape, generator, self.device, self.dtype))
             self.generator_states.append(generator.get_state())
         self.steps = render.steps
+        # The job's own scheduler: set_timesteps and step() keep state, and the pipeline (its UNet,
+        # VAE and text encoders, which keep none) may be shared with other jobs running at once.
+        self.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
 
     def _encode(self, prompt: str, negative_prompt: str | None):
         cfg = self.any_cfg

@@ -47,10 +47,13 @@ class ModelFamily:
         Load with ``LCMScheduler``.
     seconds_per_step : float
         GPU seconds of one denoising step of one 512×512 frame, encoding included, for the
-        Space's ZeroGPU grants: estimates from the renderer's speed target with headroom, not
-        measured on a GPU yet (``benchmarks/gpu_walk.py`` measures them). ``tiny``: on a CPU.
+        Space's ZeroGPU grants and time estimates: for the real models, estimates from the
+        renderer's speed target with headroom, not measured on a GPU yet
+        (``benchmarks/gpu_walk.py`` measures them); ``tiny``: measured on a 2-core CPU.
     load_seconds : float
         GPU seconds a grant adds for loading the pipeline.
+    encode_seconds : float
+        GPU seconds per keyframe: its prompt's encoding and its seed noise.
     """
 
     name: str
@@ -62,6 +65,7 @@ class ModelFamily:
     lcm_scheduler: bool = False
     seconds_per_step: float = 0.04
     load_seconds: float = 40.0
+    encode_seconds: float = 0.01
 
 
 _TAESD, _TAESDXL = "madebyollin/taesd", "madebyollin/taesdxl"
@@ -76,16 +80,11 @@ FAMILIES = {
     "lcm": ModelFamily(
         "lcm", steps=4, guidance=8.5, size=512, fps=24, fast_decoder=_TAESD, lcm_scheduler=True
     ),
-    # Usually on a CPU, where 128², 12 fps and one step keep a song's render to minutes.
+    # Usually on a CPU, where 128², 12 fps and one step keep a song's render to minutes; its seconds
+    # per step are measured on a 2-core CPU (benchmarks/gpu_walk.py --tiny, benchmarks/RESULTS.md).
     "tiny": ModelFamily(
-        "tiny",
-        steps=1,
-        guidance=0.0,
-        size=128,
-        fps=12,
-        fast_decoder=None,
-        seconds_per_step=0.02,
-        load_seconds=10.0,
+        "tiny", steps=1, guidance=0.0, size=128, fps=12, fast_decoder=None, seconds_per_step=0.25,
+        load_seconds=10.0, encode_seconds=0.03,
     ),
 }
 
@@ -159,8 +158,10 @@ def default_render(
     return RenderSettings(model=model, width=side, height=side, fps=family.fps, steps=steps)
 
 
-def estimate_seconds(render: RenderSettings, frames: int) -> float:
-    """GPU seconds to load ``render.model`` and render ``frames`` frames with these settings."""
+def estimate_seconds(render: RenderSettings, frames: int, *, keyframes: int = 1) -> float:
+    """GPU seconds to load ``render.model``, encode ``keyframes`` keyframes and render ``frames``
+    frames with these settings."""
     family = family_of(render.model)
     scale = render.width * render.height / (512 * 512)
-    return family.load_seconds + frames * render.steps * family.seconds_per_step * scale
+    denoise = frames * render.steps * family.seconds_per_step * scale
+    return family.load_seconds + keyframes * family.encode_seconds + denoise

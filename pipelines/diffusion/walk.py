@@ -38,6 +38,7 @@ Choices
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -45,6 +46,8 @@ import torch
 
 from pipelines.diffusion.conditioning import FrameState, KeyframeConditioning
 from pipelines.errors import BeatwalkError
+
+_VAE_UPCAST = threading.Lock()
 
 
 def walk_frames(
@@ -127,15 +130,17 @@ def preview_keyframe(pipe, keyframes, render, index: int):
 
     if not 0 <= index < len(keyframes):
         raise BeatwalkError(f"keyframe {index} does not exist (the project has {len(keyframes)})")
-    on_keyframe = SimpleNamespace(key_a=[index], key_b=[index], t=[0.0], pulse=[0.0])
-    ((_, frame),) = walk_frames(KeyframeConditioning(pipe, keyframes, render), on_keyframe, batch_size=1)
+    # Only this keyframe is encoded: its image depends on its own prompt, seed and guidance alone.
+    on_keyframe = SimpleNamespace(key_a=[0], key_b=[0], t=[0.0], pulse=[0.0])
+    conditioning = KeyframeConditioning(pipe, [keyframes[index]], render)
+    ((_, frame),) = walk_frames(conditioning, on_keyframe, batch_size=1)
     return Image.fromarray(frame)
 
 
 def _render_batch(keyframes: KeyframeConditioning, batch: list[FrameState]) -> _FramesOnTheWay:
     """Denoise and decode one batch; the stock pipeline's ``__call__`` with per-frame conditioning."""
     pipe, device, dtype, n = keyframes.pipe, keyframes.device, keyframes.dtype, len(batch)
-    scheduler = pipe.scheduler
+    scheduler = keyframes.scheduler
 
     # 1. Timesteps (img2img batches start later, as in StableDiffusionImg2ImgPipeline.get_timesteps)
     scheduler.set_timesteps(keyframes.steps, device=device)
@@ -211,12 +216,21 @@ def _render_batch(keyframes: KeyframeConditioning, batch: list[FrameState]) -> _
 
 
 def _decode(pipe, latents: torch.Tensor, *, sdxl: bool) -> _FramesOnTheWay:
-    vae = pipe.vae
-    # As StableDiffusionXLPipeline: its VAE overflows in float16 unless run in float32.
-    upcast = sdxl and vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
-    if upcast:
-        vae.to(dtype=torch.float32)
-        latents = latents.to(torch.float32)
+    # As StableDiffusionXLPipeline: its VAE overflows in float16 unless run in float32. Upcasting
+    # changes the shared VAE, so jobs running at once take turns (judged by the UNet's dtype,
+    # which no job changes).
+    upcast = sdxl and pipe.unet.dtype == torch.float16 and getattr(pipe.vae.config, "force_upcast", False)
+    if not upcast:
+        return _decode_latents(pipe.vae, latents, sdxl=sdxl)
+    with _VAE_UPCAST:
+        pipe.vae.to(dtype=torch.float32)
+        try:
+            return _decode_latents(pipe.vae, latents.to(torch.float32), sdxl=sdxl)
+        finally:
+            pipe.vae.to(dtype=torch.float16)
+
+
+def _decode_latents(vae, latents: torch.Tensor, *, sdxl: bool) -> _FramesOnTheWay:
     mean, std = getattr(vae.config, "latents_mean", None), getattr(vae.config, "latents_std", None)
     if sdxl and mean is not None and std is not None:
         mean = torch.tensor(mean).view(1, -1, 1, 1).to(latents)
@@ -225,8 +239,6 @@ def _decode(pipe, latents: torch.Tensor, *, sdxl: bool) -> _FramesOnTheWay:
     else:
         latents = latents / vae.config.scaling_factor
     image = vae.decode(latents.to(vae.dtype), return_dict=False)[0]
-    if upcast:
-        vae.to(dtype=torch.float16)
     image = (image.float() / 2 + 0.5).clamp(0, 1)
     return _FramesOnTheWay((image * 255).round().to(torch.uint8).permute(0, 2, 3, 1))
 

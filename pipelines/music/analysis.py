@@ -138,7 +138,7 @@ class Analysis:
     def from_dict(cls, data: dict) -> Analysis:
         """Rebuild an Analysis from :meth:`to_dict`'s output (``"curves"`` is ignored)."""
         try:
-            return cls(
+            analysis = cls(
                 duration=float(data["duration"]),
                 sample_rate=int(data["sample_rate"]),
                 tempo=float(data["tempo"]),
@@ -161,10 +161,27 @@ class Analysis:
                 # Analyses from before tempo ranges were made with the default one.
                 tempo_range=check_tempo_range(*data.get("tempo_range", TEMPO_RANGE)),
             )
+            analysis._check()
+            return analysis
         except BeatwalkError as exc:
             raise BeatwalkError(f"not an analysis: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise BeatwalkError(f"not an analysis: missing or bad field {exc}") from None
+
+    def _check(self) -> None:
+        """Refuse what no analysis holds: numbers that are not finite, a duration or rate ≤ 0."""
+        numbers = {
+            "duration": [self.duration], "tempo": [self.tempo], "envelope_rate": [self.envelope_rate],
+            "tempo_curve": self.tempo_curve["times"] + self.tempo_curve["bpm"], "beats": self.beats,
+            "downbeats": self.downbeats, "onsets": self.onsets,
+            "sections": [x for s in self.sections for x in (s["start"], s["end"])],
+            **{f"envelopes.{name}": values for name, values in self.envelopes.items()},
+        }  # fmt: skip
+        for name, values in numbers.items():
+            if not np.all(np.isfinite(np.asarray(values, dtype=np.float64))):
+                raise BeatwalkError(f"{name} holds a value that is not a finite number")
+        if not (self.duration > 0 and self.envelope_rate > 0 and self.sample_rate > 0):
+            raise BeatwalkError("duration, sample rate and envelope rate must be positive")
 
 
 def analyze(audio: Audio, *, tempo_range: tuple[float, float] | None = None) -> Analysis:

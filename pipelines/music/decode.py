@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import BeatwalkError
-from pipelines.ffmpeg import ffmpeg_exe
+from pipelines.ffmpeg import ffmpeg_exe, input_args
 
 MIN_DURATION = 1.0
 """Shortest segment Beatwalk analyses, seconds: less holds no beat to follow."""
@@ -186,7 +186,7 @@ def _decode(path: Path, *, start: float, length: float | None, sr: int) -> tuple
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+info"]
     if start > 0:
         command += ["-ss", f"{start:.6f}"]
-    command += ["-i", str(path)]
+    command += input_args(path)
     if length is not None:
         command += ["-t", f"{length:.6f}"]
     # Channels are kept as they are and averaged here: ffmpeg's own downmix

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.errors import BeatwalkError
-from pipelines.ffmpeg import ffmpeg_exe
+from pipelines.ffmpeg import VIDEO_DEMUXERS, ffmpeg_exe, input_args
 from pipelines.project import AudioRef
 
 AUDIO_BITRATE = "192k"
@@ -261,7 +261,7 @@ def join_chunks(
             os.unlink(listing.name)
             raise BeatwalkError(f"song not found: {song}")
         length = n_frames / fps if audio.end is None else min(audio.end - audio.start, n_frames / fps)
-        command += ["-ss", f"{audio.start:.6f}", "-t", f"{length:.6f}", "-i", str(song),
+        command += ["-ss", f"{audio.start:.6f}", "-t", f"{length:.6f}", *input_args(song),
                     "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", AUDIO_BITRATE,
                     "-af", f"apad=whole_dur={seconds},atrim=end={seconds}"]  # fmt: skip
     command += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(out_path)]
@@ -280,7 +280,7 @@ def probe_video(path: str | Path) -> VideoInfo:
     path = Path(path)
     if not path.is_file():
         raise BeatwalkError(f"video not found: {path}")
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-i", str(path),
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", *input_args(path, demuxers=VIDEO_DEMUXERS),
                "-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, errors="replace")
     video = re.search(r"Stream #\S+: Video: (\w+).*?, (\w+)(?:\([^)]*\))?, (\d+)x(\d+)", result.stderr)
@@ -317,7 +317,7 @@ def read_frames(path: str | Path) -> Iterator[np.ndarray]:
     """
     info = probe_video(path)
     size = info.width * info.height * 3
-    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path),
+    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", *input_args(path, demuxers=VIDEO_DEMUXERS),
                "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt", "rgb24", "-fps_mode", "passthrough",
                "pipe:1"]  # fmt: skip
     with tempfile.TemporaryFile() as stderr:

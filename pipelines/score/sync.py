@@ -135,7 +135,14 @@ class SyncScore:
         return data
 
 
-def score_video(video_path: str | Path, *, song: str | Path | None = None, analysis=None) -> SyncScore:
+def score_video(
+    video_path: str | Path,
+    *,
+    song: str | Path | None = None,
+    analysis=None,
+    sidecar: bool = True,
+    max_seconds: float | None = None,
+) -> SyncScore:
     """Measure how well a video's visual change lands on its song's beats.
 
     Parameters
@@ -149,6 +156,11 @@ def score_video(video_path: str | Path, *, song: str | Path | None = None, analy
     analysis : pipelines.music.analysis.Analysis or None
         An analysis of the video's song segment, to skip decoding and
         analysing it again (the Space keeps one). Not together with ``song``.
+    sidecar : bool
+        Read the song named in the video's sidecar project. A server scoring a stranger's upload
+        says False: a project names files, and a server opens none of them.
+    max_seconds : float or None
+        Refuse a video (and a song) longer than this, seconds, before decoding it; None: no limit.
 
     Returns
     -------
@@ -172,11 +184,16 @@ def score_video(video_path: str | Path, *, song: str | Path | None = None, analy
     info = probe_video(video_path)
     if info.frames < 2 or info.fps <= 0:
         raise BeatwalkError(f"{video_path.name} has {info.frames} frame(s): no motion to score")
+    if max_seconds is not None and info.frames / info.fps > max_seconds:
+        raise BeatwalkError(
+            f"video is too long: {info.frames / info.fps:.0f} s (the limit is {max_seconds:g} s; "
+            "set BEATWALK_MAX_SONG_SECONDS)"
+        )
     with ChangeReader(video_path, info) as reader:
         # 2. Beats and onset strength of the song, while frames decode.
         audio_source = "analysis"
         if analysis is None:
-            (_, analysis), audio_source = _read_song(video_path, song, info)
+            (_, analysis), audio_source = _read_song(video_path, song, info, sidecar=sidecar, max_seconds=max_seconds)
         _check_lengths(analysis.duration, info.frames / info.fps, info.fps, what=audio_source)
         pixel, perceptual = reader.result()
 
@@ -380,26 +397,26 @@ def _check_lengths(audio_duration: float, video_duration: float, fps: float, *, 
         )
 
 
-def _read_song(video_path: Path, song: str | Path | None, info: VideoInfo):
+def _read_song(video_path: Path, song: str | Path | None, info: VideoInfo, *, sidecar: bool, max_seconds):
     """The song to score against (a ``Song``) and where it came from (see ``score_video``); its beat
     is read in the tempo range of the video's project (its sidecar), if it has one."""
     from pipelines.music.song import read_song
     from pipelines.project import Project
 
     # Where pipelines.render.runner saves a video's project (its sidecar_path; importing it costs seconds).
-    sidecar = video_path.with_suffix(".json")
+    sidecar_file = video_path.with_suffix(".json")
     project = None
-    if sidecar.is_file():
+    if sidecar and sidecar_file.is_file():
         try:
-            project = Project.load(sidecar)
+            project = Project.load(sidecar_file)
         except BeatwalkError:
             if song is None:  # it was to name the song; with --song only its tempo range is lost
                 raise
     tempo_range = project.audio.tempo_range if project is not None else None
     if song is not None:
-        return read_song(song, tempo_range=tempo_range), "song"
+        return read_song(song, tempo_range=tempo_range, max_seconds=max_seconds), "song"
     if project is not None and Path(project.audio.path).is_file():
-        return project.audio.read(), "sidecar"
+        return project.audio.read(max_seconds=max_seconds), "sidecar"
     if not info.has_audio:
-        raise BeatwalkError(f"{video_path.name} has no soundtrack: give the song to score against (--song)")
-    return read_song(video_path, tempo_range=tempo_range), "video"
+        raise BeatwalkError(f"{video_path.name} has no soundtrack: give the song to score against")
+    return read_song(video_path, tempo_range=tempo_range, max_seconds=max_seconds), "video"

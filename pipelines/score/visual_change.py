@@ -23,7 +23,7 @@ from scipy.ndimage import maximum_filter1d, median_filter
 from scipy.signal import find_peaks
 
 from pipelines.errors import BeatwalkError
-from pipelines.ffmpeg import ffmpeg_exe
+from pipelines.ffmpeg import VIDEO_DEMUXERS, ffmpeg_exe, input_args
 from pipelines.render.video import VideoInfo
 
 DECODE_WIDTH = 64
@@ -123,7 +123,8 @@ class ChangeReader:
         self.name = path.name
         self.width = DECODE_WIDTH
         self.height = max(4, 4 * round(DECODE_WIDTH * info.height / info.width / 4))
-        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path),
+        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
+                   *input_args(path, demuxers=VIDEO_DEMUXERS),
                    "-map", "0:v:0", "-vf", f"scale={self.width}:{self.height}:flags=area",
                    "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]  # fmt: skip
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -14,6 +14,7 @@ import soundfile
 from pipelines.errors import BeatwalkError
 from pipelines.ffmpeg import ffmpeg_exe
 from pipelines.music.decode import Audio, load_audio
+from pipelines.render.video import VideoWriter
 
 REPO = Path(__file__).resolve().parents[2]
 # The mono song copied into both channels (ffmpeg's own upmix would lower the level by 3 dB).
@@ -138,6 +139,10 @@ def _bad_inputs(folder: Path, mp3: Path, flac: Path) -> dict[str, Path]:
     data[8:4000] = np.random.default_rng(0).integers(0, 256, 3992, dtype=np.uint8).tobytes()
     write("corrupt.flac", bytes(data))
     write("image.wav", _png_bytes())
+    files["video-only.mp4"] = folder / "video-only.mp4"
+    with VideoWriter(files["video-only.mp4"], width=16, height=16, fps=4) as video:
+        for _ in range(4):
+            video.write(np.zeros((16, 16, 3), np.uint8))
     files["short.wav"] = folder / "short.wav"
     soundfile.write(files["short.wav"], np.sin(np.arange(11025) / 5.0).astype(np.float32), 22050)
     files["nan.wav"] = folder / "nan.wav"
@@ -163,7 +168,8 @@ BAD_INPUTS = {
     "truncated.mp3": "truncated",
     "truncated.flac": "truncated",
     "corrupt.flac": "corrupt",
-    "image.wav": "no audio stream",
+    "image.wav": "not an audio file",
+    "video-only.mp4": "no audio stream",
     "short.wav": "too short",
     "nan.wav": "not numbers",
     "missing.wav": "not found",
@@ -215,3 +221,47 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
         env={**os.environ, **(env or {})},
         timeout=120,
     )
+
+
+@pytest.fixture(scope="module")
+def server_secret(tmp_path_factory, variants):
+    """A file on the server that no song may reach: a real song, so that reading it would succeed."""
+    folder = tmp_path_factory.mktemp("server")
+    secret = folder / "secret-song.mp3"
+    secret.write_bytes(variants["mp3"].read_bytes())
+    return secret
+
+
+def _playlists(folder: Path, secret: Path) -> dict[str, Path]:
+    """Uploads that name another file: HLS (a 150-byte .m3u8 sent as the song), ffconcat, a
+    reference movie is not needed: mov's external references are off in ffmpeg by default."""
+    hls = folder / "hls.mp3"
+    hls.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:32\n#EXTINF:32.0,\nfile://{secret}\n#EXT-X-ENDLIST\n")
+    concat = folder / "concat.wav"
+    concat.write_text(f"ffconcat version 1.0\nfile '{secret}'\n")
+    relative = folder / "relative.ogg"
+    relative.write_text(f"#EXTM3U\n#EXTINF:32.0,\n{secret.name}\n#EXT-X-ENDLIST\n")
+    (folder / secret.name).write_bytes(secret.read_bytes())
+    return {"hls": hls, "concat": concat, "relative": relative}
+
+
+@pytest.mark.parametrize("kind", ["hls", "concat", "relative"])
+def test_an_upload_that_names_other_files_is_not_followed(tmp_path, server_secret, kind):
+    """Only real media containers are opened, and nothing they name: the one-line refusal does not
+    tell whether the file named exists."""
+    upload = _playlists(tmp_path, server_secret)[kind]
+    with pytest.raises(BeatwalkError) as refused:
+        load_audio(upload)
+    assert str(refused.value) == f"not an audio file (or corrupt): {upload.name}"
+    missing = server_secret.with_name("no-such-file.mp3")
+    upload.write_text(upload.read_text().replace(server_secret.name, missing.name))
+    with pytest.raises(BeatwalkError) as refused_again:
+        load_audio(upload)
+    assert str(refused_again.value) == str(refused.value)
+
+
+def test_a_name_with_a_colon_or_a_leading_dash_is_a_file(song_120, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("http:drums.wav", "-i.wav"):
+        (tmp_path / name).write_bytes(Path(song_120[0]).read_bytes())
+        assert load_audio(name).duration == pytest.approx(12.0, abs=0.01)

@@ -9,6 +9,7 @@ import json
 import re
 import time
 
+import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
@@ -259,3 +260,85 @@ def test_tempo_range_goes_from_analyze_into_the_project(client, song):
         lambda: client.predict(song=song_file, slowest_bpm=90, fastest_bpm=60, api_name="/analyze")
     )
     assert message.startswith("the tempo range must run from a slower to a faster tempo")
+
+
+def test_a_preview_during_another_clients_render_breaks_neither(space, song, analysis):
+    """Two clients at once: A renders while B asks for stills. They share the loaded model, never its
+    scheduler's state, so both finish and A's video equals the same render done alone."""
+    a, b = (Client(space[1], analytics_enabled=False, verbose=False) for _ in range(2))
+    proposed = a.predict(analysis_json=analysis, prompts="a lighthouse\na harbour", api_name="/propose_keyframes")
+    project = small(proposed, width=128, height=128, steps=4)
+    alone = a.predict(song=handle_file(str(song)), project_json=project, api_name="/render")[1]
+    job = a.submit(song=handle_file(str(song)), project_json=project, api_name="/render")
+    stills = 0
+    while not job.done():
+        still = b.predict(project_json=small(proposed, steps=3), index=stills % 2, api_name="/preview_keyframe")
+        assert Image.open(still).size == (64, 64)
+        stills += 1
+    progress, video, _, _ = job.result(timeout=120)
+    assert progress == "done: 48 frames" and stills >= 2
+    from pipelines.render.video import read_frames
+
+    assert all(np.array_equal(x, y) for x, y in zip(read_frames(video), read_frames(alone), strict=True))
+
+
+def test_plans_are_made_only_on_the_servers_own_analyses(client, analysis):
+    """A client-sent analysis is not trusted: a 10-hour duration or a NaN would cost the server a
+    2-million-frame plan or a crash. Only what /analyze returned, unchanged, is planned on."""
+    project = small(client.predict(analysis_json=analysis, prompts="rain", api_name="/propose_keyframes"))
+    assert json.loads(client.predict(analysis_json=analysis, project_json=project, api_name="/plan"))["n_frames"] == 48
+    same = json.dumps(json.loads(analysis))  # parsed and written again by the client: still the server's
+    assert json.loads(client.predict(analysis_json=same, project_json=project, api_name="/plan"))["n_frames"] == 48
+    for change in ({"duration": 36_000.0}, {"tempo": float("nan")}, {"signature": "0" * 64}):
+        forged = json.dumps(json.loads(analysis) | change)
+        for call in (
+            lambda: client.predict(analysis_json=forged, project_json=project, api_name="/plan"),
+            lambda: client.predict(analysis_json=forged, prompts="rain", api_name="/propose_keyframes"),
+        ):
+            assert "not made by this server" in one_line_error(call)
+    unsigned = json.loads(analysis)
+    del unsigned["signature"]
+    assert "not made by this server" in one_line_error(
+        lambda: client.predict(analysis_json=json.dumps(unsigned), project_json=project, api_name="/plan")
+    )
+    too_many = json.loads(project)
+    too_many["keyframes"] = [dict(too_many["keyframes"][0], time=i * 0.01) for i in range(TEST_LIMITS.max_keyframes + 1)]
+    assert "BEATWALK_MAX_KEYFRAMES" in one_line_error(
+        lambda: client.predict(analysis_json=analysis, project_json=json.dumps(too_many), api_name="/plan")
+    )
+    nested = "[" * 100_000 + "]" * 100_000
+    assert "nested too deeply" in one_line_error(
+        lambda: client.predict(analysis_json=nested, project_json=project, api_name="/plan")
+    )
+    assert "nested too deeply" in one_line_error(
+        lambda: client.predict(analysis_json=analysis, project_json=nested, api_name="/plan")
+    )
+
+
+def test_every_endpoint_applies_the_limits(client, song, analysis, tmp_path):
+    """/score of a long (small) file, a batch or a keyframe count over the limits: one line, fast."""
+    import soundfile
+
+    long_song = tmp_path / "silence.flac"
+    soundfile.write(long_song, np.zeros(22050 * 90, np.float32), 22050)  # 90 s of silence, a few kB
+    started = time.monotonic()
+    message = one_line_error(
+        lambda: client.predict(video=handle_file(rendered_video(client, song, analysis)),
+                               song=handle_file(str(long_song)), api_name="/score")
+    )  # fmt: skip
+    assert message.startswith("song is too long: 90 s (the limit is 60 s")
+    assert time.monotonic() - started < 30
+    project = client.predict(analysis_json=analysis, prompts="a forest", api_name="/propose_keyframes")
+    render = lambda p: client.predict(song=handle_file(str(song)), project_json=p, api_name="/render")
+    assert "BEATWALK_MAX_BATCH_SIZE" in one_line_error(lambda: render(small(project, batch_size=256)))
+    assert "BEATWALK_MAX_BATCH_SIZE" in one_line_error(
+        lambda: client.predict(project_json=small(project, batch_size=256), api_name="/preview_keyframe")
+    )
+    many = json.loads(small(project))
+    many["keyframes"] = [dict(many["keyframes"][0], time=i * 0.01) for i in range(TEST_LIMITS.max_keyframes + 1)]
+    assert "BEATWALK_MAX_KEYFRAMES" in one_line_error(lambda: render(json.dumps(many)))
+
+
+def rendered_video(client, song, analysis) -> str:
+    project = small(client.predict(analysis_json=analysis, prompts="a fox", api_name="/propose_keyframes"), fps=4)
+    return client.predict(song=handle_file(str(song)), project_json=project, draft=True, api_name="/render")[1]
