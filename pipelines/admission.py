@@ -32,8 +32,7 @@ def from_stranger(project: Project, *, song: str | None) -> Project:
     for i, keyframe in enumerate(project.keyframes):
         if keyframe.init_image is not None:
             raise BeatwalkError(
-                f"keyframe {i + 1} has an init image: the Space does not read image files named in a "
-                "project (render it with the CLI)"
+                f"keyframe {i + 1} has an init image: a server opens no file that a project names"
             )
     return project.replace(audio=project.audio.model_copy(update={"path": song or "song"}))
 

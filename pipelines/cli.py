@@ -192,8 +192,12 @@ def _render(args: argparse.Namespace) -> int:
     project = with_render_settings(loaded, width=width, height=height, **settings)
     if args.chunk_frames is not None and args.chunk_frames < 1:
         raise BeatwalkError(f"--chunk-frames must be at least 1, got {args.chunk_frames}")
-    if sidecar_path(args.out).resolve() == args.project.resolve() and (project != loaded or args.draft):
-        raise BeatwalkError(f"the sidecar would overwrite {args.project} with new settings; change --out")
+    if sidecar_path(args.out).resolve() == args.project.resolve():
+        # The sidecar holds the project as rendered (absolute song path, overridden settings).
+        raise BeatwalkError(
+            f"the sidecar would overwrite {args.project.name}, the project being rendered: "
+            f"choose another --out (e.g. {args.project.stem}-video.mp4)"
+        )
 
     options = {"resume": args.resume, "draft": args.draft, "chunk_frames": args.chunk_frames}
     bar = None
@@ -203,6 +207,8 @@ def _render(args: argparse.Namespace) -> int:
             for progress in iter_render(project, args.out, analysis=analysis, **options):
                 if bar is None:
                     total, initial = progress.frames_total, progress.frames_done
+                    if args.resume and not initial:
+                        print(f"nothing finished to resume for {args.out.name}: rendering from the start", file=sys.stderr)
                     bar = tqdm(total=total, initial=initial, unit="frame", file=sys.stderr)
                 bar.update(progress.frames_done - bar.n)
         finally:

@@ -6,6 +6,7 @@ import functools
 import html
 import inspect
 import logging
+import re
 
 import gradio as gr
 
@@ -48,8 +49,20 @@ def _as_gradio_error(exc: Exception) -> gr.Error:
     if isinstance(exc, BeatwalkError):
         logger.info("refused: %s", exc)
         # Gradio renders the message as HTML; a file name is user text.
-        return gr.Error(html.escape(str(exc), quote=False), print_exception=False)
+        return gr.Error(html.escape(without_paths(str(exc)), quote=False), print_exception=False)
     logger.exception("unexpected error in a Space handler")
     return gr.Error(
         f"something went wrong ({type(exc).__name__}); the server log has the details", print_exception=False
     )
+
+
+
+# An absolute path: a slash (not inside a URL), then folders, then a last part (kept); it ends at a
+# space or a quote. ffmpeg names its inputs ``file:/...``.
+_PATH = re.compile(r"(?:\bfile:|(?<![\w.:/]))/(?:[^\s'\"/]+/)+(?=[^\s'\"/])")
+
+
+def without_paths(message: str) -> str:
+    """A message as a stranger may see it: every server path cut to its last part (the file the
+    person uploaded, or the output's name), never the folders of the server."""
+    return _PATH.sub("", message)

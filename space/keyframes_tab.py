@@ -16,7 +16,7 @@ from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from pipelines.plan import edits
 from pipelines.project import Project
-from space.errors import user_errors
+from space.errors import user_errors, without_paths
 from space.page import Page, parse, private
 from space.views import redraw
 
@@ -126,7 +126,7 @@ def wire(page: Page, limits: Limits) -> None:
         try:
             new = edits.with_rows(parse(project_json), rows)
         except BeatwalkError as exc:  # shown beside the table while the person keeps typing
-            return {keys.status: f"⚠️ Not applied: {exc}"}
+            return {keys.status: f"⚠️ Not applied: {without_paths(str(exc))}"}
         return result(new, f"{len(new.keyframes)} keyframes.")
 
     @user_errors

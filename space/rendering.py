@@ -19,6 +19,7 @@ from pipelines.errors import BeatwalkError
 from pipelines.frames import frame_count
 from pipelines.limits import Limits
 from pipelines.project import Project
+from pipelines.render.jobs import OtherJobError
 from space import gpu
 
 KINDS = ("draft", "final")
@@ -118,6 +119,10 @@ def run(
                 for progress in windows:
                     last = progress
                     yield progress
+            except OtherJobError:
+                raise BeatwalkError(
+                    "the stopped render was of another project or analysis of the song: render it anew"
+                ) from None
             finally:
                 windows.close()  # the render's own clean-up runs before the lock is let go
             if last is None or last.video_path or stop_file.exists() or window is None:

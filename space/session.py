@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -24,13 +25,19 @@ from pipelines.errors import BeatwalkError
 DEFAULT_TTL_HOURS = 24.0
 
 
+_INSTANCE = f"{os.getpid()}-{secrets.token_hex(4)}"
+"""This server process's own folder under the shared default root: two apps on one machine never
+share (or sweep, or clean up) each other's session folders."""
+
+
 def sessions_root() -> Path:
-    """The folder holding every session's folder (``BEATWALK_SESSIONS_DIR``, else under the temp dir)."""
+    """The folder holding this server's session folders: ``BEATWALK_SESSIONS_DIR``, else a folder
+    of this process's own under ``<temp dir>/beatwalk-sessions``."""
     configured = os.environ.get("BEATWALK_SESSIONS_DIR")
     if configured:
         return Path(configured)
     base = os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()
-    return Path(base) / "beatwalk-sessions"
+    return Path(base) / "beatwalk-sessions" / _INSTANCE
 
 
 def session_dir(request: gr.Request | None) -> Path:
@@ -43,6 +50,8 @@ def session_dir(request: gr.Request | None) -> Path:
     folder = root / name
     if not folder.exists():
         sweep(root)
+        if not os.environ.get("BEATWALK_SESSIONS_DIR"):
+            sweep(root.parent, keep=root)  # what servers that have gone left behind
         folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -55,8 +64,8 @@ def end_session(request: gr.Request) -> None:
         shutil.rmtree(sessions_root() / name, ignore_errors=True)
 
 
-def sweep(root: Path, *, now: float | None = None) -> None:
-    """Remove session folders untouched for longer than the TTL."""
+def sweep(root: Path, *, now: float | None = None, keep: Path | None = None) -> None:
+    """Remove the folders in ``root`` (but ``keep``) untouched for longer than the TTL."""
     try:
         ttl_hours = float(os.environ.get("BEATWALK_SESSION_TTL_HOURS") or DEFAULT_TTL_HOURS)
     except ValueError:
@@ -65,6 +74,8 @@ def sweep(root: Path, *, now: float | None = None) -> None:
     if not root.is_dir():
         return
     for folder in root.iterdir():
+        if folder == keep:
+            continue
         try:
             idle = now - max(p.stat().st_mtime for p in [folder, *folder.rglob("*")])
         except OSError:  # removed meanwhile by its own unload

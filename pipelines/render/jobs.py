@@ -50,6 +50,10 @@ class Chunk:
         return f"chunk_{self.index:05d}.partial.mp4"
 
 
+class OtherJobError(BeatwalkError):
+    """The unfinished job asked to be resumed renders another project or frame plan."""
+
+
 class RenderJob:
     """The chunks of one render and their state, kept in ``workdir/manifest.json``.
 
@@ -76,6 +80,7 @@ class RenderJob:
         n_frames: int,
         chunk_frames: int,
         resume: bool,
+        indexed: bool = False,
     ) -> RenderJob:
         """Create the job in ``workdir``, or with ``resume`` continue the one there.
 
@@ -83,8 +88,14 @@ class RenderJob:
         ``resume`` it is an error, and resuming a job of another project or
         frame plan is one too. A job with nothing finished is replaced. With
         ``resume`` and no job in ``workdir``, a new job starts.
+
+        ``indexed`` (the CLI's jobs, in folders named after their output): the job is noted in
+        :func:`jobs_index` by what it renders, and a resume with no job in ``workdir`` (the same
+        project rendered to another ``--out``) continues the one noted there.
         """
         workdir = Path(workdir)
+        if indexed and resume and not (workdir / MANIFEST).is_file():
+            workdir = _indexed_workdir(project_hash, plan_hash) or workdir
         manifest = workdir / MANIFEST
         if manifest.is_file():
             job = cls._load(manifest)
@@ -97,7 +108,7 @@ class RenderJob:
                 )
             elif job.project_hash != project_hash or job.plan_hash != plan_hash:
                 what = "project" if job.project_hash != project_hash else "frame plan (song or its analysis)"
-                raise BeatwalkError(
+                raise OtherJobError(
                     f"the unfinished render in {workdir} is of a different {what}: "
                     "render without --resume to a new output, or delete that folder"
                 )
@@ -121,6 +132,8 @@ class RenderJob:
         except OSError as exc:
             raise BeatwalkError(f"cannot create the render folder {workdir}: {exc.strerror}") from None
         job._save()
+        if indexed:
+            job._index()
         return job
 
     @property
@@ -155,8 +168,20 @@ class RenderJob:
                 path.unlink(missing_ok=True)
         for name in (MANIFEST, MANIFEST + ".tmp"):
             (self.workdir / name).unlink(missing_ok=True)
+        entry = _index_entry(self.project_hash, self.plan_hash)
+        if _indexed_workdir(self.project_hash, self.plan_hash, check=False) == self.workdir.resolve():
+            entry.unlink(missing_ok=True)
         try:
             self.workdir.rmdir()
+        except OSError:
+            pass
+
+    def _index(self) -> None:
+        """Note where this job is, by what it renders (best effort: a resume can do without)."""
+        entry = _index_entry(self.project_hash, self.plan_hash)
+        try:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            entry.write_text(json.dumps({"workdir": str(self.workdir.resolve())}), encoding="utf-8")
         except OSError:
             pass
 
@@ -212,6 +237,30 @@ class RenderJob:
             raise BeatwalkError(
                 f"cannot read the render manifest {manifest} ({exc}): delete its folder to start over"
             ) from None
+
+
+def jobs_index() -> Path:
+    """Where the CLI's unfinished jobs are noted: ``BEATWALK_JOBS_DIR``, else
+    ``$XDG_CACHE_HOME/beatwalk/jobs`` (``~/.cache/beatwalk/jobs``)."""
+    configured = os.environ.get("BEATWALK_JOBS_DIR")
+    if configured:
+        return Path(configured)
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "beatwalk" / "jobs"
+
+
+def _index_entry(project_hash: str, plan_hash: str) -> Path:
+    return jobs_index() / f"{project_hash[:24]}-{plan_hash[:24]}.json"
+
+
+def _indexed_workdir(project_hash: str, plan_hash: str, *, check: bool = True) -> Path | None:
+    """The folder of the noted job that renders this project and plan; None when there is none
+    (or, with ``check``, when its manifest is gone)."""
+    try:
+        workdir = Path(json.loads(_index_entry(project_hash, plan_hash).read_text(encoding="utf-8"))["workdir"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return workdir if not check or (workdir / MANIFEST).is_file() else None
 
 
 def default_chunk_frames(fps: float, batch_size: int) -> int:

@@ -83,7 +83,9 @@ def iter_render(
     analysis : Analysis or None
         The song segment's analysis, if already made (it is not made again).
     resume : bool
-        Continue the unfinished job in ``workdir`` (a new one starts if there is none).
+        Continue the unfinished job in ``workdir`` (a new one starts if there is none). With the
+        default ``workdir``, a job of the same project and frame plan that was rendering to another
+        output is found and continued.
     draft : bool
         Render at a lower resolution (:func:`draft_size`) with the same frame
         plan, steps and seeds, in a job folder of its own.
@@ -110,7 +112,8 @@ def iter_render(
         project = project.model_copy(
             update={"render": project.render.model_copy(update={"width": width, "height": height})}
         )
-    if workdir is None:
+    indexed = workdir is None  # a folder named after the output: a resume to another output finds it
+    if indexed:
         workdir = default_workdir(out_path, draft=draft)
     render = project.render
 
@@ -136,6 +139,7 @@ def iter_render(
         n_frames=plan.n_frames,
         chunk_frames=chunk_frames or default_chunk_frames(plan.fps, render.batch_size),
         resume=resume,
+        indexed=indexed,
     )
     yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
 
@@ -149,24 +153,27 @@ def iter_render(
     for chunk in job.pending:
         frames = walk_frames(conditioning, plan, range(chunk.start, chunk.stop), batch_size=render.batch_size)
         stopped = False
-        with VideoWriter(
-            job.partial_path(chunk), width=render.width, height=render.height, fps=plan.fps
-        ) as video:
-            for index, frame in frames:
-                video.write(frame)
-                rendered += 1
-                if (index + 1 - chunk.start) % render.batch_size and index + 1 != chunk.stop:
-                    continue
-                # A batch is done: report it, then honour a stop.
-                speed = rendered / (time.monotonic() - render_started)
-                done = job.frames_done + index + 1 - chunk.start
-                eta = (plan.n_frames - done) / speed
-                yield RenderProgress(done, plan.n_frames, time.monotonic() - started, eta, last_frame=frame)
-                if should_stop is not None and should_stop():
-                    stopped = True
-                    break
-            if video.frames_written != chunk.stop - chunk.start:
-                video.abort()  # stopped mid-chunk: a resume renders the whole chunk again
+        try:
+            with VideoWriter(
+                job.partial_path(chunk), width=render.width, height=render.height, fps=plan.fps
+            ) as video:
+                for index, frame in frames:
+                    video.write(frame)
+                    rendered += 1
+                    if (index + 1 - chunk.start) % render.batch_size and index + 1 != chunk.stop:
+                        continue
+                    # A batch is done: report it, then honour a stop.
+                    speed = rendered / (time.monotonic() - render_started)
+                    done = job.frames_done + index + 1 - chunk.start
+                    eta = (plan.n_frames - done) / speed
+                    yield RenderProgress(done, plan.n_frames, time.monotonic() - started, eta, last_frame=frame)
+                    if should_stop is not None and should_stop():
+                        stopped = True
+                        break
+                if video.frames_written != chunk.stop - chunk.start:
+                    video.abort()  # stopped mid-chunk: a resume renders the whole chunk again
+        except BeatwalkError as exc:  # the chunk's file is gone; the finished ones stay
+            raise BeatwalkError(_kept(str(exc), job)) from None
         if video.frames_written == chunk.stop - chunk.start:
             job.finish(chunk)
         elif not stopped:
@@ -177,14 +184,17 @@ def iter_render(
 
     # 4. Join the chunks with the song, write the sidecar, drop the job.
     joined = out_path.with_name(out_path.name + ".partial.mp4")
-    join_chunks(
-        [job.path(c) for c in job.chunks], joined, fps=plan.fps, n_frames=plan.n_frames, audio=project.audio
-    )
     try:
+        join_chunks(
+            [job.path(c) for c in job.chunks], joined, fps=plan.fps, n_frames=plan.n_frames, audio=project.audio
+        )
         os.replace(joined, out_path)
         project.save(sidecar_path(out_path))
-    except OSError as exc:
-        raise BeatwalkError(f"cannot write {out_path}: {exc.strerror}") from None
+    except (OSError, BeatwalkError) as exc:
+        # What the join wrote goes (it would keep a full disk full); the finished chunks stay.
+        joined.unlink(missing_ok=True)
+        reason = f"cannot write {out_path.name}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+        raise BeatwalkError(_kept(reason, job)) from None
     job.remove()
     yield RenderProgress(
         plan.n_frames, plan.n_frames, time.monotonic() - started, 0.0, video_path=str(out_path)
@@ -226,6 +236,17 @@ def draft_size(width: int, height: int) -> tuple[int, int]:
 def sidecar_path(video_path: str | Path) -> Path:
     """``clip.mp4`` → ``clip.json``: where a video's project is saved."""
     return Path(video_path).with_suffix(".json")
+
+
+def _kept(reason: str, job: RenderJob) -> str:
+    """A failed render's one line: what failed, that the finished chunks are kept, what to free."""
+    done = [chunk for chunk in job.chunks if chunk.done]
+    if not done:
+        return reason
+    # The rest of the video takes about what the finished chunks took, per frame; the join as much again.
+    per_frame = sum(chunk.size or 0 for chunk in done) / max(1, job.frames_done)
+    needed = (per_frame * (job.n_frames - job.frames_done) + per_frame * job.n_frames) / 1e6 + 1
+    return f"{reason}; the {len(done)} finished chunks are kept: free about {needed:.0f} MB and resume the render"
 
 
 def _check_output(out_path: Path) -> None:

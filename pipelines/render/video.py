@@ -217,7 +217,8 @@ class VideoWriter:
 
     @staticmethod
     def _remove(path: Path) -> None:
-        if path.is_file():
+        """Delete what this writer wrote there: a file, or a link in its place; never a device."""
+        if path.is_symlink() or path.is_file():
             path.unlink()
 
 

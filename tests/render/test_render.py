@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -246,6 +247,59 @@ def test_cli_bad_project_is_one_line_and_exit_2(project, tmp_path, capsys, chang
 
 def test_cli_refuses_to_overwrite_the_project_with_its_sidecar(project, tmp_path, capsys):
     project_file = write_project(project, tmp_path / "walk.json")
+    before = project_file.read_bytes()
     assert main(["render", str(project_file), "--out", str(tmp_path / "walk.mp4"), "--size", "128x128"]) == 2
     assert "sidecar would overwrite" in capsys.readouterr().err
+    # Unchanged settings too: the sidecar would rewrite the song's path and every default.
+    assert main(["render", str(project_file), "--out", str(tmp_path / "walk.mp4")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: the sidecar would overwrite walk.json, the project being rendered: "
+        "choose another --out (e.g. walk-video.mp4)"
+    )
+    assert project_file.read_bytes() == before and sorted(tmp_path.iterdir()) == [project_file]
     assert os.path.getsize(project_file) > 0 and Project.load(project_file).render.width == 64
+
+
+def test_a_resume_to_another_output_finds_its_job(project, analysis, pipe, reference, tmp_path):
+    first, second = tmp_path / "a" / "walk.mp4", tmp_path / "b" / "walk.mp4"
+    first.parent.mkdir(), second.parent.mkdir()
+    list(iter_render(project, first, analysis=analysis, pipe=pipe, chunk_frames=CHUNK, should_stop=stop_after(CHUNK)))
+    assert default_workdir(first).is_dir()
+    resumed = list(iter_render(project, second, analysis=analysis, pipe=pipe, resume=True))
+    assert resumed[0].frames_done == CHUNK and resumed[-1].video_path == str(second)
+    assert all(np.array_equal(a, b) for a, b in zip(read_frames(second), reference[2], strict=True))
+    assert not default_workdir(first).exists() and not first.exists()
+    # A job noted but gone, or nothing noted: a resume starts from the first frame.
+    assert next(iter_render(project, tmp_path / "c.mp4", analysis=analysis, pipe=pipe, resume=True)).frames_done == 0
+
+
+def _full_disk() -> bool:
+    """Whether /dev/full is the kernel's full device (it is a plain file on some containers)."""
+    import stat
+
+    return Path("/dev/full").exists() and stat.S_ISCHR(os.stat("/dev/full").st_mode)
+
+
+@pytest.mark.skipif(not _full_disk(), reason="needs the /dev/full device")
+@pytest.mark.parametrize("where", ["join", "chunk"])
+def test_a_full_disk_loses_nothing_finished_and_leaves_nothing_behind(project, analysis, pipe, reference, tmp_path, where):
+    """The kernel's own full disk (/dev/full, ENOSPC on every write) where the join or a chunk writes."""
+    out = tmp_path / "walk.mp4"
+    workdir = default_workdir(out)
+    if where == "join":
+        full = out.with_name(out.name + ".partial.mp4")
+    else:  # the second chunk's file: the first is finished by then
+        workdir.mkdir()
+        full = workdir / "chunk_00001.partial.mp4"
+    full.symlink_to("/dev/full")
+    with pytest.raises(BeatwalkError) as failed:
+        list(iter_render(project, out, analysis=analysis, pipe=pipe, chunk_frames=CHUNK))
+    message = str(failed.value)
+    assert message.startswith("no space left on device while writing")
+    assert re.search(r"the \d+ finished chunks are kept: free about \d+ MB and resume the render$", message)
+    assert not full.is_symlink() and not out.exists()  # what the failed write made is gone
+    finished = sorted(p.name for p in workdir.glob("chunk_*.mp4"))
+    assert finished and not any("partial" in name for name in finished)
+    resumed = list(iter_render(project, out, analysis=analysis, pipe=pipe, resume=True))
+    assert resumed[0].frames_done > 0
+    assert all(np.array_equal(a, b) for a, b in zip(read_frames(out), reference[2], strict=True))
