@@ -17,11 +17,11 @@ from pathlib import Path
 from pipelines.diffusion.families import check_offered, offered_models
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
-from pipelines.project import Project
+from pipelines.project import NO_SONG, Project
 
 
 def from_stranger(project: Project, *, song: str | None) -> Project:
-    """A project as a server may use it: its song is the one uploaded there (``song``; ``"song"``
+    """A project as a server may use it: its song is the one uploaded there (``song``; ``NO_SONG``
     when none is yet), and it names no other file.
 
     Raises
@@ -34,14 +34,14 @@ def from_stranger(project: Project, *, song: str | None) -> Project:
             raise BeatwalkError(
                 f"keyframe {i + 1} has an init image: a server opens no file that a project names"
             )
-    return project.replace(audio=project.audio.model_copy(update={"path": song or "song"}))
+    return project.replace(audio=project.audio.model_copy(update={"path": song or NO_SONG}))
 
 
 def for_download(project: Project, *, song: str | None) -> Project:
     """The project as a person downloads it: its song named by its file name only (no server path),
     as the CLI reads it from beside the project file."""
     return project.replace(
-        audio=project.audio.model_copy(update={"path": Path(song).name if song else "song"})
+        audio=project.audio.model_copy(update={"path": Path(song).name if song else NO_SONG})
     )
 
 

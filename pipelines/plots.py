@@ -68,7 +68,7 @@ def plot_frame_plan(plan, analysis, *, zoom: float = 8.0) -> Figure:
     """How the walk follows the song: ``t`` and the pulse over time, keyframes and beats marked.
 
     The top panel shows the position between keyframes (``t``; shaded where
-    the picture holds a keyframe, numbered lines where a keyframe shows, cuts
+    the picture holds a keyframe, lines where a keyframe shows, numbered from 1 as the keyframe table numbers them, cuts
     dashed red) over the whole plan, the next one the pulse over the beats
     (downbeats thicker). When the plan is longer than ``1.5 * zoom`` seconds,
     a close-up of its first ``zoom`` seconds shows single beats.
@@ -103,7 +103,7 @@ def plot_frame_plan(plan, analysis, *, zoom: float = 8.0) -> Figure:
         for i in shows:
             ax.axvline(times[i], color="0.3", lw=0.8)
             if times[i] < stop:
-                ax.annotate(str(plan.key_a[i]), (times[i], 1.0), xytext=(2, -10), textcoords="offset points")
+                ax.annotate(str(plan.key_a[i] + 1), (times[i], 1.0), xytext=(2, -10), textcoords="offset points")
         for time in times[plan.cut]:
             ax.axvline(time, color="tab:red", lw=1.4, ls="--")
         ax.set_xlim(start, stop)
@@ -169,36 +169,9 @@ def plot_analysis(analysis, audio=None) -> Figure:
         wave_ax.fill_between(np.arange(len(onset)) / analysis.envelope_rate, onset, color="0.35", lw=0)
         wave_ax.set_ylim(0, 1.05)
         wave_ax.set_ylabel("onset strength")
-    palette = ["tab:blue", "tab:green", "tab:purple", "tab:olive", "tab:cyan", "tab:pink", "tab:brown"]
-    letters = sorted({section["label"] for section in analysis.sections})
-    for section in analysis.sections:
-        colour = palette[letters.index(section["label"]) % len(palette)]
-        for ax in (wave_ax, energy_ax):
-            ax.axvspan(section["start"], section["end"], color=colour, alpha=0.12, lw=0)
-        wave_ax.annotate(
-            section["label"],
-            (section["start"], 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(3, -3),
-            textcoords="offset points",
-            va="top",
-            fontsize=10,
-            fontweight="bold",
-            color=colour,
-        )
-        wave_ax.axvline(section["start"], color=colour, lw=1.5)
-    # Beats as full-height lines while they are far apart on screen, else as a rug
-    # along the bottom, so a long song's waveform stays visible.
-    rug = len(analysis.beats) > 120
-    beat_height, downbeat_height = (0.05, 0.1) if rug else (1.0, 1.0)
-    on_axes = wave_ax.get_xaxis_transform()
-    wave_ax.vlines(analysis.beats, 0, beat_height, transform=on_axes, color="tab:orange", lw=0.5, alpha=0.8)
-    wave_ax.vlines(
-        analysis.downbeats, 0, downbeat_height, transform=on_axes, color="tab:red", lw=1.6 - 0.8 * rug
-    )
-    wave_ax.plot([], [], color="tab:orange", lw=0.8, label="beats")
-    wave_ax.plot([], [], color="tab:red", lw=1.6, label="downbeats")
-    figure.legend(loc="outside upper right", fontsize=8, ncol=2, frameon=False)
+    _song_structure(wave_ax, analysis, shade=(energy_ax,))
+    # Below the panels: at the top, the legend would cover the title.
+    figure.legend(loc="outside lower center", fontsize=8, ncol=2, frameon=False)
 
     # 2. Tempo curve.
     tempo_times = np.asarray(analysis.tempo_curve["times"], dtype=np.float64)
@@ -234,6 +207,82 @@ def plot_analysis(analysis, audio=None) -> Figure:
         fontsize=10,
     )
     return figure
+
+
+def plot_keyframes(project, analysis) -> Figure:
+    """The keyframes on the song's timeline: sections, beats and downbeats, each keyframe a numbered
+    line (numbered from 1, as the keyframe table numbers them) with its prompt, its hold shaded and
+    a cut marked, over the song's onset strength.
+
+    Parameters
+    ----------
+    project : pipelines.project.Project
+    analysis : pipelines.music.analysis.Analysis
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from pipelines.plan.timeline import hold_end
+
+    duration = float(analysis.duration)
+    figure = Figure(figsize=(12, 2.8), layout="constrained")
+    ax = figure.subplots()
+    onset = analysis.envelopes["onset"]
+    ax.fill_between(np.arange(len(onset)) / analysis.envelope_rate, 0, 0.6 * onset, color="0.75", lw=0)
+    _song_structure(ax, analysis)
+    keyframes = project.keyframes
+    for number, keyframe in enumerate(keyframes, start=1):
+        end = keyframes[number].time if number < len(keyframes) else duration
+        held = min(hold_end(keyframe, analysis), end)
+        if held > keyframe.time:
+            ax.axvspan(keyframe.time, held, ymin=0.62, ymax=0.8, color="tab:blue", alpha=0.25, lw=0)
+        ax.axvline(keyframe.time, color="tab:blue", lw=1.8)
+        if number < len(keyframes) and keyframe.transition == "cut":
+            ax.annotate("cut", (end, 0.6), xycoords=("data", "axes fraction"), ha="right", fontsize=7, color="tab:red")
+        label = f"{number} · {keyframe.prompt if len(keyframe.prompt) <= 28 else keyframe.prompt[:27] + '…'}"
+        ax.annotate(label, (keyframe.time, 0.97 - 0.12 * ((number - 1) % 3)), xycoords=("data", "axes fraction"),
+                    xytext=(3, 0), textcoords="offset points", va="top", fontsize=8, color="tab:blue")  # fmt: skip
+    ax.plot([], [], color="tab:blue", lw=1.8, label="keyframe (shaded: its hold)")
+    ax.set_xlim(0, duration)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.set_xlabel("time (s)")
+    figure.legend(loc="outside lower center", fontsize=8, ncol=3, frameon=False)
+    return figure
+
+
+def _song_structure(ax, analysis, *, shade=()) -> None:
+    """Sections (shaded on ``ax`` and on the ``shade`` axes, labelled), beats and downbeats on ``ax``."""
+    palette = ["tab:blue", "tab:green", "tab:purple", "tab:olive", "tab:cyan", "tab:pink", "tab:brown"]
+    letters = sorted({section["label"] for section in analysis.sections})
+    for section in analysis.sections:
+        colour = palette[letters.index(section["label"]) % len(palette)]
+        for on in (ax, *shade):
+            on.axvspan(section["start"], section["end"], color=colour, alpha=0.12, lw=0)
+        ax.annotate(
+            section["label"],
+            (section["start"], 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, -3),
+            textcoords="offset points",
+            va="top",
+            fontsize=10,
+            fontweight="bold",
+            color=colour,
+        )
+        ax.axvline(section["start"], color=colour, lw=1.5)
+    # Beats as full-height lines while they are far apart on screen, else as a rug
+    # along the bottom, so a long song's waveform stays visible.
+    rug = len(analysis.beats) > 120
+    beat_height, downbeat_height = (0.05, 0.1) if rug else (1.0, 1.0)
+    on_axes = ax.get_xaxis_transform()
+    ax.vlines(analysis.beats, 0, beat_height, transform=on_axes, color="tab:orange", lw=0.5, alpha=0.8)
+    ax.vlines(
+        analysis.downbeats, 0, downbeat_height, transform=on_axes, color="tab:red", lw=1.6 - 0.8 * rug
+    )
+    ax.plot([], [], color="tab:orange", lw=0.8, label="beats")
+    ax.plot([], [], color="tab:red", lw=1.6, label="downbeats")
 
 
 def _waveform_columns(samples: np.ndarray, sample_rate: int, *, columns: int):

@@ -21,6 +21,8 @@ from pipelines.errors import BeatwalkError
 from pipelines.music.tempo_range import check_tempo_range
 
 PROJECT_VERSION = 1
+NO_SONG = "song"
+"""``audio.path`` of a project that names no file yet: one a server received, waiting for its upload."""
 
 Transition = Literal["walk", "linear", "beats", "cut"]
 """How the move from a keyframe into the next one is shaped.

@@ -40,6 +40,7 @@ def build(limits: Limits) -> None:
     """Add the endpoints to the Blocks being built."""
     from pipelines.admission import admit_preview, from_stranger, sign_analysis, verified_analysis
     from pipelines.plan.edits import split_prompts
+    from pipelines.project import NO_SONG
 
     model, _ = gpu.default_model()
     # Analyses go out signed and come back checked: plans are made only on the server's own.
@@ -69,7 +70,7 @@ def build(limits: Limits) -> None:
         result = verified_analysis(_json(analysis_json, "analysis"), key)
         start, end = audio_tab.segment(start, end)
         project = propose_project(
-            "song", result, split_prompts(prompts), start=start, end=end, seed=int(seed or 0),
+            NO_SONG, result, split_prompts(prompts), start=start, end=end, seed=int(seed or 0),
             negative_prompt=negative_prompt or "", every=int(every) if every else None,
             render=motion_tab.fresh_render(model, limits),
         )  # fmt: skip
@@ -122,7 +123,10 @@ def build(limits: Limits) -> None:
     @user_errors
     def stop(request: gr.Request) -> str:
         """Stop this session's running render after its current batch; ``/render`` with resume continues it."""
-        rendering.request_stop(session_dir(request))
+        folder = session_dir(request)
+        if not rendering.running(folder):
+            return "no render is running in this session"
+        rendering.request_stop(folder)
         return "stopping after the current batch: call /render with resume=True to continue"
 
     @user_errors

@@ -15,6 +15,7 @@ from space.page import Page, parse, private
 from space.views import redraw
 
 EXAMPLE_SONG = Path(__file__).resolve().parent.parent / "examples" / "beatwalk-demo.ogg"
+SUMMARY = "Upload a song (or pick the example), then **Analyse**."
 
 
 @dataclass
@@ -66,9 +67,7 @@ def build(limits: Limits) -> AudioTab:
         with gr.Row():
             half = gr.Button("Half the tempo (½×)", size="sm", elem_id="tempo-half")
             double = gr.Button("Double the tempo (2×)", size="sm", elem_id="tempo-double")
-    summary = gr.Markdown(
-        "Upload a song (or pick the example), then **Analyse**.", elem_id="analysis-summary"
-    )
+    summary = gr.Markdown(SUMMARY, elem_id="analysis-summary")
     plot = gr.Plot(label="Waveform, beats, downbeats, sections; tempo; energy", elem_id="analysis-plot")
     return AudioTab(song, start, end, slowest, fastest, half, double, analyze, summary, plot)
 
@@ -77,11 +76,23 @@ def wire(page: Page, limits: Limits) -> None:
     """Analyse, and the ½× / 2× tempo buttons (which set the range, then analyse again)."""
     audio = page.audio
     analyse, inputs, outputs = analysis_event(page, limits)
-    redraw(audio.analyze.click(analyse, inputs, outputs, **private()), page, limits)
+    redraw(analysed(audio.analyze.click(analyse, inputs, outputs, **private()), page), page, limits)
 
     for button, factor in ((audio.half, 0.5), (audio.double, 2.0)):
         ranged = button.click(_range_at(factor), page.analysis, [audio.slowest, audio.fastest], **private())
-        redraw(ranged.success(analyse, inputs, outputs, **private()), page, limits)
+        redraw(analysed(ranged.success(analyse, inputs, outputs, **private()), page), page, limits)
+
+    # Another song (or none): what was found in the last one is not shown as this one's.
+    def forget(song):
+        return {page.analysis: None, audio.summary: SUMMARY if not song else "Press **Analyse**.", audio.plot: None}
+
+    audio.song.change(forget, audio.song, {page.analysis, audio.summary, audio.plot}, **private())
+
+
+def analysed(event, page: Page):
+    """Chain the analysis's note to the Keyframes tab (outside the analysis's own outputs, so that
+    a refused song marks nothing on that tab)."""
+    return event.success(lambda note: note, page.notice, page.keys.status, **private())
 
 
 def _range_at(factor: float):
@@ -121,12 +132,12 @@ def analysis_event(page: Page, limits: Limits):
             audio.summary: describe(result),
             audio.plot: figure(result, song_audio),
             page.project: new.to_json(),
-            keys.status: note,
+            page.notice: note,
         }
 
     inputs = [audio.song, audio.start, audio.end, audio.slowest, audio.fastest, page.project,
               keys.prompts, keys.negative, keys.seed, *motion.inputs]  # fmt: skip
-    outputs = {page.analysis, audio.summary, audio.plot, page.project, keys.status}
+    outputs = {page.analysis, audio.summary, audio.plot, page.project, page.notice}
     return analyse, inputs, outputs
 
 

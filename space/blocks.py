@@ -39,7 +39,7 @@ def build_demo(limits: Limits | None = None) -> gr.Blocks:
         gr.Markdown(INTRO)
         if banner:
             gr.Markdown(banner, elem_id="banner")
-        states = gr.State(None), gr.State(None), gr.State(None)  # project, analysis, last render
+        states = gr.State(None), gr.State(None), gr.State(None), gr.State("")  # project, analysis, last render, notice
         with gr.Tabs():
             with gr.Tab("1 · Audio", elem_id="tab-audio"):
                 audio = audio_tab.build(limits)

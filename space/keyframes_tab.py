@@ -46,6 +46,7 @@ class KeyframesTab:
     import_file: gr.UploadButton
     export: gr.Button
     export_file: gr.File
+    timeline: gr.Plot
 
 
 def build() -> KeyframesTab:
@@ -70,6 +71,15 @@ def build() -> KeyframesTab:
         elem_id="keyframes-table",
     )
     status = gr.Markdown("", elem_id="keyframes-status")
+    gr.Markdown(
+        "**guidance**: how strongly the picture follows the prompt (empty: the model's own; turbo models "
+        "need none, ≤ 1 skips it). **hold**: stay on the keyframe's picture this long after its time, in "
+        "**hold unit** (beats follow the song's tempo, or seconds), then move on. **transition**: how the "
+        "picture moves into the next keyframe: *walk* (speed follows the music), *linear*, *beats* (a step "
+        "on every beat) or *cut* (a jump on the downbeat nearest the next keyframe).",
+        elem_id="keyframes-help",
+    )
+    timeline = gr.Plot(label="Keyframes on the song: sections, beats, downbeats", elem_id="keyframes-plot")
     with gr.Row():
         add_time = gr.Number(0, minimum=0, label="Add a keyframe near (s)", elem_id="add-time")
         add_snap = gr.Radio(
@@ -91,7 +101,7 @@ def build() -> KeyframesTab:
         export_file = gr.File(label="Project file", elem_id="export-file")
     return KeyframesTab(
         prompts, negative, seed, every, propose, table, status, add_time, add_snap, add_prompt, add, snap,
-        chosen, remove, preview, preview_image, import_file, export, export_file,
+        chosen, remove, preview, preview_image, import_file, export, export_file, timeline,
     )  # fmt: skip
 
 
@@ -120,14 +130,21 @@ def wire(page: Page, limits: Limits) -> None:
         )
 
     @user_errors
-    def edit_table(project_json, rows):
+    def edit_table(project_json, rows, analysis_dict):
         if not project_json:
             return {keys.status: "Analyse a song first (Audio tab)."}
         try:
             new = edits.with_rows(parse(project_json), rows)
+            if analysis_dict:
+                new.validate_against(Analysis.from_dict(analysis_dict).duration)
         except BeatwalkError as exc:  # shown beside the table while the person keeps typing
             return {keys.status: f"⚠️ Not applied: {without_paths(str(exc))}"}
-        return result(new, f"{len(new.keyframes)} keyframes.")
+        updates = result(new, f"{len(new.keyframes)} keyframes.")
+        filled = [row for row in rows if not all(edits.blank(cell) for cell in row)]
+        if [k.time for k in new.keyframes] != [float(row[0]) for row in filled]:
+            # Sorted by time (or blank rows gone): the table's row numbers are the keyframes' again.
+            updates[keys.table] = edits.keyframe_rows(new)
+        return updates
 
     @user_errors
     def add(project_json, analysis_dict, at, snap, prompt):
@@ -171,14 +188,15 @@ def wire(page: Page, limits: Limits) -> None:
         note = f"Imported {len(new.keyframes)} keyframes." + (
             "" if song else " Upload its song, then Analyse."
         )
+        return result(new, note) | {page.notice: note}  # shown again unless the song is analysed
+
+    def show_controls(project_json):
+        """The other tabs' controls show the imported project (a separate event: a refused import
+        marks nothing on those tabs)."""
+        new = parse(project_json)
         slowest, fastest = audio_tab.tempo_range_values(new)
-        values = {
-            audio.start: new.audio.start,
-            audio.end: new.audio.end,
-            audio.slowest: slowest,
-            audio.fastest: fastest,
-        }
-        return result(new, note) | values | motion_tab.control_values(motion, new)
+        segment = {audio.start: new.audio.start, audio.end: new.audio.end, audio.slowest: slowest, audio.fastest: fastest}
+        return segment | motion_tab.control_values(motion, new)
 
     analyse, analyse_inputs, analyse_outputs = audio_tab.analysis_event(page, limits)
 
@@ -209,10 +227,10 @@ def wire(page: Page, limits: Limits) -> None:
         **private(concurrency_id="preview", concurrency_limit=limits.max_concurrent_renders),
     )  # fmt: skip
     imported = keys.import_file.upload(
-        import_project,
-        [keys.import_file, audio.song, motion.controls["model"]],
-        changed | {audio.start, audio.end, audio.slowest, audio.fastest, *motion.inputs},
+        import_project, [keys.import_file, audio.song, motion.controls["model"]], changed | {page.notice},
         **private(),
     )
-    redraw(imported.success(reanalyse, analyse_inputs, analyse_outputs, **private()), page, limits)
+    controls = {audio.start, audio.end, audio.slowest, audio.fastest, *motion.inputs}
+    shown = imported.success(show_controls, page.project, controls, **private())
+    redraw(audio_tab.analysed(shown.success(reanalyse, analyse_inputs, analyse_outputs, **private()), page), page, limits)
     keys.export.click(export, [page.project, audio.song], keys.export_file, **private())

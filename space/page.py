@@ -23,6 +23,7 @@ class Page:
     project: gr.State  # Project JSON, or None before a song is analysed
     analysis: gr.State  # Analysis.to_dict(), or None
     last_render: gr.State  # {"kind", "project", "frames_done", "frames_total", "finished"}, or None
+    notice: gr.State  # a line for the Keyframes tab, written there after an event of another tab
     audio: object  # audio_tab.AudioTab
     keys: object  # keyframes_tab.KeyframesTab
     motion: object  # motion_tab.MotionTab

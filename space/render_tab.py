@@ -48,8 +48,11 @@ def build() -> RenderTab:
         )
         video = gr.Video(label="Video", interactive=False, elem_id="render-video")
     with gr.Row():
-        download_video = gr.DownloadButton("Download mp4", value=None, elem_id="download-video")
-        download_project = gr.DownloadButton("Download project JSON", value=None, elem_id="download-project")
+        # Greyed out until a render has made something to download.
+        download_video = gr.DownloadButton("Download mp4", value=None, interactive=False, elem_id="download-video")
+        download_project = gr.DownloadButton(
+            "Download project JSON", value=None, interactive=False, elem_id="download-project"
+        )
     score = gr.Markdown("", elem_id="sync-score")
     plot = gr.Plot(
         label="Does it dance? Visual change over onset strength, beats marked", elem_id="sync-plot"
@@ -68,18 +71,37 @@ def wire(page: Page, limits: Limits) -> None:
     outputs = {render.progress, render.frame, render.video, render.download_video, render.download_project,
                render.score, render.plot, page.last_render}  # fmt: skip
 
-    def render_video(kind, resume, project_json, analysis_dict, song, last, request):
-        folder = session_dir(request)
+    def prepared(kind, resume, project_json, analysis_dict, song, last):
+        """What to render, ``(kind, project, analysis)``, once it is sure to be admitted."""
+        from pipelines.admission import admit_render
+
         if resume:
             if not last or last.get("finished"):
                 raise BeatwalkError("there is no stopped render to resume")
             kind, project_json = last["kind"], last["project"]
         if not analysis_dict:
             raise BeatwalkError("analyse a song first (Audio tab)")
+        project, analysis = parse(project_json), Analysis.from_dict(analysis_dict)
+        admit_render(project, song=song, duration=analysis.duration, limits=limits)
+        return kind, project, analysis
+
+    def check(kind, resume):
+        """The render button's first event: a refusal shows on the progress line alone, not as
+        "Error" on every panel of the tab."""
+
+        @user_errors
+        def check_render(project_json, analysis_dict, song, last):
+            prepared(kind, resume, project_json, analysis_dict, song, last)
+            return f"Starting the {kind or last['kind']}…"
+
+        return check_render
+
+    def render_video(kind, resume, project_json, analysis_dict, song, last, request):
+        folder = session_dir(request)
+        kind, project, analysis = prepared(kind, resume, project_json, analysis_dict, song, last)
         steps = rendering.render_in_session(
-            parse(project_json), Analysis.from_dict(analysis_dict), song=song, folder=folder, kind=kind,
-            resume=resume, limits=limits,
-        )  # fmt: skip
+            project, analysis, song=song, folder=folder, kind=kind, resume=resume, limits=limits
+        )
         with contextlib.closing(steps):  # a closed event (page left) ends the render now
             for step in steps:
                 yield shown(step, stopping=rendering.stop_requested(folder))
@@ -90,13 +112,16 @@ def wire(page: Page, limits: Limits) -> None:
         state = {"kind": step.kind, "project": step.project.to_json(), "frames_done": step.frames_done,
                  "frames_total": step.frames_total, "finished": step.video is not None}  # fmt: skip
         updates = {page.last_render: state}
+        if step.video is not None:
+            # The downloads are sent again with the score: an update without them would clear them.
+            downloads = {render.download_video: gr.DownloadButton(value=step.video, interactive=True),
+                         render.download_project: gr.DownloadButton(value=str(step.project_file), interactive=True)}  # fmt: skip
+            updates |= downloads
         if step.score is not None:
             updates |= {render.progress: f"✅ {kind} done: {step.frames_total} frames.",
                         render.score: describe_score(step.score), render.plot: plot_score(step.score)}  # fmt: skip
         elif step.video is not None:
-            updates |= {render.progress: f"✅ {kind} done: {step.frames_total} frames. Scoring…",
-                        render.video: step.video, render.download_video: step.video,
-                        render.download_project: str(step.project_file)}  # fmt: skip
+            updates |= {render.progress: f"✅ {kind} done: {step.frames_total} frames. Scoring…", render.video: step.video}
         elif step.stopped or (stopping and step.progress is not None):
             # After Stop, the render's last reports must not overwrite the stopped message.
             updates[render.progress] = stopped_message(state)
@@ -122,17 +147,21 @@ def wire(page: Page, limits: Limits) -> None:
 
     @user_errors
     def stop(last, request: gr.Request):
-        rendering.request_stop(session_dir(request))
+        folder = session_dir(request)
+        if not rendering.running(folder):
+            return "No render is running."
+        rendering.request_stop(folder)
         return stopped_message(last) if last and not last.get("finished") else gr.skip()
 
     inputs = [page.project, page.analysis, page.audio.song, page.last_render]
-    for button, fn in (
-        (render.draft, render_draft),
-        (render.final, render_final),
-        (render.resume, resume_render),
+    for button, fn, kind, resume in (
+        (render.draft, render_draft, "draft", False),
+        (render.final, render_final, "final", False),
+        (render.resume, resume_render, None, True),
     ):
-        button.click(fn, inputs, outputs, **private(concurrency_id="render",
-                                                     concurrency_limit=limits.max_concurrent_renders))  # fmt: skip
+        checked = button.click(check(kind, resume), inputs, render.progress, **private())
+        checked.success(fn, inputs, outputs, **private(concurrency_id="render",
+                                                       concurrency_limit=limits.max_concurrent_renders))  # fmt: skip
     # Stop does not cancel the render event: cancelling let Gradio mark the progress box "Error"
     # now and then. The render sees the stop file after its current batch and ends by itself,
     # with the job on disk for Resume.

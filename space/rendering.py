@@ -137,6 +137,12 @@ def run(
         lock.release()
 
 
+def running(folder: Path) -> bool:
+    """Whether a render of this session is running (it holds the session's lock)."""
+    lock = _session_locks.get(str(folder))
+    return lock is not None and lock.locked()
+
+
 def request_stop(folder: Path) -> None:
     """Ask the running render of this session to stop at its next check (its job stays on disk)."""
     (folder / STOP_FILE).touch()

@@ -20,6 +20,15 @@ def redraw(event, page: Page, limits: Limits, *, table: bool = True):
     def show_table(project_json):
         return keyframe_rows(parse(project_json) if project_json else None)
 
+    @user_errors
+    def show_timeline(project_json, analysis_dict):
+        if not project_json or not analysis_dict:
+            return None
+        from pipelines.music.analysis import Analysis
+        from pipelines.plots import plot_keyframes
+
+        return plot_keyframes(parse(project_json), Analysis.from_dict(analysis_dict))
+
     def show_choices(project_json, chosen):
         choices = keyframe_choices(parse(project_json)) if project_json else []
         keep = chosen is not None and 0 <= int(chosen) < len(choices)
@@ -38,6 +47,7 @@ def redraw(event, page: Page, limits: Limits, *, table: bool = True):
     if table:
         event = event.success(show_table, page.project, keys.table, **private())
     event = event.success(show_choices, [page.project, keys.chosen], keys.chosen, **private())
+    event = event.success(show_timeline, [page.project, page.analysis], keys.timeline, **private())
     return event.success(
         show_plan, [page.project, page.analysis], {page.motion.plot, page.motion.summary}, **private()
     )

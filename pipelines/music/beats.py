@@ -107,8 +107,9 @@ def track_beats(
         One of ``TRACKERS``; default: the ``BEATWALK_BEAT_TRACKER`` environment variable, else
         ``"tcn"``.
     spectrum : np.ndarray [shape=(N_FFT // 2 + 1, t)], optional
-        The STFT magnitude of ``samples`` (``N_FFT`` points, hop ``HOP_LENGTH``), when the caller
-        has it already and ``sample_rate`` is ``SAMPLE_RATE``: the analysis shares its own.
+        The STFT magnitude of ``samples`` less their mean (``N_FFT`` points, hop ``HOP_LENGTH``),
+        when the caller has it already and ``sample_rate`` is ``SAMPLE_RATE``: the analysis shares
+        its own.
 
     Returns
     -------
@@ -194,6 +195,10 @@ def track_beats(
 # meter prior then chosen for downbeat F.
 N_FFT = 1024
 N_MELS = 96
+MEL_FMIN = 30.0
+# Below this a frame holds no sound at all (16-bit dither sits near -96 dBFS): quiet music above it
+# is read like loud music, relative to its own level.
+SOUND_FLOOR_DB = -90.0
 LOG_MEL_SCALE = 1000.0
 LOW_WEIGHT = 3.0
 OBSERVATION_LAMBDA = 16
@@ -239,11 +244,11 @@ def _empty_track() -> BeatTrack:
 
 def _features(y: np.ndarray, spectrum: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Frame-rate features at ``FPS``: onset envelope, low-band flux, chroma, bass chroma, level
-    (``spectrum``: ``y``'s STFT magnitude if already computed)."""
+    (``spectrum``: ``y``'s STFT magnitude if already computed, ``y`` less its mean)."""
+    y = y - y.mean()  # a DC offset is no sound
     if spectrum is None:
         spectrum = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
-    # Level in dBFS without the DC offset, which is not sound.
-    rms = librosa.feature.rms(y=y - y.mean(), frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
+    rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
     rms_db = 20 * np.log10(rms + 1e-10)
     log_mel = np.log1p(LOG_MEL_SCALE * normalised_mel(spectrum))
     # SuperFlux: compare with the maximum of neighbouring bands in the previous frame, so
@@ -251,7 +256,7 @@ def _features(y: np.ndarray, spectrum: np.ndarray | None = None) -> dict[str, np
     reference = scipy.ndimage.maximum_filter1d(log_mel, size=3, axis=0)
     flux = np.maximum(log_mel[:, 1:] - reference[:, :-1], 0.0)
     flux = np.pad(flux, ((0, 0), (1, 0)))
-    centers = librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=30.0, fmax=11000.0)[1:-1]
+    centers = librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=MEL_FMIN, fmax=11000.0)[1:-1]
     freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
     chroma_basis = librosa.filters.chroma(sr=SAMPLE_RATE, n_fft=N_FFT)
     # Chroma from a time-median-filtered spectrum below 2 kHz: drums smeared out, chords kept.
@@ -282,8 +287,11 @@ def normalised_mel(spectrum: np.ndarray) -> np.ndarray:
         Scale-free magnitudes (the 99th percentile of the frames' maxima is 1, so a click cannot
         set it alone); ``log1p(LOG_MEL_SCALE * ...)`` of it is what the trackers read.
     """
-    peak = float(np.percentile(spectrum.max(axis=0), 99)) + 1e-12
-    mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=30.0, fmax=11000.0)
+    # The frames' strongest bins at 30 Hz and up, where the mel bands start: a DC offset (bin 0)
+    # would otherwise set the scale and leave the music near zero.
+    audible = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT) >= MEL_FMIN
+    peak = float(np.percentile(spectrum[audible].max(axis=0), 99)) + 1e-12
+    mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=11000.0)
     return (mel_basis @ spectrum) / peak
 
 
@@ -305,9 +313,13 @@ def _chord_change(chroma: np.ndarray, *, width: int = 8) -> np.ndarray:
 
 
 def _active_frames(rms_db: np.ndarray) -> np.ndarray:
-    """Frames with sound: within 50 dB of the loud part and above -70 dBFS."""
+    """Frames with sound: within 50 dB of the loud part, and above ``SOUND_FLOOR_DB``.
+
+    Relative to the song's own level, so a quiet recording (mastered at -50 dBFS) keeps its quiet
+    passages: the floor only tells sound from digital silence and dither.
+    """
     loud = np.percentile(rms_db, 95)
-    active = (rms_db > loud - 50.0) & (rms_db > -70.0)
+    active = (rms_db > loud - 50.0) & (rms_db > SOUND_FLOOR_DB)
     # Bridge short gaps (rests, stops) so only real silences split the song; pad with the edge
     # values first, as closing would otherwise erode the first and last half second.
     width = int(FPS)

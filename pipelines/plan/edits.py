@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from pipelines.errors import BeatwalkError
 from pipelines.plan.keyframes import propose_keyframes, propose_project, snap_to_beat, song_ref
-from pipelines.project import Keyframe, Project, RenderSettings
+from pipelines.project import NO_SONG, Keyframe, Project, RenderSettings
 
 SNAP_TARGETS = ("beat", "downbeat", "section start", "exact time")
 """Where :func:`add_keyframe` may put a new keyframe near the time asked for."""
@@ -40,8 +40,11 @@ def project_for_song(
 ) -> tuple[Project, str]:
     """The project after (re-)analysing a song: a new one, or the old one on the new segment.
 
-    Keyframes that fall outside a shorter segment are dropped (and said so); if none is left,
-    keyframes are proposed afresh. Returns the project and a status line.
+    Another song (``song`` is not the project's) gets a new project with its settings kept;
+    the same song on another segment keeps the keyframes inside it (those past its end are
+    dropped, and said so), and if none is left, keyframes are proposed afresh. A project waiting
+    for its song (imported, its ``audio.path`` :data:`~pipelines.project.NO_SONG`) takes ``song``
+    as its own. Returns the project and a status line.
 
     Parameters
     ----------
@@ -53,6 +56,11 @@ def project_for_song(
         One per line (:func:`split_prompts`); read only when keyframes are proposed.
     """
     audio = song_ref(song, analysis, start=start, end=end)
+    if project is not None and project.audio.path not in (song, NO_SONG):
+        fresh = propose_keyframes(analysis, split_prompts(prompts), seed=seed, negative_prompt=negative_prompt)
+        return project.replace(audio=audio, keyframes=fresh), (
+            f"A new song: proposed {len(fresh)} keyframes from your prompts (the settings are kept)."
+        )
     if project is None:
         fresh = propose_project(
             song,
@@ -170,18 +178,18 @@ def with_rows(project: Project, rows: list[list]) -> Project:
     keyframes = []
     for number, row in enumerate(rows, start=1):
         cells = list(row) + [None] * (len(KEYFRAME_COLUMNS) - len(row))
-        if all(_blank(c) for c in cells):
+        if all(blank(c) for c in cells):
             continue
         time, prompt, negative, seed, guidance, hold, hold_unit, transition = cells[: len(KEYFRAME_COLUMNS)]
         data = {
             "time": _number(time, "time", number),
-            "prompt": "" if _blank(prompt) else str(prompt),
-            "negative_prompt": "" if _blank(negative) else str(negative),
-            "seed": 0 if _blank(seed) else _integer(seed, "seed", number),
-            "guidance": None if _blank(guidance) else _number(guidance, "guidance", number),
-            "hold": 0.0 if _blank(hold) else _number(hold, "hold", number),
-            "hold_unit": "beats" if _blank(hold_unit) else str(hold_unit).strip(),
-            "transition": "walk" if _blank(transition) else str(transition).strip(),
+            "prompt": "" if blank(prompt) else str(prompt),
+            "negative_prompt": "" if blank(negative) else str(negative),
+            "seed": 0 if blank(seed) else _integer(seed, "seed", number),
+            "guidance": None if blank(guidance) else _number(guidance, "guidance", number),
+            "hold": 0.0 if blank(hold) else _number(hold, "hold", number),
+            "hold_unit": "beats" if blank(hold_unit) else str(hold_unit).strip(),
+            "transition": "walk" if blank(transition) else str(transition).strip(),
         }
         try:
             keyframes.append(Keyframe.model_validate(data))
@@ -196,7 +204,8 @@ def with_rows(project: Project, rows: list[list]) -> Project:
     return project.replace(keyframes=sorted(keyframes, key=lambda k: k.time))
 
 
-def _blank(cell) -> bool:
+def blank(cell) -> bool:
+    """Whether a table cell is empty (None, NaN, or only spaces)."""
     return (
         cell is None
         or (isinstance(cell, float) and math.isnan(cell))

@@ -189,10 +189,7 @@ def plan_frames(project, analysis) -> FramePlan:
     for k, (keyframe, start, end) in enumerate(zip(keyframes, key_times, key_times[1:])):
         key_time = start
         if keyframe.hold > 0:
-            held = (
-                beats.after(start, keyframe.hold) if keyframe.hold_unit == "beats" else start + keyframe.hold
-            )
-            start = min(held, end)
+            start = min(_held_until(keyframe, start, beats), end)
         clocked = keyframe.transition == "walk" and clock(end) - clock(start) > 0
         span = clock(end) - clock(start) if clocked else end - start
         moves.append(_Move(k, key_time, start, end, keyframe.transition, span, clocked))
@@ -227,6 +224,17 @@ def plan_frames(project, analysis) -> FramePlan:
 
     pulse = _pulse(times, analysis, motion, fps=fps)
     return FramePlan(fps, duration, times, key_a, key_b, np.clip(t, 0.0, 1.0), pulse, cut)
+
+
+def hold_end(keyframe, analysis) -> float:
+    """When a keyframe's hold ends, seconds: ``hold`` beats on the song's beat grid, or ``hold``
+    seconds, after its time (its time itself without a hold)."""
+    grid = _BeatGrid(np.asarray(analysis.beats, dtype=np.float64), tempo=analysis.tempo)
+    return _held_until(keyframe, keyframe.time, grid) if keyframe.hold > 0 else keyframe.time
+
+
+def _held_until(keyframe, start: float, beats: _BeatGrid) -> float:
+    return beats.after(start, keyframe.hold) if keyframe.hold_unit == "beats" else start + keyframe.hold
 
 
 def _seconds(time: float) -> float:

@@ -167,3 +167,29 @@ def test_very_short_input(seconds):
 def test_bad_arguments_raise_beatwalk_error(samples, sample_rate, kwargs):
     with pytest.raises(BeatwalkError):
         track_beats(samples, sample_rate, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def example_song():
+    from pipelines.music.decode import load_audio
+
+    truth = json.loads((EXAMPLES / "beatwalk-demo.beats.json").read_text())
+    return load_audio(EXAMPLES / "beatwalk-demo.ogg").samples, np.asarray(truth["beats"])
+
+
+@pytest.mark.parametrize(
+    ("peak_db", "dc"),
+    [(-50.0, 0.0), (-60.0, 0.0), (-40.0, 0.3), (-6.0, -0.4)],
+    ids=["-50 dBFS", "-60 dBFS", "-40 dBFS + DC 0.3", "DC -0.4"],
+)
+def test_level_and_dc_do_not_change_the_beats(example_song, peak_db, dc, tracker):
+    """A quiet master keeps its quiet passages; a DC offset does not set the spectrum's scale."""
+    if peak_db < -50 and tracker == "dsp":
+        pytest.skip("the DSP tracker's passages under -90 dBFS (quiet parts of a -60 dBFS song) count as silence")
+    samples, truth = example_song
+    clean = track_beats(samples, SR)
+    quiet = samples / np.abs(samples).max() * 10 ** (peak_db / 20) + dc
+    moved = track_beats(quiet.astype(np.float32), SR)
+    assert mir_eval.beat.f_measure(clean.beats, moved.beats) >= 0.98
+    assert mir_eval.beat.f_measure(truth, moved.beats) >= mir_eval.beat.f_measure(truth, clean.beats) - 0.01
+    assert moved.tempo == pytest.approx(clean.tempo, abs=0.5)

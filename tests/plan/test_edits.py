@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.errors import BeatwalkError
 from pipelines.plan import edits
-from pipelines.project import Keyframe, Project, RenderSettings
+from pipelines.project import NO_SONG, Keyframe, Project, RenderSettings
 from tests.analyses import synthetic_analysis
 
 SONG = synthetic_analysis(
@@ -120,20 +120,31 @@ def test_a_new_song_gets_a_proposed_project_with_the_render_settings():
 
 def test_a_shorter_segment_keeps_the_keyframes_inside_it():
     current = project(0.0, 8.0, 20.0)
-    new, note = edits.project_for_song(current, SONG, song="other.wav", start=0.0, end=None, prompts="")
-    assert [k.time for k in new.keyframes] == [0.0, 8.0] and new.audio.path == "other.wav"
+    new, note = edits.project_for_song(current, SONG, song="song.wav", start=4.0, end=None, prompts="")
+    assert [k.time for k in new.keyframes] == [0.0, 8.0] and new.audio.start == 4.0
     assert note == "Song analysed. Dropped 1 keyframe(s) past the end of the segment."
-    same, note = edits.project_for_song(current.replace(keyframes=current.keyframes[:2]), SONG, song="s",
+    same, note = edits.project_for_song(current.replace(keyframes=current.keyframes[:2]), SONG, song="song.wav",
                                         start=0.0, end=None, prompts="")  # fmt: skip
     assert note == "Song analysed." and len(same.keyframes) == 2
 
 
+def test_another_song_gets_new_keyframes_and_keeps_the_settings():
+    current = project(0.0, 8.0).replace(render={"width": 128, "height": 128, "fps": 12, "steps": 1})
+    new, note = edits.project_for_song(current, SONG, song="other.wav", start=0.0, end=None, prompts="dunes")
+    assert note.startswith("A new song: proposed") and new.audio.path == "other.wav"
+    assert {k.prompt for k in new.keyframes} == {"dunes"} and new.render == current.render
+    # An imported project waits for its song: the first song analysed is its own.
+    waiting = current.replace(audio={"path": NO_SONG})
+    kept, note = edits.project_for_song(waiting, SONG, song="other.wav", start=0.0, end=None, prompts="dunes")
+    assert kept.keyframes == current.keyframes and note == "Song analysed."
+
+
 def test_a_segment_without_any_keyframe_gets_them_proposed():
-    new, note = edits.project_for_song(project(30.0), SONG, song="s", start=0.0, end=None, prompts="rain")
+    new, note = edits.project_for_song(project(30.0), SONG, song="song.wav", start=0.0, end=None, prompts="rain")
     assert note.startswith("No keyframe was inside the new segment: proposed")
     assert {k.prompt for k in new.keyframes} == {"rain"}
     with pytest.raises(BeatwalkError, match="write at least one prompt"):
-        edits.project_for_song(project(30.0), SONG, song="s", start=0.0, end=None, prompts="\n  \n")
+        edits.project_for_song(project(30.0), SONG, song="song.wav", start=0.0, end=None, prompts="\n  \n")
 
 
 def test_split_prompts():
