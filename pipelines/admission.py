@@ -95,13 +95,16 @@ def largest_batch(limits: Limits) -> int:
     return limits.max_batch_size or 64
 
 
-def fit_to_limits(project: Project, limits: Limits, *, model: str) -> tuple[Project, list[str]]:
+def fit_to_limits(
+    project: Project, limits: Limits, *, model: str, offered: list[str] | None = None
+) -> tuple[Project, list[str]]:
     """The project with its render settings inside what a server offers, and what was changed,
     e.g. ``"steps 25 → 8"``.
 
     A project from a duplicated Space or the CLI may ask for more steps, a larger size or another
-    model than this server allows (``model`` takes the place of one it does not offer); they are
-    brought in here, in the open, instead of being refused.
+    model than this server allows (``model`` takes the place of one not in ``offered``, by default
+    :func:`~pipelines.diffusion.families.offered_models`); they are brought in here, in the open,
+    instead of being refused.
     """
     render = project.render
     changes, notes = {}, []
@@ -111,7 +114,7 @@ def fit_to_limits(project: Project, limits: Limits, *, model: str) -> tuple[Proj
         if getattr(render, name) > top:
             notes.append(f"{name} {getattr(render, name)} → {top}")
             changes[name] = top
-    if render.model not in offered_models():
+    if render.model not in (offered_models() if offered is None else offered):
         notes.append(f"model {render.model} → {model}")
         changes["model"] = model
     if not changes:

@@ -21,13 +21,14 @@ from space.page import Page
 from space.session import end_session, sessions_root
 
 TITLE = "Beatwalk"
-INTRO = (
-    "# 🥁 Beatwalk\n"
-    "Turn a song into an audio-reactive latent-walk music video: prompts become keyframes on the song's "
-    "timeline, and the walk between them speeds up with the music and pulses on the beats. "
-    "**1** Audio → **2** Keyframes → **3** Motion → **4** Render. Every step is also an API endpoint "
-    "(see *Use via API* at the bottom)."
+INTRO = "## 🥁 Beatwalk · a music video that dances to your song"
+ABOUT = (
+    "Prompts become keyframes on the song's timeline, and the latent walk between them speeds up with the "
+    "music and pulses on the beats. **1** Audio → **2** Keyframes → **3** Motion → **4** Render. Every step "
+    "is also an API endpoint (see *Use via API* at the bottom)."
 )
+# On a phone every tab keeps a button of its own (Gradio folds those that do not fit behind "•••").
+CSS = "#page-tabs button[role=tab] { padding: 6px 8px; min-width: 0; }"
 TABS = (audio_tab, keyframes_tab, motion_tab, render_tab)
 
 
@@ -37,23 +38,28 @@ def build_demo(limits: Limits | None = None) -> gr.Blocks:
     model, banner = gpu.default_model()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 24 * 3600)) as demo:
         gr.Markdown(INTRO)
+        with gr.Accordion("How it works", open=False):
+            gr.Markdown(ABOUT)
         if banner:
             gr.Markdown(banner, elem_id="banner")
-        states = gr.State(None), gr.State(None), gr.State(None), gr.State("")  # project, analysis, last render, notice
-        with gr.Tabs():
-            with gr.Tab("1 · Audio", elem_id="tab-audio"):
+        # The project, the analysis, the last render, a note; the project kept in the browser too.
+        states = gr.State(None), gr.State(None), gr.State(None), gr.State("")
+        saved = gr.BrowserState(None, storage_key="beatwalk-project", secret=os.environ.get("BEATWALK_SECRET") or None)
+        with gr.Tabs(elem_id="page-tabs"):
+            with gr.Tab("1 Audio", elem_id="tab-audio"):
                 audio = audio_tab.build(limits)
-            with gr.Tab("2 · Keyframes", elem_id="tab-keyframes"):
+            with gr.Tab("2 Keys", elem_id="tab-keyframes"):
                 keys = keyframes_tab.build()
-            with gr.Tab("3 · Motion", elem_id="tab-motion"):
+            with gr.Tab("3 Motion", elem_id="tab-motion"):
                 motion = motion_tab.build(limits, model=model)
-            with gr.Tab("4 · Render", elem_id="tab-render"):
+            with gr.Tab("4 Render", elem_id="tab-render"):
                 render = render_tab.build()
         # The API first: it takes the endpoint names, which the page's private events would otherwise take.
         api.build(limits)
-        page = Page(*states, audio=audio, keys=keys, motion=motion, render=render)
+        page = Page(*states, saved, audio=audio, keys=keys, motion=motion, render=render)
         for tab in TABS:
             tab.wire(page, limits)
+        keyframes_tab.restore(page, demo, limits)
         demo.unload(end_session)
     demo.queue(default_concurrency_limit=2)
     return demo
@@ -62,7 +68,7 @@ def build_demo(limits: Limits | None = None) -> gr.Blocks:
 def launch_options(limits: Limits | None = None) -> dict:
     """``demo.launch`` arguments that enforce the limits (upload size)."""
     limits = Limits.from_env() if limits is None else limits
-    options = {"max_file_size": None if limits.max_upload_mb is None else f"{limits.max_upload_mb:g}mb"}
+    options = {"max_file_size": None if limits.max_upload_mb is None else f"{limits.max_upload_mb:g}mb", "css": CSS}
     if os.environ.get("BEATWALK_SESSIONS_DIR"):
         # Gradio copies outputs from the temp dir on its own; a configured root may lie elsewhere.
         options["allowed_paths"] = [str(sessions_root())]

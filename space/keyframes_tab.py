@@ -17,7 +17,7 @@ from pipelines.limits import Limits
 from pipelines.plan import edits
 from pipelines.project import Project
 from space.errors import user_errors, without_paths
-from space.page import Page, parse, private
+from space.page import Page, parse, private, unchanged
 from space.views import redraw
 
 DATATYPES = ["number", "str", "str", "number", "number", "number", "str", "str"]
@@ -176,13 +176,13 @@ def wire(page: Page, limits: Limits) -> None:
     @user_errors
     def import_project(upload, song, model):
         if upload is None:
-            return {}
+            return unchanged(page.project)
         path = Path(upload)
         if path.stat().st_size > MAX_PROJECT_BYTES:
             raise BeatwalkError(f"project file is too large (over {MAX_PROJECT_BYTES // 1000} kB)")
         imported = from_stranger(Project.from_json(path.read_bytes()), song=song)
         # Settings this Space's controls cannot hold give way to its limits and to the model chosen here.
-        new, fitted = fit_to_limits(imported, limits, model=model)
+        new, fitted = fit_to_limits(imported, limits, model=model, offered=motion_tab.model_choices(model))
         if fitted:  # a toast: the status line below is rewritten when the song is analysed again
             gr.Warning(f"Imported project brought within this Space's settings: {', '.join(fitted)}.")
         note = f"Imported {len(new.keyframes)} keyframes." + (
@@ -190,19 +190,11 @@ def wire(page: Page, limits: Limits) -> None:
         )
         return result(new, note) | {page.notice: note}  # shown again unless the song is analysed
 
-    def show_controls(project_json):
-        """The other tabs' controls show the imported project (a separate event: a refused import
-        marks nothing on those tabs)."""
-        new = parse(project_json)
-        slowest, fastest = audio_tab.tempo_range_values(new)
-        segment = {audio.start: new.audio.start, audio.end: new.audio.end, audio.slowest: slowest, audio.fastest: fastest}
-        return segment | motion_tab.control_values(motion, new)
-
     analyse, analyse_inputs, analyse_outputs = audio_tab.analysis_event(page, limits)
 
     @user_errors
     def reanalyse(song, *values):
-        return analyse(song, *values) if song else {}
+        return analyse(song, *values) if song else unchanged(page.project)
 
     @user_errors
     def export(project_json, song, request: gr.Request):
@@ -215,8 +207,9 @@ def wire(page: Page, limits: Limits) -> None:
     redraw(keys.propose.click(propose, [*analysis_inputs, keys.prompts, keys.negative, keys.seed, keys.every],
                               changed, **private()), page, limits)  # fmt: skip
     table_edit = keys.table.input(
-        edit_table, [page.project, keys.table], changed, **private(trigger_mode="always_last")
-    )
+        edit_table, [page.project, keys.table, page.analysis], changed | {keys.table},
+        **private(trigger_mode="always_last"),
+    )  # fmt: skip
     redraw(table_edit, page, limits, table=False)
     redraw(keys.add.click(add, [*analysis_inputs, keys.add_time, keys.add_snap, keys.add_prompt], changed, **private()),
            page, limits)  # fmt: skip
@@ -230,7 +223,51 @@ def wire(page: Page, limits: Limits) -> None:
         import_project, [keys.import_file, audio.song, motion.controls["model"]], changed | {page.notice},
         **private(),
     )
-    controls = {audio.start, audio.end, audio.slowest, audio.fastest, *motion.inputs}
-    shown = imported.success(show_controls, page.project, controls, **private())
+    shown = imported.success(controls_of(page), page.project, _controls(page), **private())
     redraw(audio_tab.analysed(shown.success(reanalyse, analyse_inputs, analyse_outputs, **private()), page), page, limits)
     keys.export.click(export, [page.project, audio.song], keys.export_file, **private())
+
+
+def restore(page: Page, demo: gr.Blocks, limits: Limits) -> None:
+    """A reloaded page gets back the project it had (kept in the browser), waiting for its song."""
+    from pipelines.admission import fit_to_limits
+    from space import motion_tab
+
+    keys, motion = page.keys, page.motion
+
+    def restored(saved, model):
+        if not saved:
+            return unchanged(page.project)
+        try:  # the browser's copy is treated like any upload
+            project = from_stranger(Project.from_json(saved), song=None)
+            project, _ = fit_to_limits(project, limits, model=model, offered=motion_tab.model_choices(model))
+        except BeatwalkError:
+            return unchanged(page.project)
+        note = f"Restored your project from this browser ({len(project.keyframes)} keyframes): upload its song, then Analyse."
+        return {page.project: project.to_json(), keys.status: note}
+
+    loaded = demo.load(restored, [page.saved, motion.controls["model"]], {page.project, keys.status}, **private())
+    redraw(loaded.success(controls_of(page), page.project, _controls(page), **private()), page, limits)
+
+
+def controls_of(page: Page):
+    """The handler that shows a project in the other tabs' controls (segment, tempo range, motion,
+    render): an event of its own, so a refused import or restore marks nothing on those tabs."""
+    from space import audio_tab, motion_tab
+
+    audio = page.audio
+
+    def show(project_json):
+        if not project_json:
+            return unchanged(audio.start)
+        new = parse(project_json)
+        slowest, fastest = audio_tab.tempo_range_values(new)
+        segment = {audio.start: new.audio.start, audio.end: new.audio.end, audio.slowest: slowest, audio.fastest: fastest}
+        return segment | motion_tab.control_values(page.motion, new)
+
+    return show
+
+
+def _controls(page: Page) -> set:
+    audio = page.audio
+    return {audio.start, audio.end, audio.slowest, audio.fastest, *page.motion.inputs}

@@ -15,7 +15,7 @@ from pipelines.diffusion.families import check_offered, default_render, offered_
 from pipelines.limits import Limits
 from pipelines.project import MotionSettings, Project, RenderSettings
 from space.errors import user_errors
-from space.page import Page, parse, private
+from space.page import Page, parse, private, unchanged
 from space.views import redraw
 
 MOTION_FIELDS = (
@@ -32,11 +32,15 @@ RENDER_FIELDS = ("model", "width", "height", "fps", "steps", "batch_size", "fast
 FIELDS = MOTION_FIELDS + RENDER_FIELDS
 
 
+ASPECTS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4)}
+
+
 @dataclass
 class MotionTab:
     controls: dict[str, gr.components.Component]
     summary: gr.Markdown
     plot: gr.Plot
+    aspect: gr.Radio
 
     @property
     def inputs(self) -> list[gr.components.Component]:
@@ -83,9 +87,10 @@ def build(limits: Limits, *, model: str) -> MotionTab:
             )
         with gr.Column():
             gr.Markdown("**Render**: model, size, frame rate, steps")
-            c["model"] = gr.Dropdown(offered_models(), value=model, label="Model", elem_id="model")
-            c["width"] = gr.Slider(64, side, render.width, step=64, label="Width (px)", elem_id="width")
-            c["height"] = gr.Slider(64, side, render.height, step=64, label="Height (px)", elem_id="height")
+            c["model"] = gr.Dropdown(model_choices(model), value=model, label="Model", elem_id="model")
+            aspect = gr.Radio(list(ASPECTS), value=None, label="Aspect ratio", elem_id="aspect")
+            c["width"] = gr.Slider(64, side, render.width, step=8, label="Width (px)", elem_id="width")
+            c["height"] = gr.Slider(64, side, render.height, step=8, label="Height (px)", elem_id="height")
             c["fps"] = gr.Slider(1, 60, render.fps, step=1, label="Frames per second", elem_id="fps")
             c["steps"] = gr.Slider(
                 1, most_steps(limits), render.steps, step=1, label="Denoising steps", elem_id="steps"
@@ -101,7 +106,7 @@ def build(limits: Limits, *, model: str) -> MotionTab:
     plot = gr.Plot(
         label="Frame plan: position between keyframes and beat pulses over time", elem_id="plan-plot"
     )
-    return MotionTab(c, summary, plot)
+    return MotionTab(c, summary, plot, aspect)
 
 
 def wire(page: Page, limits: Limits) -> None:
@@ -110,15 +115,47 @@ def wire(page: Page, limits: Limits) -> None:
     @user_errors
     def change_settings(project_json, *values):
         if not project_json:
-            return {}
+            return unchanged(page.project)
         return {page.project: apply_settings(parse(project_json), values).to_json()}
 
-    inputs = page.motion.inputs
+    motion = page.motion
+    inputs = motion.inputs
     changed = gr.on(
         [c.input for c in inputs], change_settings, [page.project, *inputs], {page.project},
         **private(trigger_mode="always_last"),
     )  # fmt: skip
     redraw(changed, page, limits, table=False)
+
+    def set_aspect(aspect, width, height):
+        if aspect not in ASPECTS:
+            return unchanged(motion.controls["width"])
+        width, height = aspect_size(ASPECTS[aspect], longest=max(int(width), int(height)), limits=limits)
+        return {motion.controls["width"]: width, motion.controls["height"]: height}
+
+    size = {motion.controls["width"], motion.controls["height"]}
+    sized = motion.aspect.input(set_aspect, [motion.aspect, motion.controls["width"], motion.controls["height"]], size,
+                                **private())  # fmt: skip
+    redraw(sized.success(change_settings, [page.project, *inputs], {page.project}, **private()), page, limits,
+           table=False)  # fmt: skip
+
+
+def aspect_size(ratio: tuple[int, int], *, longest: int, limits: Limits) -> tuple[int, int]:
+    """A frame of ``ratio`` (width, height) whose longer side is ``longest`` pixels, in multiples
+    of 8 (at least 64), shrunk to this Space's largest frame."""
+    across, down = ratio
+    scale = longest / max(across, down)
+    if limits.max_pixels is not None:
+        scale = min(scale, (limits.max_pixels / (across * down)) ** 0.5)
+    top = largest_side(limits)
+    return tuple(min(top, max(64, int(side * scale) // 8 * 8)) for side in (across, down))
+
+
+def model_choices(model: str) -> list[str]:
+    """The offered models whose weights can be had here (no hub offline, not cached: left out),
+    and the page's own default."""
+    from space import gpu
+
+    return [m for m in offered_models() if m == model or gpu.weights_reachable(m)]
 
 
 def fresh_render(model: str, limits: Limits) -> RenderSettings:

@@ -24,6 +24,7 @@ class Page:
     analysis: gr.State  # Analysis.to_dict(), or None
     last_render: gr.State  # {"kind", "project", "frames_done", "frames_total", "finished"}, or None
     notice: gr.State  # a line for the Keyframes tab, written there after an event of another tab
+    saved: gr.BrowserState  # the project JSON, kept in the browser across page reloads
     audio: object  # audio_tab.AudioTab
     keys: object  # keyframes_tab.KeyframesTab
     motion: object  # motion_tab.MotionTab
@@ -40,3 +41,8 @@ def parse(project_json: str | None) -> Project:
 def private(**kwargs) -> dict:
     """Options of a page event: not part of the named API."""
     return {"api_visibility": "private", **kwargs}
+
+
+def unchanged(component) -> dict:
+    """A handler's answer that changes nothing (an empty dict would be taken for one value)."""
+    return {component: gr.skip()}

@@ -187,10 +187,25 @@ def describe_progress(progress) -> str:
     return f"**{done} / {total} frames** · {_clock(progress.elapsed)} elapsed{eta}"
 
 
+def verdict(score) -> str:
+    """The sync score in plain words: how many of the picture's jumps land on beats, and when."""
+    hits = f"{score.precision:.0%} of the picture's jumps land on a beat, on {score.recall:.0%} of the beats"
+    if score.f_measure >= 0.8:
+        words = "It dances: the picture moves with the beat"
+    elif score.f_measure >= 0.5:
+        words = "It half dances: the picture often moves with the beat"
+    else:
+        words = "It barely follows the beat (a stronger pulse or more reactivity on the Motion tab helps)"
+    late = f"{abs(score.offset_ms):.0f} ms {'after' if score.offset_ms > 0 else 'before'} the sound"
+    timing = "in time with the sound" if abs(score.offset_ms) < 1000 / score.fps else f"about {late}"
+    return f"{words}. {hits}, {timing}."
+
+
 def describe_score(score) -> str:
     correlation = "–" if score.correlation is None else f"{score.correlation:.2f}"
     return (
-        f"**Sync: F-measure {score.f_measure:.2f}** (visual peaks on beats within ±1 frame; "
+        f"**{verdict(score)}**\n\n"
+        f"Sync: F-measure {score.f_measure:.2f} (visual peaks on beats within ±1 frame; "
         f"precision {score.precision:.2f}, recall {score.recall:.2f}) · correlation with onset strength "
         f"{correlation} · best audio-visual offset {score.offset_ms:+.0f} ms · DTW distance {score.dtw_distance:.3f}"
     )

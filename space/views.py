@@ -44,6 +44,7 @@ def redraw(event, page: Page, limits: Limits, *, table: bool = True):
         return {page.motion.plot: figure, page.motion.summary: line}
 
     keys = page.keys
+    event = event.success(lambda project_json: project_json, page.project, page.saved, **private())
     if table:
         event = event.success(show_table, page.project, keys.table, **private())
     event = event.success(show_choices, [page.project, keys.chosen], keys.chosen, **private())

@@ -342,3 +342,24 @@ def test_every_endpoint_applies_the_limits(client, song, analysis, tmp_path):
 def rendered_video(client, song, analysis) -> str:
     project = small(client.predict(analysis_json=analysis, prompts="a fox", api_name="/propose_keyframes"), fps=4)
     return client.predict(song=handle_file(str(song)), project_json=project, draft=True, api_name="/render")[1]
+
+
+def test_uploads_that_name_server_files_are_refused_without_a_trace(client, song, analysis, tmp_path):
+    """An HLS playlist sent as the song names a server file (a real song); a JSON sent as the video to
+    /score names one as its song. Neither is opened, and no answer shows a server path."""
+    secret = tmp_path / "secret.wav"
+    secret.write_bytes(song.read_bytes())
+    playlist = tmp_path / "song.mp3"
+    playlist.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:32\n#EXTINF:32.0,\nfile://{secret}\n#EXT-X-ENDLIST\n")
+    assert one_line_error(lambda: client.predict(song=handle_file(str(playlist)), api_name="/analyze")) == (
+        "not an audio file (or corrupt): song.mp3"
+    )
+    project = small(client.predict(analysis_json=analysis, prompts="a fox", api_name="/propose_keyframes"))
+    message = one_line_error(
+        lambda: client.predict(song=handle_file(str(playlist)), project_json=project, api_name="/render")
+    )
+    assert message == "not an audio file (or corrupt): song.mp3"
+    sidecar = tmp_path / "video.json"
+    sidecar.write_text(json.dumps(json.loads(project) | {"audio": {"path": str(secret)}}))
+    message = one_line_error(lambda: client.predict(video=handle_file(str(sidecar)), song=None, api_name="/score"))
+    assert "video.json" in message and str(tmp_path) not in message and "/tmp" not in message

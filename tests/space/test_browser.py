@@ -246,3 +246,100 @@ def test_an_imported_project_brings_its_tempo_range_and_fits_this_space(page, so
     page.locator("#tab-audio-button").click()
     page.get_by_text("Tempo range").click()
     assert page.locator("#tempo-fastest input[type=number]").input_value() == "80"
+
+
+def test_downloads_work_after_a_render_and_say_nothing_before(page, song, tmp_path):
+    analyse(page, song)
+    small_render_settings(page)
+    page.locator("#tab-render-button").click()
+    assert page.locator("#download-video").is_disabled() and page.locator("#download-project").is_disabled()
+    page.locator("#render-draft").click()
+    expect_text(page, "#sync-score", r"(It dances|It half dances|It barely follows the beat)\b")
+    expect_text(page, "#render-progress", r"Draft done: \d+ frames\.\s*$")
+    for button, suffix in (("#download-video", ".mp4"), ("#download-project", ".json")):
+        with page.expect_download(timeout=SLOW) as download:
+            page.locator(button).click()
+        saved = tmp_path / f"download{suffix}"
+        download.value.save_as(saved)
+        assert saved.stat().st_size > 0 and download.value.suggested_filename.endswith(suffix)
+    import json
+
+    from pipelines.render.video import probe_video
+
+    assert probe_video(tmp_path / "download.mp4").frames == round(SONG_SECONDS * 8)
+    assert json.loads((tmp_path / "download.json").read_text())["audio"]["path"] == "drums.wav"  # no server path
+
+
+def test_the_table_follows_the_project_and_refuses_a_time_past_the_song(page, song):
+    analyse(page, song)
+    assert page.locator("#keyframes-plot img, #keyframes-plot canvas, #keyframes-plot svg").count() > 0
+    second = page.locator("#keyframes-table [data-testid=cell-1-1]").inner_text()
+    cell = page.locator("#keyframes-table [data-testid=cell-0-0]")
+    cell.dblclick()
+    editor = page.locator("#keyframes-table textarea[aria-label='Edit cell']")
+    editor.fill("5")
+    editor.press("Enter")
+    # Sorted in the project, and in the table too: row 1 is now the keyframe that was second.
+    page.wait_for_function(
+        "(text) => document.querySelector('#keyframes-table [data-testid=cell-0-1]').innerText === text",
+        arg=second, timeout=SLOW,
+    )  # fmt: skip
+    cell = page.locator("#keyframes-table [data-testid=cell-1-0]")
+    cell.dblclick()
+    editor = page.locator("#keyframes-table textarea[aria-label='Edit cell']")
+    editor.fill("60")
+    editor.press("Enter")
+    expect_text(page, "#keyframes-status", r"Not applied: keyframe \d+ is at 60 s, outside the song segment")
+
+
+def test_a_refusal_marks_no_other_panel_and_a_new_song_clears_the_old(page, song, tmp_path):
+    analyse(page, song)
+    fake = tmp_path / "notes.mp3"
+    fake.write_text("not a song\n" * 100)
+    page.locator("#tab-audio-button").click()
+    page.locator("#song button[aria-label=Clear]").click()
+    # The old song's findings go with it.
+    expect_text(page, "#analysis-summary", r"Upload a song")
+    page.locator("#song input[type=file]").set_input_files(str(fake))
+    expect_text(page, "#analysis-summary", r"Press Analyse")
+    page.locator("#analyze").click()
+    expect_text(page, ".toast-body", r"not an audio file", timeout=60_000)
+    page.locator("#tab-keyframes-button").click()
+    assert "Error" not in page.locator("#keyframes-status").inner_text()
+    # Resume with nothing to resume, Stop with nothing running: one line, no panel marked "Error".
+    page.locator("#tab-render-button").click()
+    page.locator("#render-resume").click()
+    expect_text(page, ".toast-body", r"no stopped render to resume", timeout=60_000)
+    for panel in ("#render-frame", "#render-video", "#sync-score", "#sync-plot"):
+        assert "Error" not in page.locator(panel).inner_text()
+    page.locator("#render-stop").click()
+    expect_text(page, "#render-progress", r"No render is running\.")
+
+
+def test_a_reload_keeps_the_project_and_an_aspect_preset_sets_the_size(page, song):
+    analyse(page, song)
+    page.locator("#tab-motion-button").click()
+    set_slider(page, "width", 128)
+    expect_text(page, "#plan-summary", r"128×\d+")
+    page.locator("#aspect").get_by_text("16:9", exact=True).click()
+    expect_text(page, "#plan-summary", r"128×72")
+    page.reload()
+    page.wait_for_selector("#analyze", timeout=SLOW)
+    page.locator("#tab-keyframes-button").click()
+    expect_text(page, "#keyframes-status", r"Restored your project from this browser \(\d+ keyframes\)")
+    page.locator("#tab-motion-button").click()
+    assert page.locator("#width input[type=number]").input_value() == "128"
+    assert page.locator("#height input[type=number]").input_value() == "72"
+
+
+def test_the_first_screen_on_a_phone(browser, space):
+    """390 px wide: every tab is a button of its own, and the song and Analyse are on the first screen."""
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    phone = context.new_page()
+    phone.goto(space[1])
+    phone.wait_for_selector("#analyze", timeout=SLOW)
+    for tab in ("audio", "keyframes", "motion", "render"):
+        assert phone.locator(f"#tab-{tab}-button").is_visible(), tab
+    assert phone.locator("#analyze").bounding_box()["y"] < 844
+    assert phone.locator("#song").bounding_box()["y"] < 844
+    context.close()
