@@ -105,17 +105,30 @@ def _preview_seconds(project_json: str, index: int) -> int:
     return int(estimate_seconds(project.render, 1)) + _MARGIN_SECONDS
 
 
-@spaces.GPU(duration=_preview_seconds)
+def pipeline_for(render):
+    """The pipeline for these render settings, loaded once per process and kept.
+
+    Called outside the GPU functions first (ZeroGPU's way: a pipeline loaded and moved to
+    ``"cuda"`` in the main process is what its GPU workers use), so a visitor's GPU time is not
+    spent loading a model; inside them, the same call finds it loaded.
+    """
+    from pipelines.diffusion.models import load_pipeline
+
+    return load_pipeline(render.model, dtype=render.dtype, fast_decoder=render.fast_decoder)
+
+
 def preview_still(project_json: str, index: int):
     """The still of keyframe ``index`` (a PIL image), made on the GPU when there is one."""
-    from pipelines.diffusion.models import load_pipeline
+    pipeline_for(Project.from_json(project_json).render)
+    return _preview_on_gpu(project_json, index)
+
+
+@spaces.GPU(duration=_preview_seconds)
+def _preview_on_gpu(project_json: str, index: int):
     from pipelines.diffusion.walk import preview_keyframe
 
     project = Project.from_json(project_json)
-    pipe = load_pipeline(
-        project.render.model, dtype=project.render.dtype, fast_decoder=project.render.fast_decoder
-    )
-    return preview_keyframe(pipe, project.keyframes, project.render, index)
+    return preview_keyframe(pipeline_for(project.render), project.keyframes, project.render, index)
 
 
 def _render_window_seconds(
@@ -126,8 +139,15 @@ def _render_window_seconds(
     return int(min(estimate, window) if window else estimate) + _MARGIN_SECONDS
 
 
+def render_window(project_json: str, *args, **kwargs) -> Iterator:
+    """Render (or resume) until done, stopped, or the window is spent (see :func:`_render_on_gpu`),
+    the pipeline loaded first, outside the GPU call."""
+    pipeline_for(Project.from_json(project_json).render)
+    yield from _render_on_gpu(project_json, *args, **kwargs)
+
+
 @spaces.GPU(duration=_render_window_seconds)
-def render_window(
+def _render_on_gpu(
     project_json: str,
     analysis: dict,
     out_path: str,
@@ -157,6 +177,7 @@ def render_window(
         draft=draft,
         workdir=workdir,
         should_stop=should_stop,
+        pipe=pipeline_for(project.render),
     )
 
 
@@ -174,3 +195,23 @@ class StopCheck:
         if os.path.exists(self.stop_file):
             return True
         return self.deadline is not None and time.monotonic() > self.deadline
+
+
+def _load_at_start() -> None:
+    """On ZeroGPU, load the default model when the app starts, as the platform documents, and
+    leave out ``torch.compile`` (not available in its workers; its ahead-of-time helpers are)."""
+    import logging
+
+    from pipelines.diffusion.families import default_render
+    from pipelines.diffusion.models import COMPILE_ENV
+
+    os.environ.pop(COMPILE_ENV, None)
+    model, _ = default_model()
+    try:
+        pipeline_for(default_render(model))
+    except BeatwalkError as exc:  # the page still starts; the first preview or render says why
+        logging.getLogger("beatwalk.space").warning("default model not loaded at start: %s", exc)
+
+
+if on_zero_gpu():
+    _load_at_start()

@@ -41,6 +41,7 @@ import scipy.signal
 
 from pipelines.errors import BeatwalkError
 from pipelines.music.beat_dbn import beat_transitions, viterbi_bars, viterbi_beats
+from pipelines.music.envelopes import stft_magnitude
 
 SAMPLE_RATE = 22050
 HOP_LENGTH = 256
@@ -144,7 +145,7 @@ def track_beats(
         raise BeatwalkError(f"tempo range must satisfy 0 < min_bpm < max_bpm, got {min_bpm}..{max_bpm}")
 
     # 2. Resample and find where there is sound at all.
-    y = samples.astype(np.float32)
+    y = np.asarray(samples, dtype=np.float32)
     if sample_rate != SAMPLE_RATE:
         y = librosa.resample(y, orig_sr=sample_rate, target_sr=SAMPLE_RATE, res_type="soxr_hq")
         spectrum = None
@@ -245,11 +246,12 @@ def _empty_track() -> BeatTrack:
 def _features(y: np.ndarray, spectrum: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Frame-rate features at ``FPS``: onset envelope, low-band flux, chroma, bass chroma, level
     (``spectrum``: ``y``'s STFT magnitude if already computed, ``y`` less its mean)."""
-    y = y - y.mean()  # a DC offset is no sound
+    offset = float(y.mean())
+    if abs(offset) > 1e-6:  # a DC offset is no sound (the analysis hands over centred samples: no copy)
+        y = y - offset
     if spectrum is None:
-        spectrum = np.abs(librosa.stft(y, n_fft=N_FFT, hop_length=HOP_LENGTH))
-    rms = librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]
-    rms_db = 20 * np.log10(rms + 1e-10)
+        spectrum = stft_magnitude(y, n_fft=N_FFT, hop_length=HOP_LENGTH)
+    rms_db = 20 * np.log10(frame_rms(y) + 1e-10)
     log_mel = np.log1p(LOG_MEL_SCALE * normalised_mel(spectrum))
     # SuperFlux: compare with the maximum of neighbouring bands in the previous frame, so
     # vibrato and glissandi do not look like onsets.
@@ -260,17 +262,29 @@ def _features(y: np.ndarray, spectrum: np.ndarray | None = None) -> dict[str, np
     freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
     chroma_basis = librosa.filters.chroma(sr=SAMPLE_RATE, n_fft=N_FFT)
     # Chroma from a time-median-filtered spectrum below 2 kHz: drums smeared out, chords kept.
-    tonal = np.zeros_like(spectrum)
-    tonal[freqs < 2000.0] = scipy.ndimage.median_filter(spectrum[freqs < 2000.0], size=(1, 9))
+    tonal_bins = freqs < 2000.0
+    tonal = scipy.ndimage.median_filter(spectrum[tonal_bins], size=(1, 9))
+    bass_bins = freqs[tonal_bins] < 250.0
     return {
         "log_mel": log_mel,
         "onset": flux.sum(axis=0),
         "low": flux[centers < 150.0].sum(axis=0),
-        "chroma": chroma_basis @ tonal,
-        "bass": chroma_basis @ (tonal * (freqs < 250.0)[:, None]),
+        "chroma": chroma_basis[:, tonal_bins] @ tonal,
+        "bass": chroma_basis[:, tonal_bins][:, bass_bins] @ tonal[bass_bins],
         "rms_db": rms_db,
         "chord": _chord_change(chroma_basis @ spectrum[: chroma_basis.shape[1]]),
     }
+
+
+def frame_rms(y: np.ndarray, *, block_frames: int = 4096) -> np.ndarray:
+    """``librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]``, a block of frames
+    at a time: librosa squares every frame's samples at once, four times the song's own size."""
+    frames = librosa.util.frame(np.pad(y, N_FFT // 2), frame_length=N_FFT, hop_length=HOP_LENGTH)
+    rms = np.empty(frames.shape[1], dtype=y.dtype)
+    for start in range(0, len(rms), block_frames):
+        block = frames[:, start : start + block_frames]
+        rms[start : start + block.shape[1]] = np.sqrt(np.mean(np.abs(block) ** 2, axis=0))
+    return rms
 
 
 def normalised_mel(spectrum: np.ndarray) -> np.ndarray:
@@ -289,8 +303,8 @@ def normalised_mel(spectrum: np.ndarray) -> np.ndarray:
     """
     # The frames' strongest bins at 30 Hz and up, where the mel bands start: a DC offset (bin 0)
     # would otherwise set the scale and leave the music near zero.
-    audible = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT) >= MEL_FMIN
-    peak = float(np.percentile(spectrum[audible].max(axis=0), 99)) + 1e-12
+    first = int(np.searchsorted(librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT), MEL_FMIN))
+    peak = float(np.percentile(spectrum[first:].max(axis=0), 99)) + 1e-12
     mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=11000.0)
     return (mel_basis @ spectrum) / peak
 

@@ -25,6 +25,7 @@ SILENCE_RMS = 1e-4
 """RMS amplitude below which audio counts as silence (-80 dBFS)."""
 
 _HOP_SECONDS = 256 / 22050
+_BLOCK_FRAMES = 4096
 _N_MELS = 96
 # Median-filter lengths for HPSS: ~0.2 s across time (harmonic), ~1/6 of the mel
 # axis across frequency (percussive), as in Fitzgerald (2010) at this resolution.
@@ -42,12 +43,17 @@ class Spectrogram:
     ----------
     magnitude : np.ndarray [shape=(n_fft // 2 + 1, t)]
         STFT magnitude.
-    power : np.ndarray [shape=(n_fft // 2 + 1, t)]
-        Linear power spectrogram, ``magnitude ** 2``.
     mel_db : np.ndarray [shape=(n_mels, t)]
         Log-power mel spectrogram, dB.
     mel_power : np.ndarray [shape=(n_mels, t)]
         Linear-power mel spectrogram.
+    band_power : dict[str, np.ndarray [shape=(t,)]]
+        Mean power of the bins of the "low", "mid" and "high" bands (``BAND_EDGES``).
+    chroma_power : np.ndarray [shape=(12, t)]
+        Power through librosa's chroma filter bank (``chroma_stft`` of the power, unnormalised).
+
+    The linear power spectrogram itself is never kept: the same size as the magnitude, it would
+    double a long song's memory for what these few rows hold.
     sample_rate : int
         Hz.
     hop_length : int
@@ -57,9 +63,10 @@ class Spectrogram:
     """
 
     magnitude: np.ndarray
-    power: np.ndarray
     mel_db: np.ndarray
     mel_power: np.ndarray
+    band_power: dict[str, np.ndarray]
+    chroma_power: np.ndarray
     sample_rate: int
     hop_length: int
     n_fft: int
@@ -84,19 +91,53 @@ def spectrogram(samples: np.ndarray, sample_rate: int) -> Spectrogram:
     """
     hop_length = max(1, round(_HOP_SECONDS * sample_rate))
     n_fft = 4 * hop_length
-    magnitude = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop_length))
-    power = magnitude**2
+    magnitude = stft_magnitude(samples, n_fft=n_fft, hop_length=hop_length)
     mel_basis = librosa.filters.mel(
         sr=sample_rate, n_fft=n_fft, n_mels=_N_MELS, fmax=min(11025.0, sample_rate / 2), norm=None
     )
     # Each mel band is the weighted mean of its bins' power, so mel and linear
     # energies share one scale (and one silence floor).
     mel_basis /= np.maximum(mel_basis.sum(axis=1, keepdims=True), 1e-10)
-    mel_power = mel_basis @ power
+    # tuning=0: estimating it (piptrack) would cost more than the rest of the sectioning.
+    chroma_basis = librosa.filters.chroma(sr=sample_rate, n_fft=n_fft, tuning=0.0)
+    # The bins are in frequency order: each band is a slice of them.
+    frequencies = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    low_end, high_start = np.searchsorted(frequencies, BAND_EDGES)
+    bands = {"low": slice(0, low_end), "mid": slice(low_end, high_start), "high": slice(high_start, None)}
+    n_frames = magnitude.shape[1]
+    mel_power = np.empty((_N_MELS, n_frames), dtype=np.float32)
+    chroma_power = np.empty((len(chroma_basis), n_frames), dtype=np.float32)
+    band_power = {name: np.empty(n_frames, dtype=np.float32) for name in bands}
+    for start in range(0, n_frames, _BLOCK_FRAMES):  # the power a block at a time
+        frames = slice(start, start + _BLOCK_FRAMES)
+        power = magnitude[:, frames] ** 2
+        mel_power[:, frames] = mel_basis @ power
+        chroma_power[:, frames] = chroma_basis @ power
+        for name, bins in bands.items():
+            band_power[name][frames] = power[bins].mean(axis=0)
     # Power below silence level is clamped to it: hiss under -80 dBFS makes no
     # onsets, and entering a song from digital silence is a step, not a cliff.
     mel_db = librosa.power_to_db(mel_power, ref=1.0, amin=_silence_power(n_fft), top_db=None)
-    return Spectrogram(magnitude, power, mel_db, mel_power, sample_rate, hop_length, n_fft)
+    return Spectrogram(magnitude, mel_db, mel_power, band_power, chroma_power, sample_rate, hop_length, n_fft)
+
+
+def stft_magnitude(samples: np.ndarray, *, n_fft: int, hop_length: int, block_frames: int = 4096) -> np.ndarray:
+    """``np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop_length))``, a block of frames at
+    a time, so that the complex STFT of a long song never exists whole (it is twice the magnitude).
+
+    Returns
+    -------
+    np.ndarray [shape=(n_fft // 2 + 1, 1 + len(samples) // hop_length), float32]
+    """
+    # librosa's centred frames: the signal padded with n_fft // 2 zeros at each end.
+    padded = np.pad(samples, n_fft // 2)
+    n_frames = 1 + len(samples) // hop_length
+    magnitude = np.empty((n_fft // 2 + 1, n_frames), dtype=np.float32)
+    for start in range(0, n_frames, block_frames):
+        stop = min(start + block_frames, n_frames)
+        piece = padded[start * hop_length : (stop - 1) * hop_length + n_fft]
+        magnitude[:, start:stop] = np.abs(librosa.stft(piece, n_fft=n_fft, hop_length=hop_length, center=False))
+    return magnitude
 
 
 def onset_strength(spec: Spectrogram) -> np.ndarray:
@@ -128,19 +169,13 @@ def energy_envelopes(spec: Spectrogram, onset: np.ndarray) -> dict[str, np.ndarr
         each is divided by its 99th percentile and clipped to 1.
     """
     harmonic_mask, percussive_mask = _hpss_masks(spec.mel_power)
-    frequencies = librosa.fft_frequencies(sr=spec.sample_rate, n_fft=spec.n_fft)
-    low = frequencies < BAND_EDGES[0]
-    high = frequencies >= BAND_EDGES[1]
-    mid = ~low & ~high
     # Band powers are per-bin means, so every band shares the silence floor below.
     # Harmonic and percussive energies average amplitudes over mel bands rather
     # than powers, so a snare counts beside a kick ten times its power.
     amplitudes = {
         "percussive": np.sqrt(percussive_mask * spec.mel_power).mean(axis=0),
         "harmonic": np.sqrt(harmonic_mask * spec.mel_power).mean(axis=0),
-        "low": np.sqrt(spec.power[low].mean(axis=0)),
-        "mid": np.sqrt(spec.power[mid].mean(axis=0)),
-        "high": np.sqrt(spec.power[high].mean(axis=0)),
+        **{name: np.sqrt(power) for name, power in spec.band_power.items()},
     }
     floor = np.sqrt(_silence_power(spec.n_fft))
     envelopes = {"onset": _scale(onset, floor=1e-3)}

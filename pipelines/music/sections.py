@@ -77,10 +77,9 @@ def find_sections(
         # section; off the beat grid this would only smooth noise into fake structure.
         cells = scipy.ndimage.uniform_filter1d(cells, _SMOOTH_BEATS, axis=1, mode="nearest")
         cells /= np.linalg.norm(cells, axis=0, keepdims=True) + 1e-8
-    similarity = cells.T @ cells
 
-    # 3. Boundaries at peaks of the checkerboard novelty.
-    novelty = _checkerboard_novelty(similarity, half_width=min_cells)
+    # 3. Boundaries at peaks of the checkerboard novelty of the cells' cosine self-similarity.
+    novelty = _checkerboard_novelty(cells, half_width=min_cells)
     peaks, _ = scipy.signal.find_peaks(novelty, height=NOVELTY_THRESHOLD, distance=min_cells)
     peaks = peaks[(peaks >= min_cells) & (peaks <= len(grid) - min_cells)]
     bounds = [0, *peaks.tolist(), len(grid)]
@@ -102,8 +101,7 @@ def _cell_features(spec: Spectrogram, grid: np.ndarray) -> np.ndarray:
     np.ndarray [shape=(d, len(grid))]
     """
     mfcc = librosa.feature.mfcc(S=spec.mel_db, n_mfcc=_N_MFCC + 1)[1:]  # drop loudness (c0)
-    # tuning=0: estimating it (piptrack) would cost more than the rest of the sectioning.
-    chroma = librosa.feature.chroma_stft(S=spec.power, sr=spec.sample_rate, n_fft=spec.n_fft, tuning=0.0)
+    chroma = librosa.util.normalize(spec.chroma_power, norm=np.inf, axis=0)  # chroma_stft of the power
     features = np.vstack([mfcc, chroma])
     frames = librosa.time_to_frames(grid, sr=spec.sample_rate, hop_length=spec.hop_length)
     frames = np.maximum.accumulate(np.clip(frames, 0, features.shape[1] - 1))
@@ -113,8 +111,16 @@ def _cell_features(spec: Spectrogram, grid: np.ndarray) -> np.ndarray:
     return cells / (np.linalg.norm(cells, axis=0, keepdims=True) + 1e-8)
 
 
-def _checkerboard_novelty(similarity: np.ndarray, *, half_width: int) -> np.ndarray:
-    """Foote novelty: correlation of the similarity matrix with a Gaussian checkerboard.
+def _checkerboard_novelty(cells: np.ndarray, *, half_width: int) -> np.ndarray:
+    """Foote novelty: correlation of the cells' self-similarity with a Gaussian checkerboard.
+
+    Only the band of the similarity matrix the kernel covers is computed, one window at a time:
+    memory stays linear in the song's length (the whole matrix of a 3-hour song would take GBs).
+
+    Parameters
+    ----------
+    cells : np.ndarray [shape=(d, n)]
+        Unit-length feature vectors per grid cell; their dot products are the similarities.
 
     Returns
     -------
@@ -123,13 +129,14 @@ def _checkerboard_novelty(similarity: np.ndarray, *, half_width: int) -> np.ndar
     offsets = np.arange(-half_width, half_width) + 0.5
     taper = np.exp(-0.5 * (offsets / (0.5 * half_width)) ** 2)
     kernel = np.outer(taper, taper) * np.sign(offsets)[:, None] * np.sign(offsets)[None, :]
-    n = len(similarity)
+    n = cells.shape[1]
     novelty = np.zeros(n)
     for i in range(1, n):
         lo, hi = max(0, i - half_width), min(n, i + half_width)
         window = kernel[lo - i + half_width : hi - i + half_width, lo - i + half_width : hi - i + half_width]
+        similarity = cells[:, lo:hi].T @ cells[:, lo:hi]
         # Near the edges only part of the kernel fits: normalise by what was used.
-        novelty[i] = (similarity[lo:hi, lo:hi] * window).sum() / np.abs(window).sum()
+        novelty[i] = (similarity * window).sum() / np.abs(window).sum()
     return novelty
 
 

@@ -298,3 +298,24 @@ def test_cli_tempo_range(song_120):
     result = run("--min-bpm", "150", "--max-bpm", "100")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.startswith("error: the tempo range") and result.stderr.count("\n") == 1
+
+
+def test_section_novelty_needs_no_whole_similarity_matrix():
+    """The checkerboard novelty from windows of the similarity matrix equals it from the whole one
+    (which a 3-hour song's half-second cells would make 3.7 GB)."""
+    from pipelines.music.sections import _checkerboard_novelty
+
+    rng = np.random.default_rng(0)
+    cells = rng.standard_normal((25, 300))
+    cells /= np.linalg.norm(cells, axis=0)
+    half = 16
+    similarity = cells.T @ cells
+    offsets = np.arange(-half, half) + 0.5
+    taper = np.exp(-0.5 * (offsets / (0.5 * half)) ** 2)
+    kernel = np.outer(taper, taper) * np.sign(offsets)[:, None] * np.sign(offsets)[None, :]
+    whole = np.zeros(300)
+    for i in range(1, 300):
+        lo, hi = max(0, i - half), min(300, i + half)
+        window = kernel[lo - i + half : hi - i + half, lo - i + half : hi - i + half]
+        whole[i] = (similarity[lo:hi, lo:hi] * window).sum() / np.abs(window).sum()
+    np.testing.assert_allclose(_checkerboard_novelty(cells, half_width=half), whole, atol=1e-12)

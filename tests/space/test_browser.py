@@ -76,6 +76,14 @@ def analyse(page, song: Path) -> None:
     expect_text(page, "#keyframes-status", r"keyframes")
 
 
+def edit_cell(page, row: int, column: int, text: str) -> None:
+    """Type ``text`` into a cell of the keyframe table (rows and columns from 0) and press Enter."""
+    page.locator(f"#keyframes-table [data-testid=cell-{row}-{column}]").dblclick()
+    editor = page.locator("#keyframes-table textarea[aria-label='Edit cell']")
+    editor.fill(text)
+    editor.press("Enter")
+
+
 def set_slider(page, elem_id: str, value: float) -> None:
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
@@ -104,11 +112,7 @@ def test_upload_analyse_edit_and_render_a_draft_that_plays(page, song):
     assert page.locator("#analysis-plot img, #analysis-plot canvas, #analysis-plot svg").count() > 0
 
     # Edit the second keyframe's prompt in the table: the project follows.
-    cell = page.locator("#keyframes-table [data-testid=cell-1-1]")
-    cell.dblclick()
-    editor = page.locator("#keyframes-table textarea[aria-label='Edit cell']")
-    editor.fill("a golden desert at noon")
-    editor.press("Enter")
+    edit_cell(page, 1, 1, "a golden desert at noon")
     expect_text(page, "#keyframes-status", r"2 keyframes")
     page.locator("#keyframe-choice input").click()
     expect_text(page, "ul[role=listbox]", r"golden desert")
@@ -274,21 +278,13 @@ def test_the_table_follows_the_project_and_refuses_a_time_past_the_song(page, so
     analyse(page, song)
     assert page.locator("#keyframes-plot img, #keyframes-plot canvas, #keyframes-plot svg").count() > 0
     second = page.locator("#keyframes-table [data-testid=cell-1-1]").inner_text()
-    cell = page.locator("#keyframes-table [data-testid=cell-0-0]")
-    cell.dblclick()
-    editor = page.locator("#keyframes-table textarea[aria-label='Edit cell']")
-    editor.fill("5")
-    editor.press("Enter")
+    edit_cell(page, 0, 0, "5")
     # Sorted in the project, and in the table too: row 1 is now the keyframe that was second.
     page.wait_for_function(
         "(text) => document.querySelector('#keyframes-table [data-testid=cell-0-1]').innerText === text",
         arg=second, timeout=SLOW,
     )  # fmt: skip
-    cell = page.locator("#keyframes-table [data-testid=cell-1-0]")
-    cell.dblclick()
-    editor = page.locator("#keyframes-table textarea[aria-label='Edit cell']")
-    editor.fill("60")
-    editor.press("Enter")
+    edit_cell(page, 1, 0, "60")
     expect_text(page, "#keyframes-status", r"Not applied: keyframe \d+ is at 60 s, outside the song segment")
 
 
