@@ -1,6 +1,6 @@
 """Beatwalk: turn a song into an audio-reactive latent-walk music video.
 
-The folders are the data flow, each using only those below it::
+The folders are the data flow, in its order; each uses only those listed before it::
 
     music/      a song file → Audio (decode) → Analysis: tempo, beats, downbeats, sections, energy
     project     Project: the one serialisable description of a video (song, keyframes, settings)

@@ -192,7 +192,7 @@ class Project(_Model):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            raise BeatwalkError(f"invalid project: {_first_error(exc)}") from None
+            raise BeatwalkError(f"invalid project: {first_error(exc)}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> Project:
@@ -216,7 +216,7 @@ class Project(_Model):
         return path
 
 
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
     """One line for the first problem pydantic found, e.g. ``keyframes.2.seed: ...``."""
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])

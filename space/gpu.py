@@ -134,9 +134,35 @@ def _preview_on_gpu(project_json: str, index: int):
 def _render_window_seconds(
     project_json, analysis, out_path, workdir, *, frames_left, draft, resume, window, stop_file
 ) -> int:
-    project = Project.from_json(project_json)
-    estimate = estimate_seconds(project.render, frames_left, keyframes=len(project.keyframes))
-    return int(min(estimate, window) if window else estimate) + _MARGIN_SECONDS
+    return int(_render_budget(Project.from_json(project_json), frames_left, draft=draft, window=window)) + _MARGIN_SECONDS
+
+
+def _frame_settings(project: Project, *, draft: bool):
+    """The render settings the frames are made at (a draft's smaller size)."""
+    from pipelines.render.runner import draft_size
+
+    if not draft:
+        return project.render
+    width, height = draft_size(project.render.width, project.render.height)
+    return project.render.model_copy(update={"width": width, "height": height})
+
+
+def _render_budget(project: Project, frames_left: int, *, draft: bool, window: float | None) -> float:
+    """Seconds a render call may take: what its frames should take, at most ``window``. The grant
+    asks for this plus a margin, and the render stops itself when it is spent."""
+    estimate = estimate_seconds(_frame_settings(project, draft=draft), frames_left, keyframes=len(project.keyframes))
+    return min(estimate, window) if window else estimate
+
+
+def _window_chunk_frames(project: Project, *, draft: bool, window: float) -> int:
+    """Frames per chunk for a render in GPU windows: whole batches, at most half a window's work,
+    so that every window finishes chunks (a chunk cut off by the window's end is rendered again)."""
+    from pipelines.render.jobs import default_chunk_frames
+
+    render = _frame_settings(project, draft=draft)
+    per_frame = estimate_seconds(render, 1, keyframes=0) - estimate_seconds(render, 0, keyframes=0)
+    fitting = render.batch_size * max(1, int(window / 2 / max(per_frame * render.batch_size, 1e-9)))
+    return min(fitting, default_chunk_frames(render.fps, render.batch_size))
 
 
 def render_window(project_json: str, *args, **kwargs) -> Iterator:
@@ -162,13 +188,13 @@ def _render_on_gpu(
     """Render (or resume) until done, stopped, or ``window`` seconds are spent; yields ``RenderProgress``.
 
     Arguments are plain values (``analysis`` is ``Analysis.to_dict()``) so that ZeroGPU can send them to
-    its worker. ``frames_left`` only sizes the GPU grant.
+    its worker. ``frames_left`` sizes the GPU grant, and the render stops itself before the grant ends.
     """
     from pipelines.music.analysis import Analysis
     from pipelines.render.runner import iter_render
 
     project = Project.from_json(project_json)
-    should_stop = StopCheck(stop_file, deadline=None if window is None else time.monotonic() + window)
+    deadline = None if window is None else time.monotonic() + _render_budget(project, frames_left, draft=draft, window=window)
     yield from iter_render(
         project,
         out_path,
@@ -176,8 +202,10 @@ def _render_on_gpu(
         resume=resume,
         draft=draft,
         workdir=workdir,
-        should_stop=should_stop,
+        should_stop=StopCheck(stop_file, deadline=deadline),
         pipe=pipeline_for(project.render),
+        # A new job's chunks fit its windows; a resumed job keeps its own.
+        chunk_frames=None if window is None else _window_chunk_frames(project, draft=draft, window=window),
     )
 
 

@@ -17,7 +17,7 @@ from pipelines.limits import Limits
 from pipelines.plan import edits
 from pipelines.project import Project
 from space.errors import user_errors, without_paths
-from space.page import Page, parse, private, unchanged
+from space.page import Page, analysis_of, parse, private, unchanged
 from space.views import redraw
 
 DATATYPES = ["number", "str", "str", "number", "number", "number", "str", "str"]
@@ -108,7 +108,6 @@ def build() -> KeyframesTab:
 def wire(page: Page, limits: Limits) -> None:
     """Propose, edit, add, snap, remove, preview, import and export."""
     from pipelines.admission import admit_preview, fit_to_limits
-    from pipelines.music.analysis import Analysis
     from space import audio_tab, gpu, motion_tab
 
     keys, audio, motion = page.keys, page.audio, page.motion
@@ -122,7 +121,7 @@ def wire(page: Page, limits: Limits) -> None:
         from pipelines.plan.keyframes import propose_keyframes
 
         keyframes = propose_keyframes(
-            Analysis.from_dict(analysis_dict), edits.split_prompts(prompts), negative_prompt=negative,
+            analysis_of(analysis_dict), edits.split_prompts(prompts), negative_prompt=negative,
             seed=0 if seed in (None, "") else int(seed), every=int(every) if every else None,
         )  # fmt: skip
         return result(
@@ -136,7 +135,7 @@ def wire(page: Page, limits: Limits) -> None:
         try:
             new = edits.with_rows(parse(project_json), rows)
             if analysis_dict:
-                new.validate_against(Analysis.from_dict(analysis_dict).duration)
+                new.validate_against(analysis_of(analysis_dict).duration)
         except BeatwalkError as exc:  # shown beside the table while the person keeps typing
             return {keys.status: f"⚠️ Not applied: {without_paths(str(exc))}"}
         updates = result(new, f"{len(new.keyframes)} keyframes.")
@@ -149,14 +148,14 @@ def wire(page: Page, limits: Limits) -> None:
     @user_errors
     def add(project_json, analysis_dict, at, snap, prompt):
         new = edits.add_keyframe(
-            parse(project_json), Analysis.from_dict(analysis_dict), at=at, snap=snap, prompt=prompt
+            parse(project_json), analysis_of(analysis_dict), at=at, snap=snap, prompt=prompt
         )
         return result(new, f"Added a keyframe; {len(new.keyframes)} in all.")
 
     @user_errors
     def snap(project_json, analysis_dict):
         return result(
-            edits.snap_all(parse(project_json), Analysis.from_dict(analysis_dict)),
+            edits.snap_all(parse(project_json), analysis_of(analysis_dict)),
             "Every keyframe is on a beat.",
         )
 

@@ -38,6 +38,16 @@ def parse(project_json: str | None) -> Project:
     return Project.from_json(project_json)
 
 
+def analysis_of(analysis_dict: dict | None):
+    """The song's analysis from its state; before a song is analysed (or after another is
+    uploaded) there is none."""
+    if not analysis_dict:
+        raise BeatwalkError("analyse a song first (Audio tab)")
+    from pipelines.music.analysis import Analysis
+
+    return Analysis.from_dict(analysis_dict)
+
+
 def private(**kwargs) -> dict:
     """Options of a page event: not part of the named API."""
     return {"api_visibility": "private", **kwargs}

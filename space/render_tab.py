@@ -11,7 +11,7 @@ from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from space import rendering
 from space.errors import user_errors
-from space.page import Page, parse, private
+from space.page import Page, analysis_of, parse, private
 
 
 @dataclass
@@ -64,7 +64,6 @@ def build() -> RenderTab:
 
 def wire(page: Page, limits: Limits) -> None:
     """Draft, Final and Resume render in the session; Stop asks the running render to stop."""
-    from pipelines.music.analysis import Analysis
     from space.session import session_dir
 
     render = page.render
@@ -79,9 +78,7 @@ def wire(page: Page, limits: Limits) -> None:
             if not last or last.get("finished"):
                 raise BeatwalkError("there is no stopped render to resume")
             kind, project_json = last["kind"], last["project"]
-        if not analysis_dict:
-            raise BeatwalkError("analyse a song first (Audio tab)")
-        project, analysis = parse(project_json), Analysis.from_dict(analysis_dict)
+        project, analysis = parse(project_json), analysis_of(analysis_dict)
         admit_render(project, song=song, duration=analysis.duration, limits=limits)
         return kind, project, analysis
 

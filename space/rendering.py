@@ -101,6 +101,8 @@ def run(
     # Gradio once its current batch ends, and closing it removes its unfinished chunk file: wait
     # for that before this render writes the same file (and before two renders share the model).
     lock = _session_locks.setdefault(str(folder), threading.Lock())
+    if lock.locked() and not stop_file.exists():
+        raise BeatwalkError("a render is already running in this session: stop it first, or wait for it")
     if not lock.acquire(timeout=STOPPING_WAIT_SECONDS):
         raise BeatwalkError("the previous render of this session is still stopping: try again in a moment")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from pipelines.admission import check_costs
-from pipelines.diffusion.families import estimate_seconds
+from pipelines.diffusion.families import TINY_MODELS, estimate_seconds
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from pipelines.plan.edits import keyframe_rows
@@ -70,7 +70,7 @@ def plan_view(project, analysis, *, limits: Limits):
     line = (
         f"**{frame_plan.n_frames} frames** ({analysis.duration:.1f} s at {render.fps:g} fps, "
         f"{render.width}×{render.height}, {render.steps} step{'s' * (render.steps > 1)}, model `{render.model}`) · "
-        f"about {_duration(seconds)} on {'a GPU' if render.model != 'tiny' else 'this machine'}"
+        f"about {_duration(seconds)} on {'this machine' if render.model in TINY_MODELS else 'a GPU'}"
     )
     try:
         check_costs(project, duration=analysis.duration, limits=limits)

@@ -51,7 +51,8 @@ class ModelFamily:
         renderer's speed target with headroom, not measured on a GPU yet
         (``benchmarks/gpu_walk.py`` measures them); ``tiny``: measured on a 2-core CPU.
     load_seconds : float
-        GPU seconds a grant adds for loading the pipeline.
+        GPU seconds a grant adds for bringing the pipeline onto the GPU (it is loaded before the
+        call, but ZeroGPU moves its weights at the start of each one).
     encode_seconds : float
         GPU seconds per keyframe: its prompt's encoding and its seed noise.
     """

@@ -51,15 +51,15 @@ class Spectrogram:
         Mean power of the bins of the "low", "mid" and "high" bands (``BAND_EDGES``).
     chroma_power : np.ndarray [shape=(12, t)]
         Power through librosa's chroma filter bank (``chroma_stft`` of the power, unnormalised).
-
-    The linear power spectrogram itself is never kept: the same size as the magnitude, it would
-    double a long song's memory for what these few rows hold.
     sample_rate : int
         Hz.
     hop_length : int
         Samples between frames.
     n_fft : int
         FFT size, samples.
+
+    The linear power spectrogram itself is never kept: the same size as the magnitude, it would
+    double a long song's memory for what these few rows hold.
     """
 
     magnitude: np.ndarray

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from pipelines.errors import BeatwalkError
 from pipelines.plan.keyframes import propose_keyframes, propose_project, snap_to_beat, song_ref
-from pipelines.project import NO_SONG, Keyframe, Project, RenderSettings
+from pipelines.project import NO_SONG, Keyframe, Project, RenderSettings, first_error
 
 SNAP_TARGETS = ("beat", "downbeat", "section start", "exact time")
 """Where :func:`add_keyframe` may put a new keyframe near the time asked for."""
@@ -194,11 +194,7 @@ def with_rows(project: Project, rows: list[list]) -> Project:
         try:
             keyframes.append(Keyframe.model_validate(data))
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            raise BeatwalkError(
-                f"row {number}: {where}: {error['msg'].removeprefix('Value error, ')}"
-            ) from None
+            raise BeatwalkError(f"row {number}: {first_error(exc)}") from None
     if not keyframes:
         raise BeatwalkError("the table has no keyframe: a project needs at least one")
     return project.replace(keyframes=sorted(keyframes, key=lambda k: k.time))

@@ -14,6 +14,7 @@ rendered, so any video can be rendered again exactly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -154,7 +155,8 @@ def iter_render(
         frames = walk_frames(conditioning, plan, range(chunk.start, chunk.stop), batch_size=render.batch_size)
         stopped = False
         try:
-            with VideoWriter(
+            # closing: a stop mid-chunk ends the walk (and its inference mode) here, not at garbage collection.
+            with contextlib.closing(frames), VideoWriter(
                 job.partial_path(chunk), width=render.width, height=render.height, fps=plan.fps
             ) as video:
                 for index, frame in frames:
@@ -193,7 +195,7 @@ def iter_render(
     except (OSError, BeatwalkError) as exc:
         # What the join wrote goes (it would keep a full disk full); the finished chunks stay.
         joined.unlink(missing_ok=True)
-        reason = f"cannot write {out_path.name}: {exc.strerror}" if isinstance(exc, OSError) else str(exc)
+        reason = f"cannot write {out_path.name}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
         raise BeatwalkError(_kept(reason, job)) from None
     job.remove()
     yield RenderProgress(
@@ -239,9 +241,10 @@ def sidecar_path(video_path: str | Path) -> Path:
 
 
 def _kept(reason: str, job: RenderJob) -> str:
-    """A failed render's one line: what failed, that the finished chunks are kept, what to free."""
+    """A failed render's one line: what failed and, after a full disk, that the finished chunks are
+    kept and how much to free."""
     done = [chunk for chunk in job.chunks if chunk.done]
-    if not done:
+    if not done or not any(words in reason.lower() for words in ("no space left", "disk quota")):
         return reason
     # The rest of the video takes about what the finished chunks took, per frame; the join as much again.
     per_frame = sum(chunk.size or 0 for chunk in done) / max(1, job.frames_done)

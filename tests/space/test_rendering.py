@@ -1,0 +1,47 @@
+"""A render in GPU windows (as on ZeroGPU): each window stops itself before its grant ends, the next
+resumes the job, and the video equals one uninterrupted render."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipelines.music.song import read_song
+from pipelines.project import AudioRef, Keyframe, Project, RenderSettings
+from pipelines.render.runner import render_project
+from pipelines.render.video import read_frames
+from space import gpu, rendering
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_a_render_in_short_gpu_windows_equals_one_render(song_120, tmp_path, monkeypatch):
+    song, _, _ = song_120
+    project = Project(
+        audio=AudioRef(path=str(song)),
+        keyframes=[Keyframe(time=0.0, prompt="a red circle", seed=1), Keyframe(time=3.0, prompt="a blue sea", seed=2)],
+        render=RenderSettings(model="tiny", width=64, height=64, fps=24, steps=1, batch_size=2),
+    )
+    analysis = read_song(song).analysis
+    whole = render_project(project, tmp_path / "whole.mp4", analysis=analysis)
+
+    monkeypatch.setenv("BEATWALK_GPU_WINDOW_SECONDS", "2")
+    calls = []
+    real = gpu._render_on_gpu
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["resume"])
+        yield from real(*args, **kwargs)
+
+    monkeypatch.setattr(gpu, "_render_on_gpu", counted)
+    folder = tmp_path / "session"
+    folder.mkdir()
+    progress = list(rendering.run(project, analysis.to_dict(), folder, kind="final", resume=False, frames_total=288))
+    assert progress[-1].video_path == str(folder / "final.mp4")
+    assert len(calls) > 1 and calls[0] is False and all(calls[1:])  # several windows, each resuming the job
+    assert all(np.array_equal(a, b) for a, b in zip(read_frames(folder / "final.mp4"), read_frames(whole), strict=True))
+    # Chunks are whole batches; a window's end loses at most the chunk it cut off.
+    chunk = gpu._window_chunk_frames(project, draft=False, window=2.0)
+    assert chunk % 2 == 0 and 2 <= chunk <= 96
+    done = [p.frames_done for p in progress]
+    assert done[-1] == 288 and all(later > earlier - chunk for earlier, later in zip(done, done[1:]))
