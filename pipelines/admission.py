@@ -12,51 +12,129 @@ import hashlib
 import hmac
 import json
 import math
+import re
 from pathlib import Path
 
-from pipelines.diffusion.families import check_offered, offered_models
+from pipelines.diffusion.families import check_offered, offered_models, takes_init_images
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from pipelines.project import NO_SONG, Project
 
 
-def from_stranger(project: Project, *, song: str | None) -> Project:
+INIT_IMAGE_NAME = re.compile(r"init-[0-9a-f]{16}\.png")
+"""The names :func:`save_init_image` gives the init images it keeps."""
+
+MAX_INIT_IMAGE_BYTES = 20_000_000
+MAX_INIT_IMAGE_PIXELS = 4096 * 4096
+KEPT_INIT_IMAGE_SIDE = 2048
+
+
+def from_stranger(project: Project, *, song: str | None, images: Path | None = None) -> Project:
     """A project as a server may use it: its song is the one uploaded there (``song``; ``NO_SONG``
-    when none is yet), and it names no other file.
+    when none is yet), and it names no other file but init images the server kept itself in
+    ``images`` (:func:`save_init_image`; the visitor's own session folder).
 
     Raises
     ------
     BeatwalkError
-        A keyframe names an init image (the server would have to open a path from the project).
+        A keyframe names any other init image (the server would open a path from the project).
     """
-    for i, keyframe in enumerate(project.keyframes):
-        if keyframe.init_image is not None:
+    for number, keyframe in enumerate(project.keyframes, start=1):
+        if keyframe.init_image is not None and not _kept_here(keyframe.init_image, images):
             raise BeatwalkError(
-                f"keyframe {i + 1} has an init image: a server opens no file that a project names"
+                f"keyframe {number} has an init image: a server opens no file that a project names"
             )
     return project.replace(audio=project.audio.model_copy(update={"path": song or NO_SONG}))
 
 
-def for_download(project: Project, *, song: str | None) -> Project:
-    """The project as a person downloads it: its song named by its file name only (no server path),
-    as the CLI reads it from beside the project file."""
-    return project.replace(
-        audio=project.audio.model_copy(update={"path": Path(song).name if song else NO_SONG})
+def without_init_images(project: Project) -> tuple[Project, int]:
+    """The project with no keyframe naming an init image (an import's paths are not opened), and
+    how many were dropped."""
+    dropped = sum(k.init_image is not None for k in project.keyframes)
+    if not dropped:
+        return project, 0
+    keyframes = [k.model_copy(update={"init_image": None, "init_strength": 0.6}) for k in project.keyframes]
+    return project.replace(keyframes=keyframes), dropped
+
+
+def save_init_image(upload: str | Path, folder: Path) -> Path:
+    """Keep an uploaded picture as an init image in ``folder``: decoded and written again as an RGB
+    PNG (at most :data:`KEPT_INIT_IMAGE_SIDE` pixels a side), named by its content.
+
+    Raises a one-line ``BeatwalkError`` for a file that is too large or not a picture.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(upload)
+    try:
+        if path.stat().st_size > MAX_INIT_IMAGE_BYTES:
+            raise BeatwalkError(f"the init image is too large (over {MAX_INIT_IMAGE_BYTES // 1_000_000} MB)")
+        with Image.open(path) as image:
+            width, height = image.size  # read from the header, before any pixel is decoded
+            if width * height > MAX_INIT_IMAGE_PIXELS:
+                raise BeatwalkError(
+                    f"the init image is too large ({width}×{height}; at most {MAX_INIT_IMAGE_PIXELS // 1_000_000} megapixels)"
+                )
+            picture = image.convert("RGB")
+    except BeatwalkError:
+        raise
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
+        raise BeatwalkError("the init image cannot be read: upload a PNG, JPEG or WebP picture") from None
+    picture.thumbnail((KEPT_INIT_IMAGE_SIDE, KEPT_INIT_IMAGE_SIDE))
+    digest = hashlib.sha256(picture.tobytes() + repr(picture.size).encode()).hexdigest()[:16]
+    kept = folder / f"init-{digest}.png"
+    if not kept.exists():
+        partial = kept.with_suffix(".part")
+        picture.save(partial, format="PNG")
+        partial.replace(kept)
+    return kept
+
+
+def _kept_here(name: str, images: Path | None) -> bool:
+    """Whether ``name`` is an init image that :func:`save_init_image` kept in ``images``."""
+    if images is None:
+        return False
+    path = Path(name)
+    folder = images.resolve()
+    return (
+        INIT_IMAGE_NAME.fullmatch(path.name) is not None
+        and path.parent.resolve() == folder
+        and not path.is_symlink()
+        and path.is_file()
     )
 
 
-def admit_render(project: Project, *, song: str | None, duration: float, limits: Limits) -> Project:
+def for_download(project: Project, *, song: str | None) -> Project:
+    """The project as a person downloads it (or the browser keeps it): its song and init images
+    named by their file names only (no server path), as the CLI reads them from beside the
+    project file."""
+    keyframes = [
+        k.model_copy(update={"init_image": Path(k.init_image).name}) if k.init_image else k
+        for k in project.keyframes
+    ]
+    return project.replace(
+        audio=project.audio.model_copy(update={"path": Path(song).name if song else NO_SONG}),
+        keyframes=keyframes,
+    )
+
+
+def admit_render(
+    project: Project, *, song: str | None, duration: float, limits: Limits, images: Path | None = None
+) -> Project:
     """Check a render before any GPU time is spent on it; returns the project pointed at ``song``.
 
     Parameters
     ----------
     duration : float
         Length of the analysed song segment, seconds.
+    images : Path, optional
+        The folder of the init images this server kept for the visitor (:func:`from_stranger`).
     """
     if not song:
         raise BeatwalkError("upload a song first")
-    project = from_stranger(project, song=song)
+    project = from_stranger(project, song=song, images=images)
     check_offered(project.render.model)
+    check_init_images(project)
     project.validate_against(duration)
     check_costs(project, duration=duration, limits=limits)
     return project
@@ -65,8 +143,19 @@ def admit_render(project: Project, *, song: str | None, duration: float, limits:
 def admit_preview(project: Project, *, limits: Limits) -> None:
     """Check the model, size, steps and keyframes (what a single still costs) before a preview."""
     check_offered(project.render.model)
+    check_init_images(project)
     # No song length or frame count is at stake for one still.
     check_costs(project, duration=0.0, limits=limits)
+
+
+def check_init_images(project: Project) -> None:
+    """Refuse init images with a model whose walk cannot start from them."""
+    numbers = [n for n, k in enumerate(project.keyframes, start=1) if k.init_image]
+    if numbers and not takes_init_images(project.render.model):
+        raise BeatwalkError(
+            f"keyframe {numbers[0]} has an init image, which model {project.render.model!r} cannot start from "
+            "(SD 1.x/2.x models can): clear it or choose another model"
+        )
 
 
 def check_costs(project: Project, *, duration: float, limits: Limits) -> None:

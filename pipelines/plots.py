@@ -211,8 +211,8 @@ def plot_analysis(analysis, audio=None) -> Figure:
 
 def plot_keyframes(project, analysis) -> Figure:
     """The keyframes on the song's timeline: sections, beats and downbeats, each keyframe a numbered
-    line (numbered from 1, as the keyframe table numbers them) with its prompt, its hold shaded and
-    a cut marked, over the song's onset strength.
+    line (numbered from 1, as the keyframe table numbers them) with its prompt (and its init
+    image's strength), its hold shaded and a cut marked, over the song's onset strength.
 
     Parameters
     ----------
@@ -241,6 +241,8 @@ def plot_keyframes(project, analysis) -> Figure:
         if number < len(keyframes) and keyframe.transition == "cut":
             ax.annotate("cut", (end, 0.6), xycoords=("data", "axes fraction"), ha="right", fontsize=7, color="tab:red")
         label = f"{number} · {keyframe.prompt if len(keyframe.prompt) <= 28 else keyframe.prompt[:27] + '…'}"
+        if keyframe.init_image:
+            label += f" · picture {keyframe.init_strength:g}"
         ax.annotate(label, (keyframe.time, 0.97 - 0.12 * ((number - 1) % 3)), xycoords=("data", "axes fraction"),
                     xytext=(3, 0), textcoords="offset points", va="top", fontsize=8, color="tab:blue")  # fmt: skip
     ax.plot([], [], color="tab:blue", lw=1.8, label="keyframe (shaded: its hold)")

@@ -137,11 +137,12 @@ class Project(_Model):
     @model_validator(mode="after")
     def _keyframes_in_order(self) -> Project:
         times = [k.time for k in self.keyframes]
-        for i, (a, b) in enumerate(zip(times, times[1:]), start=1):
+        # Numbered from 1, as the page's table and the frame plan show them.
+        for n, (a, b) in enumerate(zip(times, times[1:]), start=2):
             if b == a:
-                raise ValueError(f"keyframes {i - 1} and {i} have the same time ({a:g} s)")
+                raise ValueError(f"keyframes {n - 1} and {n} have the same time ({a:g} s)")
             if b < a:
-                raise ValueError(f"keyframe times must increase: keyframe {i} ({b:g} s) comes before {i - 1} ({a:g} s)")
+                raise ValueError(f"keyframe times must increase: keyframe {n} ({b:g} s) comes before {n - 1} ({a:g} s)")
         return self
 
     def validate_against(self, duration: float) -> None:
@@ -152,10 +153,10 @@ class Project(_Model):
         duration : float > 0
             Length of the analysed segment, seconds.
         """
-        for i, k in enumerate(self.keyframes):
+        for n, k in enumerate(self.keyframes, start=1):
             if k.time >= duration:
                 raise BeatwalkError(
-                    f"keyframe {i} is at {k.time:g} s, outside the song segment (0–{duration:g} s)"
+                    f"keyframe {n} is at {k.time:g} s, outside the song segment (0–{duration:g} s)"
                 )
 
     def replace(self, **fields) -> Project:

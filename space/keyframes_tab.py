@@ -43,6 +43,10 @@ class KeyframesTab:
     remove: gr.Button
     preview: gr.Button
     preview_image: gr.Image
+    init_image: gr.Image
+    init_strength: gr.Slider
+    set_init: gr.Button
+    clear_init: gr.Button
     import_file: gr.UploadButton
     export: gr.Button
     export_file: gr.File
@@ -94,20 +98,33 @@ def build() -> KeyframesTab:
         chosen = gr.Dropdown([], label="Keyframe", elem_id="keyframe-choice")
         remove = gr.Button("Remove it", elem_id="remove-keyframe")
         preview = gr.Button("Preview its still", elem_id="preview-keyframe")
-    preview_image = gr.Image(label="Keyframe still", type="pil", elem_id="preview-image", height=320)
+    with gr.Row():
+        preview_image = gr.Image(label="Keyframe still", type="pil", elem_id="preview-image", height=320)
+        init_image = gr.Image(
+            label="Its init image (optional: the keyframe starts from this picture; SD 1.x/2.x models)",
+            type="filepath", sources=["upload", "clipboard"], height=320, elem_id="init-image",
+        )  # fmt: skip
+        with gr.Column():
+            init_strength = gr.Slider(
+                0.05, 1.0, value=0.6, step=0.05, elem_id="init-strength",
+                label="Init strength (low: close to the picture; 1: the prompt alone)",
+            )  # fmt: skip
+            set_init = gr.Button("Use this picture for the keyframe", elem_id="set-init")
+            clear_init = gr.Button("No init image", elem_id="clear-init")
     with gr.Row():
         import_file = gr.UploadButton("Import project JSON", file_types=[".json"], elem_id="import-project")
         export = gr.Button("Export project JSON", elem_id="export-project")
         export_file = gr.File(label="Project file", elem_id="export-file")
     return KeyframesTab(
         prompts, negative, seed, every, propose, table, status, add_time, add_snap, add_prompt, add, snap,
-        chosen, remove, preview, preview_image, import_file, export, export_file, timeline,
+        chosen, remove, preview, preview_image, init_image, init_strength, set_init, clear_init, import_file,
+        export, export_file, timeline,
     )  # fmt: skip
 
 
 def wire(page: Page, limits: Limits) -> None:
     """Propose, edit, add, snap, remove, preview, import and export."""
-    from pipelines.admission import admit_preview, fit_to_limits
+    from pipelines.admission import admit_preview, check_init_images, fit_to_limits, save_init_image, without_init_images
     from space import audio_tab, gpu, motion_tab
 
     keys, audio, motion = page.keys, page.audio, page.motion
@@ -172,6 +189,30 @@ def wire(page: Page, limits: Limits) -> None:
         admit_preview(current, limits=limits)
         return gpu.preview_still(current.to_json(), int(index))
 
+    def show_init(project_json, index):
+        """The chosen keyframe's init image and strength."""
+        if not project_json or index is None or not 0 <= int(index) < len(keyframes := parse(project_json).keyframes):
+            return None, 0.6
+        keyframe = keyframes[int(index)]
+        return (keyframe.init_image, keyframe.init_strength) if keyframe.init_image else (None, 0.6)
+
+    @user_errors
+    def set_init(project_json, index, picture, strength, request: gr.Request):
+        from space.session import session_dir
+
+        if picture is None:
+            raise BeatwalkError("upload a picture first (or press No init image)")
+        kept = save_init_image(picture, session_dir(request))
+        new = edits.set_init_image(parse(project_json), index, str(kept), strength)
+        check_init_images(new)
+        return result(new, f"Keyframe {int(index) + 1} starts from the picture at strength {float(strength):g}.")
+
+    @user_errors
+    def clear_init(project_json, index):
+        new = edits.set_init_image(parse(project_json), index, None)
+        shown = {keys.init_image: None, keys.init_strength: 0.6}  # the keyframe chosen stays chosen
+        return result(new, f"Keyframe {int(index) + 1} has no init image.") | shown
+
     @user_errors
     def import_project(upload, song, model):
         if upload is None:
@@ -179,9 +220,13 @@ def wire(page: Page, limits: Limits) -> None:
         path = Path(upload)
         if path.stat().st_size > MAX_PROJECT_BYTES:
             raise BeatwalkError(f"project file is too large (over {MAX_PROJECT_BYTES // 1000} kB)")
-        imported = from_stranger(Project.from_json(path.read_bytes()), song=song)
+        # Its init images are files of the machine it was made on: not opened here.
+        imported, dropped = without_init_images(Project.from_json(path.read_bytes()))
+        imported = from_stranger(imported, song=song)
         # Settings this Space's controls cannot hold give way to its limits and to the model chosen here.
         new, fitted = fit_to_limits(imported, limits, model=model, offered=motion_tab.model_choices(model))
+        if dropped:
+            fitted = [*fitted, f"the init images of {dropped} keyframe{'s' * (dropped > 1)} left out (upload them again per keyframe)"]
         if fitted:  # a toast: the status line below is rewritten when the song is analysed again
             gr.Warning(f"Imported project brought within this Space's settings: {', '.join(fitted)}.")
         note = f"Imported {len(new.keyframes)} keyframes." + (
@@ -218,6 +263,13 @@ def wire(page: Page, limits: Limits) -> None:
         preview, [page.project, keys.chosen], keys.preview_image,
         **private(concurrency_id="preview", concurrency_limit=limits.max_concurrent_renders),
     )  # fmt: skip
+    keys.chosen.change(show_init, [page.project, keys.chosen], [keys.init_image, keys.init_strength], **private())
+    set_inputs = [page.project, keys.chosen, keys.init_image, keys.init_strength]
+    redraw(keys.set_init.click(set_init, set_inputs, changed, **private()), page, limits)
+    cleared = keys.clear_init.click(
+        clear_init, [page.project, keys.chosen], changed | {keys.init_image, keys.init_strength}, **private()
+    )
+    redraw(cleared, page, limits)
     imported = keys.import_file.upload(
         import_project, [keys.import_file, audio.song, motion.controls["model"]], changed | {page.notice},
         **private(),
@@ -229,7 +281,7 @@ def wire(page: Page, limits: Limits) -> None:
 
 def restore(page: Page, demo: gr.Blocks, limits: Limits) -> None:
     """A reloaded page gets back the project it had (kept in the browser), waiting for its song."""
-    from pipelines.admission import fit_to_limits
+    from pipelines.admission import fit_to_limits, without_init_images
     from space import motion_tab
 
     keys, motion = page.keys, page.motion
@@ -238,11 +290,14 @@ def restore(page: Page, demo: gr.Blocks, limits: Limits) -> None:
         if not saved:
             return unchanged(page.project)
         try:  # the browser's copy is treated like any upload
-            project = from_stranger(Project.from_json(saved), song=None)
+            project, dropped = without_init_images(Project.from_json(saved))  # its pictures stay on the server
+            project = from_stranger(project, song=None)
             project, _ = fit_to_limits(project, limits, model=model, offered=motion_tab.model_choices(model))
         except BeatwalkError:
             return unchanged(page.project)
         note = f"Restored your project from this browser ({len(project.keyframes)} keyframes): upload its song, then Analyse."
+        if dropped:
+            note += " Its init images were not kept: set them again per keyframe."
         return {page.project: project.to_json(), keys.status: note}
 
     loaded = demo.load(restored, [page.saved, motion.controls["model"]], {page.project, keys.status}, **private())

@@ -70,7 +70,7 @@ def wire(page: Page, limits: Limits) -> None:
     outputs = {render.progress, render.frame, render.video, render.download_video, render.download_project,
                render.score, render.plot, page.last_render}  # fmt: skip
 
-    def prepared(kind, resume, project_json, analysis_dict, song, last):
+    def prepared(kind, resume, project_json, analysis_dict, song, last, folder):
         """What to render, ``(kind, project, analysis)``, once it is sure to be admitted."""
         from pipelines.admission import admit_render
 
@@ -79,7 +79,7 @@ def wire(page: Page, limits: Limits) -> None:
                 raise BeatwalkError("there is no stopped render to resume")
             kind, project_json = last["kind"], last["project"]
         project, analysis = parse(project_json), analysis_of(analysis_dict)
-        admit_render(project, song=song, duration=analysis.duration, limits=limits)
+        admit_render(project, song=song, duration=analysis.duration, limits=limits, images=folder)
         return kind, project, analysis
 
     def check(kind, resume):
@@ -87,17 +87,17 @@ def wire(page: Page, limits: Limits) -> None:
         "Error" on every panel of the tab."""
 
         @user_errors
-        def check_render(project_json, analysis_dict, song, last):
-            prepared(kind, resume, project_json, analysis_dict, song, last)
+        def check_render(project_json, analysis_dict, song, last, request: gr.Request):
+            prepared(kind, resume, project_json, analysis_dict, song, last, session_dir(request))
             return f"Starting the {kind or last['kind']}…"
 
         return check_render
 
     def render_video(kind, resume, project_json, analysis_dict, song, last, request):
         folder = session_dir(request)
-        kind, project, analysis = prepared(kind, resume, project_json, analysis_dict, song, last)
+        kind, project, analysis = prepared(kind, resume, project_json, analysis_dict, song, last, folder)
         steps = rendering.render_in_session(
-            project, analysis, song=song, folder=folder, kind=kind, resume=resume, limits=limits
+            project, analysis, song=song, folder=folder, kind=kind, resume=resume, limits=limits, images=folder
         )
         with contextlib.closing(steps):  # a closed event (page left) ends the render now
             for step in steps:

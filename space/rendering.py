@@ -51,16 +51,25 @@ class RenderStep:
 
 
 def render_in_session(
-    project: Project, analysis, *, song: str | None, folder: Path, kind: str, resume: bool, limits: Limits
+    project: Project,
+    analysis,
+    *,
+    song: str | None,
+    folder: Path,
+    kind: str,
+    resume: bool,
+    limits: Limits,
+    images: Path | None = None,
 ) -> Iterator[RenderStep]:
     """Render ``project`` on the uploaded ``song`` (analysed as ``analysis``) into ``folder/<kind>.mp4``.
 
     The project is admitted first (:func:`pipelines.admission.admit_render`): nothing is rendered
-    and no GPU time is asked for unless it is within the limits. After the video the project is
+    and no GPU time is asked for unless it is within the limits; its init images must be ones the
+    Space kept in ``images`` (the page's session folder; none through the API). After the video the project is
     saved for download (``folder/beatwalk-project.json``, its song named by file name only) and
     the video is scored against ``analysis``.
     """
-    project = admit_render(project, song=song, duration=analysis.duration, limits=limits)
+    project = admit_render(project, song=song, duration=analysis.duration, limits=limits, images=images)
     frames_total = frame_count(analysis.duration, project.render.fps)
     step = RenderStep(project, kind, 0, frames_total)
     yield step

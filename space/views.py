@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from pipelines.admission import check_costs
+from pipelines.admission import check_costs, for_download
 from pipelines.diffusion.families import TINY_MODELS, estimate_seconds
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
@@ -43,8 +43,15 @@ def redraw(event, page: Page, limits: Limits, *, table: bool = True):
         figure, line = plan_view(parse(project_json), Analysis.from_dict(analysis_dict), limits=limits)
         return {page.motion.plot: figure, page.motion.summary: line}
 
+    def kept_in_browser(project_json):
+        """The copy the browser keeps: no server path in it (the song and pictures by name)."""
+        if not project_json:
+            return project_json
+        project = parse(project_json)
+        return for_download(project, song=project.audio.path).to_json()
+
     keys = page.keys
-    event = event.success(lambda project_json: project_json, page.project, page.saved, **private())
+    event = event.success(kept_in_browser, page.project, page.saved, **private())
     if table:
         event = event.success(show_table, page.project, keys.table, **private())
     event = event.success(show_choices, [page.project, keys.chosen], keys.chosen, **private())

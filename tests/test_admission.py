@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pipelines import admission
@@ -27,6 +29,78 @@ def test_a_strangers_project_points_at_the_upload_and_opens_no_file():
         admission.from_stranger(with_image, song="song.ogg")
 
 
+def picture(path: Path, size=(40, 30), colour=(200, 30, 30), mode="RGB") -> Path:
+    from PIL import Image
+
+    Image.new(mode, size, colour).save(path)
+    return path
+
+
+def test_an_init_image_the_server_kept_is_the_only_file_a_project_may_name(tmp_path):
+    folder = tmp_path / "session"
+    folder.mkdir()
+    kept = admission.save_init_image(picture(tmp_path / "upload.jpg"), folder)
+    assert admission.INIT_IMAGE_NAME.fullmatch(kept.name) and kept.parent == folder
+    # Written again as an RGB PNG, named by its content: the same picture is kept once.
+    from PIL import Image
+
+    with Image.open(kept) as image:
+        assert (image.format, image.mode, image.size) == ("PNG", "RGB", (40, 30))
+    again = tmp_path / "again.jpg"
+    again.write_bytes((tmp_path / "upload.jpg").read_bytes())
+    assert admission.save_init_image(again, folder) == kept
+    assert sorted(p.name for p in folder.iterdir()) == [kept.name]
+
+    with_image = project()
+    with_image.keyframes[0].init_image = str(kept)
+    assert admission.from_stranger(with_image, song="s.wav", images=folder).keyframes[0].init_image == str(kept)
+    # Not through a stranger's project without the folder, nor any other file, nor a link to one.
+    elsewhere = tmp_path / "other"
+    elsewhere.mkdir()
+    link = folder / "init-ffffffffffffffff.png"
+    link.symlink_to(tmp_path / "upload.jpg")
+    copied = elsewhere / kept.name
+    copied.write_bytes(kept.read_bytes())
+    for name, images in [(str(kept), None), (str(copied), folder), (str(link), folder),
+                         (str(folder / "upload.jpg"), folder), (f"{folder}/../session/{kept.name}x", folder)]:  # fmt: skip
+        with_image.keyframes[0].init_image = name
+        with pytest.raises(BeatwalkError, match="keyframe 1 has an init image"):
+            admission.from_stranger(with_image, song="s.wav", images=images)
+
+
+def test_an_init_image_that_is_not_a_picture_or_too_large_is_one_line(tmp_path):
+    (tmp_path / "notes.png").write_text("not a picture")
+    with pytest.raises(BeatwalkError, match="^the init image cannot be read: upload a PNG"):
+        admission.save_init_image(tmp_path / "notes.png", tmp_path)
+    # 5000 × 5000 is refused from its header (a 1-bit picture: small to make, large to decode).
+    huge = picture(tmp_path / "huge.png", size=(5000, 5000), colour=1, mode="1")
+    with pytest.raises(BeatwalkError, match=r"^the init image is too large \(5000×5000; at most 16 megapixels\)$"):
+        admission.save_init_image(huge, tmp_path)
+    with pytest.raises(BeatwalkError, match="cannot be read"):
+        admission.save_init_image(tmp_path / "missing.png", tmp_path)
+    assert not list(tmp_path.glob("init-*"))
+
+
+def test_init_images_only_with_a_model_that_starts_from_them():
+    with_image = project()
+    with_image.keyframes[1].init_image = "init-0123456789abcdef.png"
+    admission.check_init_images(with_image)  # tiny: an SD 1.x-like model
+    on_xl = with_image.replace(render=with_image.render.model_dump() | {"model": "tiny-sdxl"})
+    with pytest.raises(BeatwalkError, match="keyframe 2 has an init image, which model 'tiny-sdxl' cannot start from"):
+        admission.check_init_images(on_xl)
+    admission.check_init_images(project().replace(render={"model": "tiny-lcm"}))  # none named: fine
+
+
+def test_an_import_leaves_init_images_out_and_a_download_names_them():
+    with_image = project()
+    with_image.keyframes[1].init_image = "/tmp/beatwalk-sessions/0a1b/init-0123456789abcdef.png"
+    with_image.keyframes[1].init_strength = 0.3
+    assert admission.for_download(with_image, song=None).keyframes[1].init_image == "init-0123456789abcdef.png"
+    dropped, count = admission.without_init_images(with_image)
+    assert count == 1 and all(k.init_image is None for k in dropped.keyframes)
+    assert admission.without_init_images(project()) == (project(), 0)
+
+
 def test_a_download_names_the_song_by_its_file_name_only():
     downloaded = admission.for_download(project(), song="/tmp/beatwalk-sessions/0a1b/drums.wav")
     assert downloaded.audio.path == "drums.wav" and downloaded.audio.start == 1.0
@@ -42,7 +116,7 @@ def test_a_render_within_the_limits_is_admitted():
     ("song", "duration", "render", "message"),
     [(None, 10.0, {}, "upload a song first"),
      ("s.wav", 10.0, {"model": "/root"}, "'/root' is not offered here"),
-     ("s.wav", 3.0, {}, "keyframe 1 is at 4 s, outside the song segment"),
+     ("s.wav", 3.0, {}, "keyframe 2 is at 4 s, outside the song segment"),
      ("s.wav", 90.0, {"fps": 1}, "BEATWALK_MAX_SONG_SECONDS"),
      ("s.wav", 10.0, {"width": 512, "height": 512}, "BEATWALK_MAX_PIXELS"),
      ("s.wav", 20.0, {"fps": 8}, "BEATWALK_MAX_FRAMES"),

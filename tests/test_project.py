@@ -29,11 +29,11 @@ def keyframes(*specs) -> list[dict]:
     [
         (
             project_dict(keyframes=keyframes({"time": 2.0}, {"time": 1.0})),
-            "keyframe times must increase: keyframe 1 (1 s) comes before 0 (2 s)",
+            "keyframe times must increase: keyframe 2 (1 s) comes before 1 (2 s)",
         ),
         (
             project_dict(keyframes=keyframes({"time": 0.0}, {"time": 3.0}, {"time": 3.0})),
-            "keyframes 1 and 2 have the same time (3 s)",
+            "keyframes 2 and 3 have the same time (3 s)",
         ),
         (project_dict(keyframes=[]), "keyframes: List should have at least 1 item"),
         (
@@ -107,7 +107,7 @@ def test_several_problems_are_counted():
 def test_keyframes_outside_the_song(time, duration):
     project = Project.from_dict(project_dict(keyframes=keyframes({"time": 0.0}, {"time": time})))
     with pytest.raises(
-        BeatwalkError, match=rf"keyframe 1 is at {time:g} s, outside the song segment \(0–10 s\)"
+        BeatwalkError, match=rf"keyframe 2 is at {time:g} s, outside the song segment \(0–10 s\)"
     ):
         project.validate_against(duration)
     project.validate_against(time + 0.001)

@@ -125,6 +125,12 @@ def family_of(model: str, *, sdxl: bool | None = None) -> ModelFamily:
     return FAMILIES["sdxl" if sdxl else "sd"]
 
 
+def takes_init_images(model: str) -> bool:
+    """Whether keyframes may start from an init image with ``model``: SD 1.x/2.x and their turbo
+    models (the walk's img2img start is written for their VAE and UNet), not SDXL or LCM yet."""
+    return family_of(model).name in ("sd", "sd-turbo") or model == "tiny"
+
+
 def offered_models(environ=None) -> list[str]:
     """The models a server lets people choose: ``tiny`` first, then ``BEATWALK_MODELS``
     (comma-separated hub ids; default :data:`OFFERED_MODELS`) and ``BEATWALK_DEFAULT_MODEL``."""

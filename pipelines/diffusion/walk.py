@@ -122,14 +122,15 @@ def walk_frames(
 def preview_keyframe(pipe, keyframes, render, index: int):
     """A keyframe's own image (what its frames show when the walk stands on it), as a PIL image.
 
-    ``keyframes`` and ``render`` are a project's (``render``: size and steps).
+    ``keyframes`` and ``render`` are a project's (``render``: size and steps); ``index`` counts
+    from 0 (messages number keyframes from 1, as the page and the frame plan do).
     """
     from types import SimpleNamespace
 
     from PIL import Image
 
     if not 0 <= index < len(keyframes):
-        raise BeatwalkError(f"keyframe {index} does not exist (the project has {len(keyframes)})")
+        raise BeatwalkError(f"keyframe {index + 1} does not exist (the project has {len(keyframes)})")
     # Only this keyframe is encoded: its image depends on its own prompt, seed and guidance alone.
     on_keyframe = SimpleNamespace(key_a=[0], key_b=[0], t=[0.0], pulse=[0.0])
     conditioning = KeyframeConditioning(pipe, [keyframes[index]], render)

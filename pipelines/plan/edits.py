@@ -148,6 +148,25 @@ def remove_keyframe(project: Project, index: int | None) -> Project:
     return project.replace(keyframes=[k for i, k in enumerate(project.keyframes) if i != int(index)])
 
 
+def set_init_image(project: Project, index: int | None, image: str | None, strength: float = 0.6) -> Project:
+    """The project with keyframe ``index`` (0-based) starting from ``image`` at ``strength``
+    (img2img: low stays close to the image, 1 is the prompt alone); ``image=None`` clears it."""
+    if index is None or not 0 <= int(index) < len(project.keyframes):
+        raise BeatwalkError("choose a keyframe for the init image")
+    try:
+        strength = float(strength)
+    except (TypeError, ValueError):
+        raise BeatwalkError("init strength must be a number") from None
+    if not 0 < strength <= 1:
+        raise BeatwalkError(f"init strength must be above 0 and at most 1, got {strength:g}")
+    keyframes = list(project.keyframes)
+    index = int(index)
+    keyframes[index] = keyframes[index].model_copy(
+        update={"init_image": image, "init_strength": strength if image else 0.6}
+    )
+    return project.replace(keyframes=keyframes)
+
+
 def split_prompts(text: str | None) -> list[str]:
     """Prompts from text with one per line (blank lines skipped); none at all is refused."""
     prompts = [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -172,9 +191,13 @@ def keyframe_rows(project: Project | None) -> list[list]:
 def with_rows(project: Project, rows: list[list]) -> Project:
     """The project with its keyframes read from edited table rows, sorted by time.
 
-    Blank rows are skipped and blank cells take the keyframe defaults. Raises a one-line
+    Blank rows are skipped and blank cells take the keyframe defaults. What the table does not show
+    (a keyframe's init image and strength) stays with its keyframe: the one at the row's time, else
+    the one the row showed (rows are shown in the project's order). Raises a one-line
     ``BeatwalkError`` naming the row (numbered from 1, as the table shows them).
     """
+    shown = project.keyframes
+    at_time = {k.time: k for k in shown}
     keyframes = []
     for number, row in enumerate(rows, start=1):
         cells = list(row) + [None] * (len(KEYFRAME_COLUMNS) - len(row))
@@ -191,6 +214,9 @@ def with_rows(project: Project, rows: list[list]) -> Project:
             "hold_unit": "beats" if blank(hold_unit) else str(hold_unit).strip(),
             "transition": "walk" if blank(transition) else str(transition).strip(),
         }
+        before = at_time.get(data["time"]) or (shown[number - 1] if number <= len(shown) else None)
+        if before is not None and before.init_image is not None:
+            data |= {"init_image": before.init_image, "init_strength": before.init_strength}
         try:
             keyframes.append(Keyframe.model_validate(data))
         except ValidationError as exc:

@@ -105,7 +105,7 @@ def test_preview_keyframe_equals_stock_pipeline(tiny_pipe):
     image = preview_keyframe(tiny_pipe, project.keyframes, project.render, 0)
     assert image.size == (SIZE, SIZE)
     assert max_diff(np.asarray(image), stock_frame(tiny_pipe, project, 0)) <= 1
-    with pytest.raises(BeatwalkError, match="keyframe 5"):
+    with pytest.raises(BeatwalkError, match="keyframe 6 does not exist"):
         preview_keyframe(tiny_pipe, project.keyframes, project.render, 5)
 
 

@@ -108,6 +108,37 @@ def test_an_empty_table_is_refused():
         edits.with_rows(project(0.0), [[None, ""]])
 
 
+def test_an_init_image_is_set_cleared_and_kept_through_table_edits():
+    start = project(0.0, 4.0, 8.0)
+    with_picture = edits.set_init_image(start, 1, "/kept/init-0123456789abcdef.png", 0.3)
+    second = with_picture.keyframes[1]
+    assert (second.init_image, second.init_strength) == ("/kept/init-0123456789abcdef.png", 0.3)
+    assert start.keyframes[1].init_image is None  # the old project is left as it was
+    rows = edits.keyframe_rows(with_picture)
+    # A prompt edited: the picture stays with its row.
+    rows[1][1] = "another prompt"
+    assert edits.with_rows(with_picture, rows).keyframes[1].init_image == second.init_image
+    # Its time moved past the third: it goes with its keyframe (now the last), not with the row.
+    rows[1][0] = 9.0
+    moved = edits.with_rows(with_picture, rows)
+    assert [k.init_image for k in moved.keyframes] == [None, None, second.init_image]
+    assert moved.keyframes[2].init_strength == 0.3
+    # A row deleted above it: found by its time.
+    assert edits.with_rows(with_picture, edits.keyframe_rows(with_picture)[1:]).keyframes[0].init_image
+    cleared = edits.set_init_image(with_picture, 1, None)
+    assert cleared.keyframes[1].init_image is None and cleared.keyframes[1].init_strength == 0.6
+
+
+@pytest.mark.parametrize(
+    ("index", "strength", "message"),
+    [(None, 0.5, "choose a keyframe"), (3, 0.5, "choose a keyframe"), (0, 0.0, "above 0 and at most 1"),
+     (0, 1.5, "above 0 and at most 1"), (0, "x", "must be a number")],
+)  # fmt: skip
+def test_an_init_image_refused(index, strength, message):
+    with pytest.raises(BeatwalkError, match=message):
+        edits.set_init_image(project(0.0, 4.0), index, "/kept/init-0123456789abcdef.png", strength)
+
+
 def test_a_new_song_gets_a_proposed_project_with_the_render_settings():
     render = RenderSettings(width=128, height=128, fps=12, steps=1)
     new, note = edits.project_for_song(None, SONG, song="song.wav", start=2.0, end=18.0, prompts="a\nb",

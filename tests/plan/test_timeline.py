@@ -89,7 +89,7 @@ def test_before_first_and_after_last_keyframe():
 
 
 def test_keyframe_outside_the_song_is_refused():
-    with pytest.raises(BeatwalkError, match="keyframe 1 is at 12 s, outside the song"):
+    with pytest.raises(BeatwalkError, match="keyframe 2 is at 12 s, outside the song"):
         plan_frames(project([0.0, 12.0]), synthetic_analysis(duration=10.0))
 
 

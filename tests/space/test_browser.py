@@ -339,3 +339,48 @@ def test_the_first_screen_on_a_phone(browser, space):
     assert phone.locator("#analyze").bounding_box()["y"] < 844
     assert phone.locator("#song").bounding_box()["y"] < 844
     context.close()
+
+
+def test_a_keyframe_starts_from_a_picture_kept_through_edits_and_rendered(page, song, tmp_path):
+    from PIL import Image
+
+    analyse(page, song)
+    picture = tmp_path / "sunset.png"
+    Image.new("RGB", (96, 64), (230, 120, 30)).save(picture)
+    # Keyframe 1 is chosen after the analysis: give it the picture at strength 0.3.
+    page.locator("#init-image input[type=file]").set_input_files(str(picture))
+    set_slider(page, "init-strength", 0.3)
+    page.locator("#set-init").click()
+    expect_text(page, "#keyframes-status", r"Keyframe 1 starts from the picture at strength 0\.3")
+    # Another keyframe shows none; back on the first, its picture and strength are shown again.
+    page.locator("#keyframe-choice input").click()
+    page.get_by_role("option", name=re.compile(r"^2 · ")).click()
+    page.wait_for_function("() => !document.querySelector('#init-image img')", timeout=SLOW)
+    page.locator("#keyframe-choice input").click()
+    page.get_by_role("option", name=re.compile(r"^1 · ")).click()
+    page.wait_for_selector("#init-image img", timeout=SLOW)
+    assert page.locator("#init-strength input[type=number]").input_value() == "0.3"
+    # A table edit keeps it; the render starts from it.
+    edit_cell(page, 0, 1, "an orange sky over the sea")
+    expect_text(page, "#keyframes-status", r"2 keyframes")
+    small_render_settings(page)
+    page.locator("#tab-render-button").click()
+    page.locator("#render-draft").click()
+    expect_text(page, "#render-progress", r"Draft done")
+    page.locator("#tab-keyframes-button").click()
+    page.locator("#clear-init").click()
+    expect_text(page, "#keyframes-status", r"Keyframe 1 has no init image")
+    page.wait_for_function("() => !document.querySelector('#init-image img')", timeout=SLOW)
+    # Set again, then the page reloaded: the project comes back, its picture (a file of the server's
+    # session, gone with it) left out, and said so.
+    before = page.evaluate("() => window.localStorage.getItem('beatwalk-project')")
+    page.locator("#init-image input[type=file]").set_input_files(str(picture))
+    page.locator("#set-init").click()
+    expect_text(page, "#keyframes-status", r"Keyframe 1 starts from the picture")
+    page.wait_for_function(  # the browser's copy (encrypted by Gradio) is written after the edit
+        "(before) => window.localStorage.getItem('beatwalk-project') !== before", arg=before, timeout=SLOW
+    )
+    page.reload()
+    page.wait_for_selector("#analyze", timeout=SLOW)
+    page.locator("#tab-keyframes-button").click()
+    expect_text(page, "#keyframes-status", r"Restored your project .* Its init images were not kept")
