@@ -68,7 +68,7 @@ def build(limits: Limits) -> AudioTab:
             half = gr.Button("Half the tempo (½×)", size="sm", elem_id="tempo-half")
             double = gr.Button("Double the tempo (2×)", size="sm", elem_id="tempo-double")
     summary = gr.Markdown(SUMMARY, elem_id="analysis-summary")
-    plot = gr.Plot(label="Waveform, beats, downbeats, sections; tempo; energy", elem_id="analysis-plot")
+    plot = gr.Plot(label="Waveform, beats, downbeats, sections; tempo; energy", elem_id="analysis-plot", elem_classes=["wide-plot"])
     return AudioTab(song, start, end, slowest, fastest, half, double, analyze, summary, plot)
 
 

@@ -28,7 +28,14 @@ ABOUT = (
     "is also an API endpoint (see *Use via API* at the bottom)."
 )
 # On a phone every tab keeps a button of its own (Gradio folds those that do not fit behind "•••").
-CSS = "#page-tabs button[role=tab] { padding: 6px 8px; min-width: 0; }"
+CSS = """
+#page-tabs button[role=tab] { padding: 6px 8px; min-width: 0; }
+/* On a phone the wide plots keep a readable size and scroll sideways. */
+@media (max-width: 640px) {
+  .wide-plot { overflow-x: auto; }
+  .wide-plot img { min-width: 760px; max-width: none; }
+}
+"""
 TABS = (audio_tab, keyframes_tab, motion_tab, render_tab)
 
 

@@ -83,7 +83,7 @@ def build() -> KeyframesTab:
         "on every beat) or *cut* (a jump on the downbeat nearest the next keyframe).",
         elem_id="keyframes-help",
     )
-    timeline = gr.Plot(label="Keyframes on the song: sections, beats, downbeats", elem_id="keyframes-plot")
+    timeline = gr.Plot(label="Keyframes on the song: sections, beats, downbeats", elem_id="keyframes-plot", elem_classes=["wide-plot"])
     with gr.Row():
         add_time = gr.Number(0, minimum=0, label="Add a keyframe near (s)", elem_id="add-time")
         add_snap = gr.Radio(

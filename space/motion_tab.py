@@ -104,7 +104,8 @@ def build(limits: Limits, *, model: str) -> MotionTab:
             )
     summary = gr.Markdown("", elem_id="plan-summary")
     plot = gr.Plot(
-        label="Frame plan: position between keyframes and beat pulses over time", elem_id="plan-plot"
+        label="Frame plan: position between keyframes and beat pulses over time", elem_id="plan-plot",
+        elem_classes=["wide-plot"],
     )
     return MotionTab(c, summary, plot, aspect)
 

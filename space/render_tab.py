@@ -55,7 +55,8 @@ def build() -> RenderTab:
         )
     score = gr.Markdown("", elem_id="sync-score")
     plot = gr.Plot(
-        label="Does it dance? Visual change over onset strength, beats marked", elem_id="sync-plot"
+        label="Does it dance? Visual change over onset strength, beats marked", elem_id="sync-plot",
+        elem_classes=["wide-plot"],
     )
     return RenderTab(
         draft, final, resume, stop, progress, frame, video, download_video, download_project, score, plot

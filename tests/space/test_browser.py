@@ -341,6 +341,22 @@ def test_the_first_screen_on_a_phone(browser, space):
     context.close()
 
 
+def test_plots_on_a_phone_keep_a_readable_size_and_scroll_sideways(browser, space, song):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+    phone = context.new_page()
+    phone.goto(space[1])
+    phone.wait_for_selector("#analyze", timeout=SLOW)
+    analyse(phone, song)
+    phone.locator("#tab-audio-button").click()
+    phone.wait_for_selector("#analysis-plot img", timeout=SLOW)
+    width, scrolls = phone.locator("#analysis-plot").evaluate(
+        "p => [p.querySelector('img').getBoundingClientRect().width, p.scrollWidth > p.clientWidth]"
+    )
+    assert width >= 760 and scrolls
+    assert phone.locator("#analysis-plot").bounding_box()["width"] <= 390  # the page itself does not widen
+    context.close()
+
+
 def test_a_keyframe_starts_from_a_picture_kept_through_edits_and_rendered(page, song, tmp_path):
     from PIL import Image
 
