@@ -20,7 +20,6 @@ from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from pipelines.project import NO_SONG, Project
 
-
 INIT_IMAGE_NAME = re.compile(r"init-[0-9a-f]{16}\.png")
 """The names :func:`save_init_image` gives the init images it keeps."""
 

@@ -52,9 +52,19 @@ def _parser() -> argparse.ArgumentParser:
     _tempo_arguments(analyze)
     analyze.set_defaults(command=_analyze)
 
+    ideas = commands.add_parser("ideas", help="the song described, and a prompt idea per section (JSON)")
+    ideas.add_argument("song", type=Path)
+    ideas.add_argument("--start", type=float, default=None, help="segment start, seconds")
+    ideas.add_argument("--end", type=float, default=None, help="segment end, seconds")
+    _idea_arguments(ideas)
+    _tempo_arguments(ideas)
+    ideas.set_defaults(command=_ideas)
+
     new = commands.add_parser("new", help="a first project: keyframes on the song's structure, cycling the prompts")
     new.add_argument("song", type=Path)
-    new.add_argument("--prompt", action="append", required=True, help="a keyframe prompt; repeat for more")
+    new.add_argument("--prompt", action="append", default=None, help="a keyframe prompt; repeat for more")
+    new.add_argument("--suggest", action="store_true", help="prompts suggested from the music (see ideas)")
+    _idea_arguments(new, seed=False)
     new.add_argument("--negative-prompt", default="", help="negative prompt for every keyframe")
     new.add_argument("--start", type=float, default=None, help="segment start, seconds")
     new.add_argument("--end", type=float, default=None, help="segment end, seconds")
@@ -89,6 +99,16 @@ def _parser() -> argparse.ArgumentParser:
     render.set_defaults(command=_render)
 
     return parser
+
+
+def _idea_arguments(command: argparse.ArgumentParser, *, seed: bool = True) -> None:
+    command.add_argument("--theme", default=None, help='what the video is about, e.g. "a journey through space"')
+    command.add_argument("--engine", choices=("composer", "model"), default="composer",
+                         help="composer: curated words, no weights; model: a local language model")  # fmt: skip
+    command.add_argument("--ideas-model", default=None, metavar="ID",
+                         help="the model engine's language model (hub id, folder or 'tiny')")  # fmt: skip
+    if seed:
+        command.add_argument("--seed", type=int, default=0, help="the same seed gives the same ideas")
 
 
 def _tempo_arguments(command: argparse.ArgumentParser) -> None:
@@ -128,18 +148,45 @@ def _analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ideas(args: argparse.Namespace) -> int:
+    from pipelines.ideas.suggest import suggest_prompts
+    from pipelines.music.describe import describe_song
+
+    audio, analysis = _read_song(args)
+    description = describe_song(audio, analysis)
+    suggestions = suggest_prompts(
+        description, theme=args.theme, engine=args.engine, seed=args.seed, model=args.ideas_model
+    )
+    for note in suggestions.notes:
+        print(f"note: {note}", file=sys.stderr)
+    _print_json({"description": description.to_dict(), "suggestions": suggestions.to_dict()})
+    return 0
+
+
 def _new(args: argparse.Namespace) -> int:
     from pipelines.plan.keyframes import propose_project
 
-    _, analysis = _read_song(args)
+    if not args.prompt and not args.suggest:
+        raise BeatwalkError("give --prompt (one or more) or --suggest")
+    audio, analysis = _read_song(args)
     song = args.song.resolve()
     if args.out is not None:
         # Relative to the project file, so the two can be moved together.
         song = Path(os.path.relpath(song, args.out.resolve().parent))
     project = propose_project(
-        song, analysis, args.prompt, start=args.start, end=args.end, seed=args.seed,
+        song, analysis, args.prompt or ["(suggested)"], start=args.start, end=args.end, seed=args.seed,
         negative_prompt=args.negative_prompt, every=args.every,
     )  # fmt: skip
+    if args.suggest:
+        from pipelines.ideas.suggest import with_ideas
+        from pipelines.music.describe import describe_song
+
+        project, suggestions = with_ideas(
+            project, describe_song(audio, analysis), theme=args.theme, engine=args.engine, seed=args.seed,
+            model=args.ideas_model,
+        )  # fmt: skip
+        for note in suggestions.notes:
+            print(f"note: {note}", file=sys.stderr)
     if args.out is None:
         sys.stdout.write(project.to_json() + "\n")
         return 0

@@ -134,7 +134,7 @@ def plot_frame_plan(plan, analysis, *, zoom: float = 8.0) -> Figure:
     return figure
 
 
-def plot_analysis(analysis, audio=None) -> Figure:
+def plot_analysis(analysis, audio=None, description=None) -> Figure:
     """The song as Beatwalk reads it: waveform, sections, beats, tempo and energy.
 
     The top panel shows the waveform (or the onset strength when no audio is
@@ -147,6 +147,8 @@ def plot_analysis(analysis, audio=None) -> Figure:
     analysis : pipelines.music.analysis.Analysis
     audio : pipelines.music.decode.Audio or None
         The analysed audio, for the waveform.
+    description : pipelines.music.describe.SongDescription or None
+        Its words (tempo, key, level, arc, brightness, tags) under each section's letter.
 
     Returns
     -------
@@ -170,6 +172,11 @@ def plot_analysis(analysis, audio=None) -> Figure:
         wave_ax.set_ylim(0, 1.05)
         wave_ax.set_ylabel("onset strength")
     _song_structure(wave_ax, analysis, shade=(energy_ax,))
+    for passage in description.sections if description is not None else ():
+        words = [w for w in passage.words() if w not in ("straight", "moderate", "steady")]
+        wave_ax.annotate("\n".join([" · ".join(words[:3]), " · ".join(words[3:7])]), (passage.start, 1.0),
+                         xycoords=("data", "axes fraction"), xytext=(3, -18), textcoords="offset points",
+                         va="top", fontsize=6.5, color="0.15")  # fmt: skip
     # Below the panels: at the top, the legend would cover the title.
     figure.legend(loc="outside lower center", fontsize=8, ncol=2, frameon=False)
 

@@ -72,6 +72,14 @@ class AudioRef(_Model):
         )
 
 
+class PromptSource(_Model):
+    """What wrote a keyframe's prompt when a person did not (prompt ideas from the music)."""
+
+    engine: str = Field(min_length=1, max_length=200, description="'composer' or 'model:<hub id>'.")
+    seed: int = Field(0, ge=0, lt=2**32)
+    theme: str = Field("", max_length=300)
+
+
 class Keyframe(_Model):
     """A prompt pinned to a time on the song's timeline."""
 
@@ -87,6 +95,7 @@ class Keyframe(_Model):
     hold: float = Field(0.0, ge=0, le=3600, description="Stay on this keyframe's image for this long after its time.")
     hold_unit: Literal["beats", "seconds"] = "beats"
     transition: Transition = Field("walk", description="How the move into the next keyframe is shaped.")
+    idea: PromptSource | None = Field(None, description="What wrote the prompt, if it was suggested.")
 
     @field_validator("prompt")
     @classmethod

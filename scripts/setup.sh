@@ -26,4 +26,18 @@ pip=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 .venv/bin/python -c "import torch" 2>/dev/null || "${pip[@]}" "torch==2.13.0"
 "${pip[@]}" -r requirements.txt
 (( dev )) && "${pip[@]}" -r requirements-dev.txt
+# The real CLIP tokenizer's byte-pair merges, for the prompt-length tests: open_clip ships them. Its
+# wheel is fetched without its dependencies (torchvision has no CPU build here); only the file stays.
+clip_vocab=.cache/clip/bpe_simple_vocab_16e6.txt.gz
+if (( dev )) && [[ ! -f "$clip_vocab" ]]; then
+  mkdir -p .cache/clip
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps "open_clip_torch==3.3.0" -d .cache/clip
+  .venv/bin/python - "$clip_vocab" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(".cache/clip/open_clip_torch-*.whl")[0]
+with zipfile.ZipFile(wheel) as z, open(sys.argv[1], "wb") as out:
+    out.write(z.read("open_clip/bpe_simple_vocab_16e6.txt.gz"))
+PY
+  rm -f .cache/clip/*.whl
+fi
 echo "setup done: $(.venv/bin/python -c 'import torch, diffusers, gradio, librosa; print("torch", torch.__version__, "diffusers", diffusers.__version__, "gradio", gradio.__version__, "librosa", librosa.__version__)')"

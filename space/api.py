@@ -60,6 +60,25 @@ def build(limits: Limits) -> None:
         return json.dumps(sign_analysis(result.to_dict(), key))
 
     @user_errors
+    def suggest_prompts(song, start, end, theme, engine, seed) -> str:
+        """The song described and a prompt idea per section (JSON: description, suggestions).
+
+        ``theme``: optional ("a journey through space"); ``engine``: "composer" (no weights) or
+        "model" (this server's local language model; the composer where it cannot load, said in
+        ``suggestions.notes``).
+        """
+        from pipelines.ideas.suggest import suggest_prompts as suggest
+        from pipelines.music.describe import describe_song
+
+        audio, result = audio_tab.read_song(song, start, end, limits=limits)
+        description = describe_song(audio, result)
+        suggestions = suggest(
+            description, theme=theme, engine=engine or "composer", seed=int(seed or 0),
+            model=os.environ.get("BEATWALK_IDEAS_MODEL") or None,
+        )  # fmt: skip
+        return json.dumps({"description": description.to_dict(), "suggestions": suggestions.to_dict()})
+
+    @user_errors
     def propose_keyframes(analysis_json, prompts, start, end, seed, negative_prompt, every) -> str:
         """A new project (JSON): keyframes from prompts (one per line) spread over the song.
 
@@ -155,6 +174,9 @@ def build(limits: Limits) -> None:
         seed = gr.Number(0, precision=0, label="seed")
         negative_prompt = gr.Textbox("", label="negative_prompt")
         every = gr.Number(0, precision=0, label="every")  # 0: on sections
+        theme = gr.Textbox("", label="theme")
+        engine = gr.Textbox("composer", label="engine")
+        ideas_out = gr.Textbox(label="ideas_json")
         index = gr.Number(0, precision=0, label="index")
         draft = gr.Checkbox(False, label="draft")
         resume = gr.Checkbox(False, label="resume")
@@ -170,6 +192,7 @@ def build(limits: Limits) -> None:
         gr.on([], fn, inputs, outputs, api_name=fn.__name__, api_description=_first_line(fn), **kwargs)
 
     endpoint(analyze, [song, start, end, slowest_bpm, fastest_bpm], analysis_out)
+    endpoint(suggest_prompts, [song, start, end, theme, engine, seed], ideas_out)
     endpoint(
         propose_keyframes, [analysis_json, prompts, start, end, seed, negative_prompt, every], project_out
     )

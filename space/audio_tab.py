@@ -84,9 +84,10 @@ def wire(page: Page, limits: Limits) -> None:
 
     # Another song (or none): what was found in the last one is not shown as this one's.
     def forget(song):
-        return {page.analysis: None, audio.summary: SUMMARY if not song else "Press **Analyse**.", audio.plot: None}
+        summary = SUMMARY if not song else "Press **Analyse**."
+        return {page.analysis: None, page.description: None, audio.summary: summary, audio.plot: None}
 
-    audio.song.change(forget, audio.song, {page.analysis, audio.summary, audio.plot}, **private())
+    audio.song.change(forget, audio.song, {page.analysis, page.description, audio.summary, audio.plot}, **private())
 
 
 def analysed(event, page: Page):
@@ -118,7 +119,10 @@ def analysis_event(page: Page, limits: Limits):
 
     @user_errors
     def analyse(song, start, end, slowest, fastest, project_json, prompts, negative, seed, *values):
+        from pipelines.music.describe import describe_song
+
         song_audio, result = read_song(song, start, end, limits=limits, tempo_range=(slowest, fastest))
+        description = describe_song(song_audio, result)
         start, end = segment(start, end)
         current = parse(project_json) if project_json else None
         new, note = project_for_song(
@@ -129,15 +133,16 @@ def analysis_event(page: Page, limits: Limits):
         new = motion_tab.apply_settings(new, values)
         return {
             page.analysis: result.to_dict(),
-            audio.summary: describe(result),
-            audio.plot: figure(result, song_audio),
+            page.description: description.to_dict(),
+            audio.summary: describe(result, description),
+            audio.plot: figure(result, song_audio, description),
             page.project: new.to_json(),
             page.notice: note,
         }
 
     inputs = [audio.song, audio.start, audio.end, audio.slowest, audio.fastest, page.project,
               keys.prompts, keys.negative, keys.seed, *motion.inputs]  # fmt: skip
-    outputs = {page.analysis, audio.summary, audio.plot, page.project, page.notice}
+    outputs = {page.analysis, page.description, audio.summary, audio.plot, page.project, page.notice}
     return analyse, inputs, outputs
 
 
@@ -170,17 +175,18 @@ def segment(start: float | None, end: float | None) -> tuple[float, float | None
     return float(start or 0.0), (float(end) if end else None)
 
 
-def describe(analysis) -> str:
+def describe(analysis, description=None) -> str:
     """One short Markdown paragraph: what was found."""
     sections = " ".join(s["label"] for s in analysis.sections)
     tempo = f"**{analysis.tempo:.1f} BPM**" if analysis.tempo else "**no steady beat found**"
+    key = f" · **{description.key} {description.mode}**" if description is not None and description.key else ""
     return (
-        f"{tempo} · {len(analysis.beats)} beats, {len(analysis.downbeats)} bars of {analysis.beats_per_bar} · "
+        f"{tempo}{key} · {len(analysis.beats)} beats, {len(analysis.downbeats)} bars of {analysis.beats_per_bar} · "
         f"{len(analysis.onsets)} onsets · {analysis.duration:.1f} s · sections: {sections or '–'}"
     )
 
 
-def figure(analysis, audio):
+def figure(analysis, audio, description=None):
     from pipelines.plots import plot_analysis
 
-    return plot_analysis(analysis, audio)
+    return plot_analysis(analysis, audio, description)

@@ -63,7 +63,7 @@ def build_demo(limits: Limits | None = None) -> gr.Blocks:
                 render = render_tab.build()
         # The API first: it takes the endpoint names, which the page's private events would otherwise take.
         api.build(limits)
-        page = Page(*states, saved, audio=audio, keys=keys, motion=motion, render=render)
+        page = Page(*states, saved, audio=audio, keys=keys, motion=motion, render=render, description=gr.State(None))
         for tab in TABS:
             tab.wire(page, limits)
         keyframes_tab.restore(page, demo, limits)

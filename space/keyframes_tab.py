@@ -6,6 +6,7 @@ Every action takes the project (JSON) and returns a new one through the edits of
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,10 @@ class KeyframesTab:
     seed: gr.Number
     every: gr.Number
     propose: gr.Button
+    theme: gr.Textbox
+    engine: gr.Radio
+    suggest: gr.Button
+    another: gr.Button
     table: gr.Dataframe
     status: gr.Markdown
     add_time: gr.Number
@@ -65,6 +70,18 @@ def build() -> KeyframesTab:
                 seed = gr.Number(0, precision=0, minimum=0, label="First seed", elem_id="seed")
                 every = gr.Number(0, precision=0, minimum=0, label="Bars between keyframes (0: on sections)")
             propose = gr.Button("Propose keyframes for the whole song", variant="primary", elem_id="propose")
+    with gr.Accordion("No idea what to show? Prompts from the music", open=False, elem_id="ideas"):
+        with gr.Row():
+            theme = gr.Textbox(
+                "", label="Theme (optional), e.g. a journey through space", max_length=300, elem_id="theme"
+            )
+            engine = gr.Radio(
+                [("Composer (no weights, instant)", "composer"), ("Language model (local)", "model")],
+                value="composer", label="Written by", elem_id="engine",
+            )  # fmt: skip
+        with gr.Row():
+            suggest = gr.Button("Suggest a prompt for every keyframe", elem_id="suggest")
+            another = gr.Button("Another idea for the chosen keyframe", elem_id="another-idea")
     table = gr.Dataframe(
         headers=list(edits.KEYFRAME_COLUMNS),
         datatype=DATATYPES,
@@ -116,7 +133,7 @@ def build() -> KeyframesTab:
         export = gr.Button("Export project JSON", elem_id="export-project")
         export_file = gr.File(label="Project file", elem_id="export-file")
     return KeyframesTab(
-        prompts, negative, seed, every, propose, table, status, add_time, add_snap, add_prompt, add, snap,
+        prompts, negative, seed, every, propose, theme, engine, suggest, another, table, status, add_time, add_snap, add_prompt, add, snap,
         chosen, remove, preview, preview_image, init_image, init_strength, set_init, clear_init, import_file,
         export, export_file, timeline,
     )  # fmt: skip
@@ -124,7 +141,13 @@ def build() -> KeyframesTab:
 
 def wire(page: Page, limits: Limits) -> None:
     """Propose, edit, add, snap, remove, preview, import and export."""
-    from pipelines.admission import admit_preview, check_init_images, fit_to_limits, save_init_image, without_init_images
+    from pipelines.admission import (
+        admit_preview,
+        check_init_images,
+        fit_to_limits,
+        save_init_image,
+        without_init_images,
+    )
     from space import audio_tab, gpu, motion_tab
 
     keys, audio, motion = page.keys, page.audio, page.motion
@@ -213,6 +236,38 @@ def wire(page: Page, limits: Limits) -> None:
         shown = {keys.init_image: None, keys.init_strength: 0.6}  # the keyframe chosen stays chosen
         return result(new, f"Keyframe {int(index) + 1} has no init image.") | shown
 
+    def ideas(project_json, description_dict, theme, engine, seed, only=None):
+        from pipelines.ideas.suggest import with_ideas
+        from pipelines.music.describe import SongDescription
+
+        if not description_dict:
+            raise BeatwalkError("analyse a song first (Audio tab)")
+        current, base = parse(project_json), 0 if seed in (None, "") else int(seed)
+        variation = 0
+        if only is not None:
+            if not 0 <= int(only) < len(current.keyframes):
+                raise BeatwalkError("choose a keyframe for another idea")
+            source = current.keyframes[int(only)].idea
+            variation = (source.seed - base + 1) if source is not None and source.seed >= base else 1
+        new, suggestions = with_ideas(
+            current, SongDescription.from_dict(description_dict), theme=theme, engine=engine, seed=base,
+            variation=variation, only=only, model=os.environ.get("BEATWALK_IDEAS_MODEL") or None,
+        )  # fmt: skip
+        done = f"Another idea for keyframe {int(only) + 1}." if only is not None else (
+            f"Suggested {len(new.keyframes)} prompts (theme: {suggestions.theme})."
+        )
+        return result(new, " ".join([done, *suggestions.notes]))
+
+    @user_errors
+    def suggest(project_json, description_dict, theme, engine, seed):
+        return ideas(project_json, description_dict, theme, engine, seed)
+
+    @user_errors
+    def another(project_json, description_dict, theme, engine, seed, index):
+        if index is None:
+            raise BeatwalkError("choose a keyframe for another idea")
+        return ideas(project_json, description_dict, theme, engine, seed, only=int(index))
+
     @user_errors
     def import_project(upload, song, model):
         if upload is None:
@@ -263,6 +318,9 @@ def wire(page: Page, limits: Limits) -> None:
         preview, [page.project, keys.chosen], keys.preview_image,
         **private(concurrency_id="preview", concurrency_limit=limits.max_concurrent_renders),
     )  # fmt: skip
+    idea_inputs = [page.project, page.description, keys.theme, keys.engine, keys.seed]
+    redraw(keys.suggest.click(suggest, idea_inputs, changed, **private()), page, limits)
+    redraw(keys.another.click(another, [*idea_inputs, keys.chosen], changed, **private()), page, limits)
     keys.chosen.change(show_init, [page.project, keys.chosen], [keys.init_image, keys.init_strength], **private())
     set_inputs = [page.project, keys.chosen, keys.init_image, keys.init_strength]
     redraw(keys.set_init.click(set_init, set_inputs, changed, **private()), page, limits)

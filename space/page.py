@@ -29,6 +29,7 @@ class Page:
     keys: object  # keyframes_tab.KeyframesTab
     motion: object  # motion_tab.MotionTab
     render: object  # render_tab.RenderTab
+    description: gr.State = None  # SongDescription.to_dict() of the analysed song, or None
 
 
 def parse(project_json: str | None) -> Project:

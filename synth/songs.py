@@ -55,3 +55,90 @@ def drum_song(
 def write_song(path: Path, samples: np.ndarray, sample_rate: int = 22050) -> Path:
     soundfile.write(path, samples, sample_rate)
     return path
+
+
+_PITCH = {"C": 0, "C#": 1, "D": 2, "Eb": 3, "E": 4, "F": 5, "F#": 6, "G": 7, "Ab": 8, "A": 9, "Bb": 10, "B": 11}
+
+
+def chord_song(
+    *,
+    key: str = "C",
+    mode: str = "major",
+    bpm: float = 120.0,
+    duration: float = 16.0,
+    swing: float = 0.5,
+    parts: tuple[tuple[float, float], ...] = ((1e9, 1.0),),
+    harmonics: int = 4,
+    register: int = 60,
+    rolloff: float = 1.0,
+    hats: bool = True,
+    sample_rate: int = 22050,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chords of a key (I–IV–V–I in major, i–iv–v–i in minor, a bar each) over a beat: kick on
+    the beats, a snare on 2 and 4, a closed hat on every off-beat at ``swing`` of the beat
+    (0.5 straight, 0.67 a triplet swing).
+
+    Parameters
+    ----------
+    parts : ((seconds, gain), ...)
+        Consecutive passages and their gains (e.g. a quiet verse, a loud chorus).
+    harmonics, rolloff : int, float
+        Partials of each chord tone, the k-th at 1 / k**rolloff (more, slower: brighter).
+    register : int
+        MIDI note of the tonic (60: middle C); a bass plays the chord's root two octaves down.
+    hats : bool
+        The off-beat hats (without them a slow song reads slow, not at double time).
+
+    Returns
+    -------
+    samples : np.ndarray [shape=(n,), float32]
+    beats : np.ndarray, seconds
+    """
+    rng = np.random.default_rng(seed)
+    n = int(duration * sample_rate)
+    samples = np.zeros(n)
+    period = 60.0 / bpm
+    beats = np.arange(0.0, duration - 0.05, period)
+    tonic = register + _PITCH[key]
+    third = 4 if mode == "major" else 3
+    degrees = [0, 5, 7, 0]  # I IV V I
+    bar = 4 * period
+    t_bar = np.arange(int(bar * sample_rate)) / sample_rate
+    for j, start in enumerate(np.arange(0.0, duration, bar)):
+        root = tonic + degrees[j % 4]
+        # The dominant keeps a major third in both modes (the harmonic minor's leading tone).
+        chord = [root, root + (4 if degrees[j % 4] == 7 else third), root + 7, root + 12]
+        tone = np.zeros_like(t_bar)
+        for pitch in chord:
+            f0 = 440.0 * 2 ** ((pitch - 69) / 12)
+            for h in range(1, harmonics + 1):
+                if f0 * h < sample_rate / 2:
+                    tone += np.sin(2 * np.pi * f0 * h * t_bar) / h**rolloff
+        tone += 1.5 * np.sin(2 * np.pi * 440.0 * 2 ** ((root - 24 - 69) / 12) * t_bar)
+        _add(samples, start, 0.08 * tone * np.exp(-t_bar * 0.3), sample_rate)
+    t = np.arange(int(0.2 * sample_rate)) / sample_rate
+    kick = np.sin(2 * np.pi * (50 + 90 * np.exp(-t * 30)) * t) * np.exp(-t * 14)
+    snare = rng.standard_normal(len(t)) * np.exp(-t * 28) * 0.35
+    hat = rng.standard_normal(len(t) // 4) * np.exp(-t[: len(t) // 4] * 140) * 0.25
+    for i, beat in enumerate(beats):
+        _add(samples, beat, kick, sample_rate)
+        if i % 2 == 1:
+            _add(samples, beat, snare, sample_rate)
+        if hats:
+            _add(samples, beat + swing * period, hat, sample_rate)
+    gain, at = np.zeros(n), 0
+    for seconds, level in parts:
+        end = min(n, at + int(seconds * sample_rate))
+        gain[at:end] = level
+        at = end
+    samples *= gain
+    samples /= np.abs(samples).max() * 1.1
+    return samples.astype(np.float32), beats
+
+
+def _add(samples: np.ndarray, at: float, sound: np.ndarray, sample_rate: int) -> None:
+    i = int(round(at * sample_rate))
+    end = min(len(samples), i + len(sound))
+    if 0 <= i < len(samples):
+        samples[i:end] += sound[: end - i]

@@ -21,7 +21,7 @@ FLOORS = [
     ("pipelines.music",),
     ("pipelines.project",),
     ("pipelines.plan", "pipelines.diffusion"),  # side by side: neither imports the other
-    ("pipelines.render",),
+    ("pipelines.render", "pipelines.ideas"),  # side by side: the ideas' model engine needs torch
     ("pipelines.score",),
     ("pipelines.admission",),
     ("pipelines.plots",),

@@ -192,7 +192,8 @@ def with_rows(project: Project, rows: list[list]) -> Project:
     """The project with its keyframes read from edited table rows, sorted by time.
 
     Blank rows are skipped and blank cells take the keyframe defaults. What the table does not show
-    (a keyframe's init image and strength) stays with its keyframe: the one at the row's time, else
+    (a keyframe's init image and strength; what suggested its prompt, while the prompt is unchanged)
+    stays with its keyframe: the one at the row's time, else
     the one the row showed (rows are shown in the project's order). Raises a one-line
     ``BeatwalkError`` naming the row (numbered from 1, as the table shows them).
     """
@@ -217,6 +218,8 @@ def with_rows(project: Project, rows: list[list]) -> Project:
         before = at_time.get(data["time"]) or (shown[number - 1] if number <= len(shown) else None)
         if before is not None and before.init_image is not None:
             data |= {"init_image": before.init_image, "init_strength": before.init_strength}
+        if before is not None and before.idea is not None and before.prompt == data["prompt"]:
+            data["idea"] = before.idea  # a suggested prompt, not edited since
         try:
             keyframes.append(Keyframe.model_validate(data))
         except ValidationError as exc:

@@ -49,6 +49,7 @@ def test_every_step_is_a_named_endpoint(client):
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert set(endpoints) == {
         "/analyze",
+        "/suggest_prompts",
         "/propose_keyframes",
         "/plan",
         "/preview_keyframe",
@@ -363,3 +364,21 @@ def test_uploads_that_name_server_files_are_refused_without_a_trace(client, song
     sidecar.write_text(json.dumps(json.loads(project) | {"audio": {"path": str(secret)}}))
     message = one_line_error(lambda: client.predict(video=handle_file(str(sidecar)), song=None, api_name="/score"))
     assert "video.json" in message and str(tmp_path) not in message and "/tmp" not in message
+
+
+def test_prompt_ideas_from_the_song_and_a_model_that_cannot_load_falls_back(client, song):
+    answer = json.loads(client.predict(song=handle_file(str(song)), theme="a journey through space", engine="composer",
+                                       seed=3, api_name="/suggest_prompts"))  # fmt: skip
+    description, suggestions = answer["description"], answer["suggestions"]
+    assert description["bpm"] > 0 and description["sections"] and description["windows"]
+    assert len(suggestions["ideas"]) == len(description["sections"])
+    assert all(i["prompt"].startswith("a journey through space, ") and i["engine"] == "composer" for i in suggestions["ideas"])
+    # Offline, the language model cannot load: the composer writes, and the answer says so.
+    fallback = json.loads(client.predict(song=handle_file(str(song)), theme="", engine="model", seed=3,
+                                         api_name="/suggest_prompts"))["suggestions"]  # fmt: skip
+    assert any("cannot be loaded" in note for note in fallback["notes"])
+    assert [i["engine"] for i in fallback["ideas"]] == ["composer"] * len(fallback["ideas"])
+    assert one_line_error(lambda: client.predict(song=handle_file(str(song)), theme="x" * 5000,
+                                                 api_name="/suggest_prompts")).startswith("the theme is 5000 characters")  # fmt: skip
+    assert one_line_error(lambda: client.predict(song=handle_file(str(song)), engine="gpt",
+                                                 api_name="/suggest_prompts")).startswith("engine must be one of")  # fmt: skip

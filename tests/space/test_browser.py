@@ -400,3 +400,32 @@ def test_a_keyframe_starts_from_a_picture_kept_through_edits_and_rendered(page, 
     page.wait_for_selector("#analyze", timeout=SLOW)
     page.locator("#tab-keyframes-button").click()
     expect_text(page, "#keyframes-status", r"Restored your project .* Its init images were not kept")
+
+
+def test_prompts_from_the_music_fill_the_table_and_another_idea_changes_one_row(page, song):
+    analyse(page, song)
+    page.locator("#tab-audio-button").click()
+    expect_text(page, "#analysis-summary", r"BPM\*?\*? · \*?\*?[A-G][#b]? (major|minor)")
+    page.locator("#tab-keyframes-button").click()
+    page.locator("#ideas").get_by_text("No idea what to show?").click()
+    theme = page.locator("#theme").locator("textarea, input").first
+    theme.fill("a journey through space")
+    theme.press("Tab")
+    page.locator("#suggest").click()
+    expect_text(page, "#keyframes-status", r"Suggested 2 prompts \(theme: a journey through space\)")
+    cell = "#keyframes-table [data-testid=cell-{}-1]"
+    page.wait_for_function(
+        "(s) => document.querySelector(s).innerText.startsWith('a journey through space, ')",
+        arg=cell.format(0), timeout=SLOW,
+    )  # fmt: skip
+    first, second = (page.locator(cell.format(row)).inner_text() for row in (0, 1))
+    page.locator("#another-idea").click()  # keyframe 1 is the one chosen
+    expect_text(page, "#keyframes-status", r"Another idea for keyframe 1\.")
+    page.wait_for_function(
+        "([s, before]) => document.querySelector(s).innerText !== before", arg=[cell.format(0), first], timeout=SLOW
+    )
+    assert page.locator(cell.format(1)).inner_text() == second
+    # The language model cannot load offline: the composer writes, and the page says so.
+    page.locator("#engine").get_by_text("Language model").click()
+    page.locator("#suggest").click()
+    expect_text(page, "#keyframes-status", r"cannot be loaded here .*the composer wrote every prompt")
