@@ -107,6 +107,8 @@ def _idea_arguments(command: argparse.ArgumentParser, *, seed: bool = True) -> N
                          help="composer: curated words, no weights; model: a local language model")  # fmt: skip
     command.add_argument("--ideas-model", default=None, metavar="ID",
                          help="the model engine's language model (hub id, folder or 'tiny')")  # fmt: skip
+    command.add_argument("--tagger", default="auto", metavar="ID",
+                         help="CLAP model for genre/mood/instrument tags: auto (if cached), none, a hub id or 'tiny'")  # fmt: skip
     if seed:
         command.add_argument("--seed", type=int, default=0, help="the same seed gives the same ideas")
 
@@ -150,10 +152,9 @@ def _analyze(args: argparse.Namespace) -> int:
 
 def _ideas(args: argparse.Namespace) -> int:
     from pipelines.ideas.suggest import suggest_prompts
-    from pipelines.music.describe import describe_song
 
     audio, analysis = _read_song(args)
-    description = describe_song(audio, analysis)
+    description = _described(audio, analysis, args.tagger)
     suggestions = suggest_prompts(
         description, theme=args.theme, engine=args.engine, seed=args.seed, model=args.ideas_model
     )
@@ -161,6 +162,17 @@ def _ideas(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     _print_json({"description": description.to_dict(), "suggestions": suggestions.to_dict()})
     return 0
+
+
+def _described(audio, analysis, tagger_name: str):
+    """The song's description, with the tagger's tags where it can be had (a note where not)."""
+    from pipelines.music.describe import describe_song
+    from pipelines.music.tagging import tagger_for
+
+    tagger, note = tagger_for(tagger_name)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return describe_song(audio, analysis, tagger=tagger)
 
 
 def _new(args: argparse.Namespace) -> int:
@@ -179,10 +191,9 @@ def _new(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if args.suggest:
         from pipelines.ideas.suggest import with_ideas
-        from pipelines.music.describe import describe_song
 
         project, suggestions = with_ideas(
-            project, describe_song(audio, analysis), theme=args.theme, engine=args.engine, seed=args.seed,
+            project, _described(audio, analysis, args.tagger), theme=args.theme, engine=args.engine, seed=args.seed,
             model=args.ideas_model,
         )  # fmt: skip
         for note in suggestions.notes:

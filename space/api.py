@@ -70,12 +70,17 @@ def build(limits: Limits) -> None:
         from pipelines.ideas.suggest import suggest_prompts as suggest
         from pipelines.music.describe import describe_song
 
+        from pipelines.music.tagging import tagger_for
+
         audio, result = audio_tab.read_song(song, start, end, limits=limits)
-        description = describe_song(audio, result)
+        tagger, tagger_note = tagger_for(os.environ.get("BEATWALK_TAGGER"))
+        description = describe_song(audio, result, tagger=tagger)
         suggestions = suggest(
             description, theme=theme, engine=engine or "composer", seed=int(seed or 0),
             model=os.environ.get("BEATWALK_IDEAS_MODEL") or None,
         )  # fmt: skip
+        if tagger_note:
+            suggestions.notes.insert(0, tagger_note)
         return json.dumps({"description": description.to_dict(), "suggestions": suggestions.to_dict()})
 
     @user_errors

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,9 +122,13 @@ def analysis_event(page: Page, limits: Limits):
     @user_errors
     def analyse(song, start, end, slowest, fastest, project_json, prompts, negative, seed, *values):
         from pipelines.music.describe import describe_song
+        from pipelines.music.tagging import tagger_for
 
         song_audio, result = read_song(song, start, end, limits=limits, tempo_range=(slowest, fastest))
-        description = describe_song(song_audio, result)
+        tagger, tagger_note = tagger_for(os.environ.get("BEATWALK_TAGGER"))
+        if tagger_note:
+            gr.Warning(tagger_note)
+        description = describe_song(song_audio, result, tagger=tagger)
         start, end = segment(start, end)
         current = parse(project_json) if project_json else None
         new, note = project_for_song(

@@ -144,7 +144,7 @@ class _Features:
     centroid: np.ndarray  # (t,) Hz
 
 
-def describe_song(audio, analysis, *, window: float = WINDOW_SECONDS) -> SongDescription:
+def describe_song(audio, analysis, *, window: float = WINDOW_SECONDS, tagger=None) -> SongDescription:
     """Describe ``audio`` (a decoded song segment) with the help of its ``analysis``.
 
     Parameters
@@ -154,6 +154,8 @@ def describe_song(audio, analysis, *, window: float = WINDOW_SECONDS) -> SongDes
         Of the same segment (its beats, onsets, tempo curve and sections are used).
     window : float
         Length of the windows, seconds; each ends on the downbeat nearest its length.
+    tagger : pipelines.music.tagging.ClapTagger, optional
+        Adds its tags (genre, mood, instruments) to every section and window.
     """
     features = _features(audio.samples, audio.sample_rate)
     whole = _rms_db(features.rms)
@@ -166,7 +168,14 @@ def describe_song(audio, analysis, *, window: float = WINDOW_SECONDS) -> SongDes
     windows = _describe_all(
         [(a, b, "") for a, b in _windows(analysis, window)], features, analysis, whole, song
     )
-    return SongDescription(bpm=float(analysis.tempo), key=key, mode=mode, sections=described, windows=windows)
+    if tagger is not None:
+        passages = described + windows
+        for passage, tags in zip(passages, tagger.tag(audio.samples, audio.sample_rate, passages)):
+            passage.tags = tags
+    return SongDescription(
+        bpm=float(analysis.tempo), key=key, mode=mode, sections=described, windows=windows,
+        tagger=tagger.model_id if tagger is not None else "",
+    )  # fmt: skip
 
 
 def _describe_all(spans, features: _Features, analysis, whole_db: float, song: tuple) -> list[Passage]:

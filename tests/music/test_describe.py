@@ -88,3 +88,30 @@ def test_silence_is_described_without_a_key():
     passage = description.sections[0]
     assert (passage.key, passage.tempo, passage.level) == ("", "no beat", "quiet")
     assert "no beat" in passage.words()
+
+
+def test_tags_from_an_audio_text_model_join_the_words():
+    from pipelines.music.tagging import VOCABULARY, ClapTagger
+
+    samples, _ = chord_song(sample_rate=SR, duration=24.0)
+    audio = Audio(samples, SR, 24.0, path="", start=0.0, end=24.0, source_sample_rate=SR, source_channels=1)
+    tagger = ClapTagger("tiny")  # random weights: which words is arbitrary, that they come is not
+    description = describe_song(audio, analyze(audio), tagger=tagger)
+    assert description.tagger == "tiny"
+    vocabulary = {word for words in VOCABULARY.values() for word in words}
+    passages = description.sections + description.windows
+    assert all(set(p.tags) <= vocabulary and len(p.tags) <= len(VOCABULARY) for p in passages)
+    again = describe_song(audio, analyze(audio), tagger=tagger)
+    assert [p.tags for p in again.sections + again.windows] == [p.tags for p in passages]  # no random crop
+    assert all(p.words()[-len(p.tags) or len(p.words()) :] == p.tags for p in passages if p.tags)
+    # Every group's best word, when none has to stand out: one each, from its own group.
+    best = tagger.tag(audio.samples, SR, passages, stands_out=0.0)
+    assert all(len(tags) == len(VOCABULARY) for tags in best)
+    assert all(tag in words for tags in best for tag, words in zip(tags, VOCABULARY.values()))
+
+
+def test_a_tagging_model_that_cannot_load_is_one_line():
+    from pipelines.music.tagging import ClapTagger
+
+    with pytest.raises(BeatwalkError, match=r"^the tagging model nobody/no-such-clap cannot be loaded here"):
+        ClapTagger("nobody/no-such-clap")
