@@ -40,6 +40,8 @@ def from_stranger(project: Project, *, song: str | None, images: Path | None = N
     """
     for number, keyframe in enumerate(project.keyframes, start=1):
         if keyframe.init_image is not None and not _kept_here(keyframe.init_image, images):
+            if images is not None and _named_here(keyframe.init_image, images):
+                raise BeatwalkError(f"keyframe {number}'s picture is no longer on the server: set it again")
             raise BeatwalkError(
                 f"keyframe {number} has an init image: a server opens no file that a project names"
             )
@@ -62,19 +64,19 @@ def save_init_image(upload: str | Path, folder: Path) -> Path:
 
     Raises a one-line ``BeatwalkError`` for a file that is too large or not a picture.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(upload)
     try:
         if path.stat().st_size > MAX_INIT_IMAGE_BYTES:
             raise BeatwalkError(f"the init image is too large (over {MAX_INIT_IMAGE_BYTES // 1_000_000} MB)")
-        with Image.open(path) as image:
+        with Image.open(path, formats=("PNG", "JPEG", "WEBP")) as image:
             width, height = image.size  # read from the header, before any pixel is decoded
             if width * height > MAX_INIT_IMAGE_PIXELS:
                 raise BeatwalkError(
                     f"the init image is too large ({width}×{height}; at most {MAX_INIT_IMAGE_PIXELS // 1_000_000} megapixels)"
                 )
-            picture = image.convert("RGB")
+            picture = ImageOps.exif_transpose(image).convert("RGB")  # a phone photo the right way up
     except BeatwalkError:
         raise
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError, ValueError):
@@ -87,6 +89,13 @@ def save_init_image(upload: str | Path, folder: Path) -> Path:
         picture.save(partial, format="PNG")
         partial.replace(kept)
     return kept
+
+
+def _named_here(name: str, images: Path) -> bool:
+    """Whether ``name`` names an init image of ``images`` that is gone (its folder swept)."""
+    path = Path(name)
+    named = INIT_IMAGE_NAME.fullmatch(path.name) is not None and path.parent.resolve() == images.resolve()
+    return named and not path.exists() and not path.is_symlink()
 
 
 def _kept_here(name: str, images: Path | None) -> bool:

@@ -166,13 +166,12 @@ def _ideas(args: argparse.Namespace) -> int:
 
 def _described(audio, analysis, tagger_name: str):
     """The song's description, with the tagger's tags where it can be had (a note where not)."""
-    from pipelines.music.describe import describe_song
-    from pipelines.music.tagging import tagger_for
+    from pipelines.music.tagging import describe_with_tags
 
-    tagger, note = tagger_for(tagger_name)
+    description, note = describe_with_tags(audio, analysis, tagger_name)
     if note:
         print(f"note: {note}", file=sys.stderr)
-    return describe_song(audio, analysis, tagger=tagger)
+    return description
 
 
 def _new(args: argparse.Namespace) -> int:

@@ -68,16 +68,13 @@ def build(limits: Limits) -> None:
         ``suggestions.notes``).
         """
         from pipelines.ideas.suggest import suggest_prompts as suggest
-        from pipelines.music.describe import describe_song
-
-        from pipelines.music.tagging import tagger_for
+        from pipelines.music.tagging import describe_with_tags
 
         audio, result = audio_tab.read_song(song, start, end, limits=limits)
-        tagger, tagger_note = tagger_for(os.environ.get("BEATWALK_TAGGER"))
-        description = describe_song(audio, result, tagger=tagger)
+        description, tagger_note = describe_with_tags(audio, result, os.environ.get("BEATWALK_TAGGER"))
         suggestions = suggest(
             description, theme=theme, engine=engine or "composer", seed=int(seed or 0),
-            model=os.environ.get("BEATWALK_IDEAS_MODEL") or None,
+            model=os.environ.get("BEATWALK_IDEAS_MODEL") or None, local_only=True,
         )  # fmt: skip
         if tagger_note:
             suggestions.notes.insert(0, tagger_note)

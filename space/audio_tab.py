@@ -121,14 +121,12 @@ def analysis_event(page: Page, limits: Limits):
 
     @user_errors
     def analyse(song, start, end, slowest, fastest, project_json, prompts, negative, seed, *values):
-        from pipelines.music.describe import describe_song
-        from pipelines.music.tagging import tagger_for
+        from pipelines.music.tagging import describe_with_tags
 
         song_audio, result = read_song(song, start, end, limits=limits, tempo_range=(slowest, fastest))
-        tagger, tagger_note = tagger_for(os.environ.get("BEATWALK_TAGGER"))
+        description, tagger_note = describe_with_tags(song_audio, result, os.environ.get("BEATWALK_TAGGER"))
         if tagger_note:
             gr.Warning(tagger_note)
-        description = describe_song(song_audio, result, tagger=tagger)
         start, end = segment(start, end)
         current = parse(project_json) if project_json else None
         new, note = project_for_song(

@@ -119,7 +119,7 @@ def build() -> KeyframesTab:
         preview_image = gr.Image(label="Keyframe still", type="pil", elem_id="preview-image", height=320)
         init_image = gr.Image(
             label="Its init image (optional: the keyframe starts from this picture; SD 1.x/2.x models)",
-            type="filepath", sources=["upload", "clipboard"], height=320, elem_id="init-image",
+            type="filepath", image_mode=None, sources=["upload", "clipboard"], height=320, elem_id="init-image",
         )  # fmt: skip
         with gr.Column():
             init_strength = gr.Slider(
@@ -205,10 +205,14 @@ def wire(page: Page, limits: Limits) -> None:
         return result(new, f"Removed; {len(new.keyframes)} keyframes left.")
 
     @user_errors
-    def preview(project_json, index):
+    def preview(project_json, index, request: gr.Request):
+        from space.session import session_dir
+
         current = parse(project_json)
         if index is None:
             raise BeatwalkError("choose a keyframe to preview")
+        # The only files a preview opens are the pictures this page kept for the visitor.
+        current = from_stranger(current, song=None, images=session_dir(request))
         admit_preview(current, limits=limits)
         return gpu.preview_still(current.to_json(), int(index))
 
@@ -251,7 +255,7 @@ def wire(page: Page, limits: Limits) -> None:
             variation = (source.seed - base + 1) if source is not None and source.seed >= base else 1
         new, suggestions = with_ideas(
             current, SongDescription.from_dict(description_dict), theme=theme, engine=engine, seed=base,
-            variation=variation, only=only, model=os.environ.get("BEATWALK_IDEAS_MODEL") or None,
+            variation=variation, only=only, model=os.environ.get("BEATWALK_IDEAS_MODEL") or None, local_only=True,
         )  # fmt: skip
         done = f"Another idea for keyframe {int(only) + 1}." if only is not None else (
             f"Suggested {len(new.keyframes)} prompts (theme: {suggestions.theme})."

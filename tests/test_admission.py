@@ -149,3 +149,26 @@ def test_a_project_beyond_the_controls_is_brought_within_them_in_the_open():
     render = fitted.render
     assert (render.width, render.height, render.steps, render.batch_size, render.model) == (384, 384, 4, 32, "tiny")
     assert admission.fit_to_limits(project(), LIMITS, model="tiny") == (project(), [])
+
+
+def test_an_init_image_is_kept_upright_and_a_swept_one_is_named_so(tmp_path):
+    from PIL import Image
+
+    photo = Image.new("RGB", (60, 20), (10, 200, 10))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # a phone held upright: "rotate 90° to show"
+    photo.save(tmp_path / "phone.jpg", exif=exif)
+    folder = tmp_path / "session"
+    folder.mkdir()
+    kept = admission.save_init_image(tmp_path / "phone.jpg", folder)
+    with Image.open(kept) as image:
+        assert image.size == (20, 60)
+    # A GIF is a picture, but not one of the formats said.
+    Image.new("RGB", (8, 8)).save(tmp_path / "anim.gif")
+    with pytest.raises(BeatwalkError, match="upload a PNG, JPEG or WebP"):
+        admission.save_init_image(tmp_path / "anim.gif", folder)
+    with_image = project()
+    with_image.keyframes[1].init_image = str(kept)
+    kept.unlink()  # the session folder was swept meanwhile
+    with pytest.raises(BeatwalkError, match="^keyframe 2's picture is no longer on the server: set it again$"):
+        admission.from_stranger(with_image, song="s.wav", images=folder)

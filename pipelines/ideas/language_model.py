@@ -20,6 +20,8 @@ from pipelines.ideas.prompts import TOKEN_LIMIT, fit_tokens, token_count
 DEFAULT_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
 """Half a billion parameters (about 1 GB in float16): fits beside a diffusion model on a Space GPU."""
 MAX_NEW_TOKENS_PER_LINE = 48
+MAX_PASSAGES = 24
+"""The most passages one answer is asked for (the composer writes the rest): a bound on the work."""
 _LINE = re.compile(r"^\s*(\d+)\s*[.):\-]\s*(.+?)\s*$")
 _MIN_WORDS = 3
 
@@ -31,20 +33,22 @@ class LanguageModelWriter:
     cached); :func:`pipelines.ideas.suggest.suggest_prompts` falls back to the composer then.
     """
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, device: str | None = None):
+    def __init__(self, model: str = DEFAULT_MODEL, *, device: str | None = None, local_only: bool = False):
         self.model_id = model
-        self.tokenizer, self.model = _load(model)
-        self.device = device or ("cuda" if _cuda() else "cpu")
+        self.tokenizer, self.model = _load(model, local_only)
+        self.device = device or _device()
         self.model.to(self.device)
 
     @property
     def engine(self) -> str:
         return f"model:{self.model_id}"
 
-    def write(self, theme: str, passages, *, seed: int) -> list[str | None]:
-        """One prompt per passage (``None`` where the answer had no usable line for it)."""
+    def write(self, theme: str, passages, *, seed: int, tokenizer=None) -> list[str | None]:
+        """One prompt per passage (``None`` where the answer had no usable line for it, and past
+        :data:`MAX_PASSAGES`); ``tokenizer``: the text encoder's, to count its limit exactly."""
         import torch
 
+        asked = list(passages)[:MAX_PASSAGES]
         messages = [
             {"role": "system", "content": (
                 "You write prompts for Stable Diffusion music videos. Answer with one numbered line per "
@@ -52,7 +56,7 @@ class LanguageModelWriter:
                 "40 words: a subject and scene for the theme, light, colour palette, camera and one art style, "
                 "the same style for every line, changing with the music's mood."
             )},
-            {"role": "user", "content": _request(theme, passages)},
+            {"role": "user", "content": _request(theme, asked)},
         ]  # fmt: skip
         text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         inputs = self.tokenizer(text, return_tensors="pt").to(self.device)
@@ -60,11 +64,12 @@ class LanguageModelWriter:
         with torch.random.fork_rng(devices=devices), torch.inference_mode():  # the caller's RNG untouched
             torch.manual_seed(seed)
             output = self.model.generate(
-                **inputs, max_new_tokens=MAX_NEW_TOKENS_PER_LINE * len(passages), do_sample=True,
+                **inputs, max_new_tokens=MAX_NEW_TOKENS_PER_LINE * len(asked), do_sample=True,
                 temperature=0.8, top_p=0.95, pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
             )  # fmt: skip
         answer = self.tokenizer.decode(output[0, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-        return parse_answer(answer, len(passages))
+        written = parse_answer(answer, len(asked), tokenizer=tokenizer)
+        return written + [None] * (len(list(passages)) - len(asked))
 
 
 def parse_answer(answer: str, count: int, *, tokenizer=None) -> list[str | None]:
@@ -94,21 +99,33 @@ def _request(theme: str, passages) -> str:
     return "\n".join(lines)
 
 
-def _cuda() -> bool:
+def _device() -> str:
+    """CUDA when there is a GPU to use here; on ZeroGPU the CPU (its GPU is lent to the functions
+    it decorates only, and the ideas are not worth a visitor's GPU quota)."""
+    import os
+
     import torch
 
-    return torch.cuda.is_available()
+    if os.environ.get("SPACES_ZERO_GPU"):
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@functools.lru_cache(maxsize=1)
-def _load(model: str):
+@functools.lru_cache(maxsize=2)
+def _load(model: str, local_only: bool = False):
     if model == "tiny":
         return _tiny()
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(model)
-        weights = AutoModelForCausalLM.from_pretrained(model, torch_dtype="auto")
+        tokenizer = AutoTokenizer.from_pretrained(model, local_files_only=local_only)
+        if not tokenizer.chat_template:
+            raise BeatwalkError(
+                f"the language model {model} has no chat template (an instruct model is needed)"
+            )
+        weights = AutoModelForCausalLM.from_pretrained(model, torch_dtype="auto", local_files_only=local_only)
+    except BeatwalkError:
+        raise
     except (OSError, ValueError, ImportError) as exc:
         raise BeatwalkError(
             f"the language model {model} cannot be loaded here ({type(exc).__name__})"

@@ -8,6 +8,7 @@ never fail the call: the composer writes what the model did not, and the note sa
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from pipelines.errors import BeatwalkError
@@ -15,6 +16,7 @@ from pipelines.ideas import composer
 from pipelines.ideas.prompts import Idea, clean_theme
 
 ENGINES = ("composer", "model")
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -60,6 +62,7 @@ def suggest_prompts(
     times: list[float] | None = None,
     model: str | None = None,
     tokenizer=None,
+    local_only: bool = False,
 ) -> Suggestions:
     """Prompt ideas for a described song.
 
@@ -81,11 +84,15 @@ def suggest_prompts(
         :data:`~pipelines.ideas.language_model.DEFAULT_MODEL`; ``"tiny"`` offline).
     tokenizer : optional
         The text encoder's tokenizer, to count its limit exactly.
+    local_only : bool
+        The language model only from the local cache (a server: no download inside a request).
     """
     if engine not in ENGINES:
         raise BeatwalkError(f"engine must be one of: {', '.join(ENGINES)}; got {engine!r}")
     if not description.sections:
         raise BeatwalkError("the song has no sections to write prompts for")
+    if not 0 <= int(seed) < 2**32 - 2**16 or not 0 <= int(variation) < 2**16:
+        raise BeatwalkError(f"the seed must be a whole number from 0 to {2**32 - 2**16 - 1}, got {seed}")
     theme = clean_theme(theme)
     passages = description.sections if times is None else passages_at(description, list(times))
     composed = composer.compose(
@@ -98,12 +105,16 @@ def suggest_prompts(
     from pipelines.ideas.language_model import DEFAULT_MODEL, LanguageModelWriter
 
     try:
-        writer = LanguageModelWriter(model or DEFAULT_MODEL)
-        written = writer.write(theme, passages, seed=seed + variation)
+        writer = LanguageModelWriter(model or DEFAULT_MODEL, local_only=local_only)
+        written = writer.write(theme, passages, seed=seed + variation, tokenizer=tokenizer)
     except BeatwalkError as exc:
         return Suggestions(
             composed, theme or _theme_of(composed), [*notes, f"{exc}: the composer wrote every prompt."]
         )
+    except Exception as exc:  # noqa: BLE001  (a model that fails in any way must not fail the ideas)
+        _log.warning("the language model failed; the composer writes instead", exc_info=True)
+        note = f"the language model failed ({type(exc).__name__}): the composer wrote every prompt."
+        return Suggestions(composed, theme or _theme_of(composed), [*notes, note])
     ideas = [
         Idea(**(idea.to_dict() | {"prompt": prompt, "engine": writer.engine})) if prompt else idea
         for idea, prompt in zip(composed, written)
@@ -149,6 +160,7 @@ def with_ideas(
     only: int | None = None,
     model: str | None = None,
     tokenizer=None,
+    local_only: bool = False,
 ):
     """The project with its keyframes' prompts suggested (``only``: that keyframe's alone, 0-based,
     in the style of the others — "another idea"), each recording what wrote it; and the
@@ -161,7 +173,7 @@ def with_ideas(
         raise BeatwalkError("choose a keyframe for another idea")
     suggestions = suggest_prompts(
         description, theme=theme, engine=engine, seed=seed, variation=variation,
-        times=[k.time for k in keyframes], model=model, tokenizer=tokenizer,
+        times=[k.time for k in keyframes], model=model, tokenizer=tokenizer, local_only=local_only,
     )  # fmt: skip
     updated = []
     for i, (keyframe, idea) in enumerate(zip(keyframes, suggestions.ideas)):

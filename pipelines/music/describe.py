@@ -315,6 +315,8 @@ def _groove(start: float, end: float, analysis) -> str:
     inside = (which >= 0) & (which < len(beats) - 1)
     which = which[inside]
     phase = (onsets[inside] - beats[which]) / (beats[which + 1] - beats[which])
+    if not len(phase):
+        return ""
     bins = 24
     counts = np.bincount(np.floor(phase * bins).astype(int) % bins, minlength=bins).astype(float)
     counts = counts + 0.5 * (np.roll(counts, 1) + np.roll(counts, -1))  # circular smoothing
@@ -322,7 +324,7 @@ def _groove(start: float, end: float, analysis) -> str:
     rest = counts.copy()
     rest[[(first + k) % bins for k in range(-3, 4)]] = 0
     second = int(np.argmax(rest))
-    if rest[second] < 0.25 * counts[first]:
+    if counts[first] == 0 or rest[second] < 0.25 * counts[first]:
         return ""  # one place only: nothing between the beats to swing
     apart = abs(first - second) / bins
     apart = min(apart, 1 - apart)  # 0.5 straight, 1/3 a triplet swing

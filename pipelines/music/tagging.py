@@ -28,6 +28,8 @@ VOCABULARY = {
                    "flute", "organ", "choir", "electric guitar"),
 }  # fmt: skip
 TEMPLATE = "this is a sound of {} music"
+BATCH = 16
+"""Clips embedded at a time."""
 STANDS_OUT = 1.5
 """A word is a tag when its probability is this many times the group's average."""
 
@@ -43,25 +45,34 @@ class ClapTagger:
         self.model, self.tokenizer, self.features = _load(model)
         self._embedded = None
 
-    def tag(self, samples: np.ndarray, sample_rate: int, passages, *, stands_out: float = STANDS_OUT) -> list[list[str]]:
+    def tag(
+        self, samples: np.ndarray, sample_rate: int, passages, *, stands_out: float = STANDS_OUT
+    ) -> list[list[str]]:
         """The tags of each passage (``start``/``end`` in seconds) of ``samples``: at most one word
         of each group, the best, where its probability is ``stands_out`` times the group's mean."""
         import librosa
         import torch
 
-        audio = librosa.resample(samples.astype(np.float32), orig_sr=sample_rate, target_sr=CLAP_RATE)
         clips = []
-        for passage in passages:
+        for passage in passages:  # each clip resampled on its own: memory stays that of a clip
             middle = (passage.start + passage.end) / 2
             first = max(passage.start, middle - CLIP_SECONDS / 2)
             last = min(passage.end, first + CLIP_SECONDS)
-            clip = audio[int(first * CLAP_RATE) : int(last * CLAP_RATE)]
+            clip = samples[int(first * sample_rate) : int(last * sample_rate)].astype(np.float32)
+            clip = librosa.resample(clip, orig_sr=sample_rate, target_sr=CLAP_RATE) if len(clip) > 1 else clip
             clips.append(clip if len(clip) else np.zeros(CLAP_RATE, np.float32))
-        inputs = self.features(clips, sampling_rate=CLAP_RATE, return_tensors="pt")
-        with torch.inference_mode():
-            sounds = _embedding(self.model.get_audio_features(**inputs))
+        embedded = []
+        for first in range(0, len(clips), BATCH):
+            inputs = self.features(clips[first : first + BATCH], sampling_rate=CLAP_RATE, return_tensors="pt")
+            with torch.inference_mode():
+                embedded.append(_embedding(self.model.get_audio_features(**inputs)))
+        if not embedded:
+            return []
+        sounds = torch.cat(embedded)
         words = self._words()
-        scale = float(self.model.logit_scale_a.detach().exp()) if hasattr(self.model, "logit_scale_a") else 1.0
+        scale = (
+            float(self.model.logit_scale_a.detach().exp()) if hasattr(self.model, "logit_scale_a") else 1.0
+        )
         tags = []
         for sound in torch.nn.functional.normalize(sounds, dim=-1):
             chosen = []
@@ -84,7 +95,9 @@ class ClapTagger:
             tokens = self.tokenizer([TEMPLATE.format(n) for n in names], padding=True, return_tensors="pt")
             with torch.inference_mode():
                 texts = _embedding(
-                    self.model.get_text_features(input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"])
+                    self.model.get_text_features(
+                        input_ids=tokens["input_ids"], attention_mask=tokens["attention_mask"]
+                    )
                 )
             embedded[group] = (names, torch.nn.functional.normalize(texts, dim=-1))
         self._embedded = embedded
@@ -106,7 +119,9 @@ def _load(model: str):
         processor = ClapProcessor.from_pretrained(model)
         weights = ClapModel.from_pretrained(model).eval()
     except (OSError, ValueError, ImportError) as exc:
-        raise BeatwalkError(f"the tagging model {model} cannot be loaded here ({type(exc).__name__})") from None
+        raise BeatwalkError(
+            f"the tagging model {model} cannot be loaded here ({type(exc).__name__})"
+        ) from None
     # The middle ten seconds are cut here, and one view of them is embedded (not the fused crops).
     features = processor.feature_extractor
     features.truncation = "rand_trunc"
@@ -136,7 +151,9 @@ def _tiny():
         vocab_size=400, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     bpe.train_from_iterator(corpus * 4, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", pad_token="<pad>", eos_token="</s>")
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="<s>", pad_token="<pad>", eos_token="</s>"
+    )
     text = ClapTextConfig(
         vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
         projection_dim=16, max_position_embeddings=80, pad_token_id=tokenizer.pad_token_id,
@@ -171,3 +188,17 @@ def tagger_for(name: str | None) -> tuple[ClapTagger | None, str | None]:
         return ClapTagger(name), None
     except BeatwalkError as exc:
         return None, f"{exc}: the song is described without tags"
+
+
+def describe_with_tags(audio, analysis, tagger_name: str | None):
+    """The song's description with the tags of the tagger asked for (:func:`tagger_for`), and a
+    note when there are none to be had; a tagger that fails on this song leaves the words alone."""
+    from pipelines.music.describe import describe_song
+
+    tagger, note = tagger_for(tagger_name)
+    if tagger is not None:
+        try:
+            return describe_song(audio, analysis, tagger=tagger), None
+        except Exception as exc:  # noqa: BLE001  (tags are extra: the description stands without them)
+            note = f"the tagging model failed on this song ({type(exc).__name__}): the song is described without tags"
+    return describe_song(audio, analysis), note

@@ -180,3 +180,30 @@ def test_the_cli_prints_ideas_and_makes_a_project_with_them(tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: the theme is 5000 characters long")
     assert main(["new", str(song)]) == 2
     assert capsys.readouterr().err.strip() == "error: give --prompt (one or more) or --suggest"
+
+
+def test_a_bad_seed_is_one_line_and_a_long_song_asks_the_model_for_24_passages_at_most():
+    for seed in (-1, 2**32):
+        with pytest.raises(BeatwalkError, match="^the seed must be a whole number from 0 to"):
+            suggest_prompts(SONG, seed=seed)
+    times = [float(t) for t in range(0, 100, 3)]  # 34 keyframes
+    suggestions = suggest_prompts(SONG, theme="space", engine="model", model="tiny", seed=1, times=times)
+    assert len(suggestions.ideas) == 34
+    composed = sum(i.engine == "composer" for i in suggestions.ideas)
+    assert composed >= 34 - 24 and f"no usable line for {composed} of 34 passages" in " ".join(
+        suggestions.notes
+    )
+
+
+def test_a_language_model_without_a_chat_template_falls_back_and_says_why(tmp_path):
+    from pipelines.ideas.language_model import _tiny
+
+    tokenizer, model = _tiny()
+    tokenizer.chat_template = None
+    tokenizer.save_pretrained(tmp_path)
+    model.save_pretrained(tmp_path)
+    suggestions = suggest_prompts(SONG, theme="space", engine="model", model=str(tmp_path), seed=1)
+    assert all(i.engine == "composer" for i in suggestions.ideas)
+    assert suggestions.notes == [
+        f"the language model {tmp_path} has no chat template (an instruct model is needed): the composer wrote every prompt."
+    ]
