@@ -11,7 +11,7 @@ The folders are the data flow, in its order; each uses only those listed before 
     admission   what a server accepts from strangers (limits, models, no file named in a project)
     plots, cli  figures for people; ``python -m pipelines``
 
-under three foundations: ``errors`` (one error type), ``ffmpeg`` and ``frames`` (seconds to video
-frames), and ``limits``. The Space (``space/``) and the CLI are shells over these; see
+under its foundations: ``errors`` (one error type), ``ffmpeg`` and ``frames`` (seconds to video
+frames), ``tiny_text`` (the tiny text models' tokenizers), and ``limits``. The Space (``space/``) and the CLI are shells over these; see
 ``docs/architecture.md``.
 """

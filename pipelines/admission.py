@@ -94,8 +94,12 @@ def save_init_image(upload: str | Path, folder: Path) -> Path:
 def _named_here(name: str, images: Path) -> bool:
     """Whether ``name`` names an init image of ``images`` that is gone (its folder swept)."""
     path = Path(name)
-    named = INIT_IMAGE_NAME.fullmatch(path.name) is not None and path.parent.resolve() == images.resolve()
-    return named and not path.exists() and not path.is_symlink()
+    return _in_folder(path, images) and not path.exists() and not path.is_symlink()
+
+
+def _in_folder(path: Path, images: Path) -> bool:
+    """Whether ``path`` has an init image's name and lies directly in ``images``."""
+    return INIT_IMAGE_NAME.fullmatch(path.name) is not None and path.parent.resolve() == images.resolve()
 
 
 def _kept_here(name: str, images: Path | None) -> bool:
@@ -103,13 +107,7 @@ def _kept_here(name: str, images: Path | None) -> bool:
     if images is None:
         return False
     path = Path(name)
-    folder = images.resolve()
-    return (
-        INIT_IMAGE_NAME.fullmatch(path.name) is not None
-        and path.parent.resolve() == folder
-        and not path.is_symlink()
-        and path.is_file()
-    )
+    return _in_folder(path, images) and not path.is_symlink() and path.is_file()
 
 
 def for_download(project: Project, *, song: str | None) -> Project:

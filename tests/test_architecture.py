@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 # From the ground up: a module may import only modules of its own room (package) or of a lower floor.
 FLOORS = [
     ("pipelines.errors",),
-    ("pipelines.ffmpeg", "pipelines.frames"),
+    ("pipelines.ffmpeg", "pipelines.frames", "pipelines.tiny_text"),
     ("pipelines.limits",),
     ("pipelines.music",),
     ("pipelines.project",),

@@ -143,25 +143,15 @@ def _tiny():
     """A random-weight Llama (two layers, 32 wide) and a byte-level BPE tokenizer trained on the
     composer's words: built in a second, offline."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     from pipelines.ideas import vocabulary
+    from pipelines.tiny_text import byte_pair_tokenizer
 
     corpus = [" ".join(v) if isinstance(v, tuple) else str(v) for group in (
         vocabulary.SCENES, vocabulary.LIGHT, vocabulary.PALETTES, vocabulary.CAMERA, vocabulary.THEMES
     ) for v in group.values()] + list(vocabulary.STYLES) + ["1. 2. 3. 4. 5. 6. 7. 8. 9. 10."]  # fmt: skip
-    special = ["<|pad|>", "<|endoftext|>"]
-    bpe = Tokenizer(models.BPE(unk_token=None))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(
-        corpus * 4,
-        trainers.BpeTrainer(
-            vocab_size=600, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-        ),
-    )
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, pad_token="<|pad|>", eos_token="<|endoftext|>")
+    tokenizer = byte_pair_tokenizer(corpus, vocab_size=600, pad_token="<|pad|>", eos_token="<|endoftext|>")
     tokenizer.chat_template = _CHAT_TEMPLATE
     config = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,

@@ -76,7 +76,7 @@ class ClapTagger:
         tags = []
         for sound in torch.nn.functional.normalize(sounds, dim=-1):
             chosen = []
-            for group, (names, texts) in words.items():
+            for names, texts in words.values():
                 probability = torch.softmax(scale * texts @ sound, dim=0)
                 best = int(probability.argmax())
                 if float(probability[best]) >= stands_out / len(names):
@@ -132,28 +132,12 @@ def _tiny():
     """A random-weight CLAP (HTSAT and RoBERTa, two layers each, 32 wide) and a byte-level BPE
     tokenizer trained on the vocabulary."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import (
-        ClapAudioConfig,
-        ClapConfig,
-        ClapFeatureExtractor,
-        ClapModel,
-        ClapTextConfig,
-        PreTrainedTokenizerFast,
-    )
+    from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig
+
+    from pipelines.tiny_text import byte_pair_tokenizer
 
     corpus = [TEMPLATE.format(word) for words in VOCABULARY.values() for word in words]
-    bpe = Tokenizer(models.BPE(unk_token=None))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    special = ["<s>", "<pad>", "</s>"]
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=special, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    bpe.train_from_iterator(corpus * 4, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token="<s>", pad_token="<pad>", eos_token="</s>"
-    )
+    tokenizer = byte_pair_tokenizer(corpus, vocab_size=400, bos_token="<s>", pad_token="<pad>", eos_token="</s>")
     text = ClapTextConfig(
         vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37,
         projection_dim=16, max_position_embeddings=80, pad_token_id=tokenizer.pad_token_id,
