@@ -357,6 +357,30 @@ def test_plots_on_a_phone_keep_a_readable_size_and_scroll_sideways(browser, spac
     context.close()
 
 
+def count_project_writes(page) -> None:
+    """Count the page's writes of the project kept in the browser (Gradio writes it after each edit)."""
+    page.evaluate(
+        """() => {
+            window.__projectWrites = 0;
+            const setItem = Storage.prototype.setItem;
+            Storage.prototype.setItem = function (key, value) {
+                if (key === 'beatwalk-project') { window.__projectWrites += 1; window.__projectWritten = Date.now(); }
+                return setItem.call(this, key, value);
+            };
+        }"""
+    )
+
+
+def project_written(page, *, quiet_ms: int = 1000) -> None:
+    """Wait for a new write of the browser's copy, then for none more during ``quiet_ms``."""
+    page.wait_for_function(
+        "(quiet) => window.__projectWrites > 0 && Date.now() - window.__projectWritten > quiet",
+        arg=quiet_ms,
+        timeout=SLOW,
+    )
+    page.evaluate("() => { window.__projectWrites = 0; }")
+
+
 def test_a_keyframe_starts_from_a_picture_kept_through_edits_and_rendered(page, song, tmp_path):
     from PIL import Image
 
@@ -384,18 +408,17 @@ def test_a_keyframe_starts_from_a_picture_kept_through_edits_and_rendered(page, 
     page.locator("#render-draft").click()
     expect_text(page, "#render-progress", r"Draft done")
     page.locator("#tab-keyframes-button").click()
+    count_project_writes(page)
     page.locator("#clear-init").click()
     expect_text(page, "#keyframes-status", r"Keyframe 1 has no init image")
     page.wait_for_function("() => !document.querySelector('#init-image img')", timeout=SLOW)
+    project_written(page)
     # Set again, then the page reloaded: the project comes back, its picture (a file of the server's
     # session, gone with it) left out, and said so.
-    before = page.evaluate("() => window.localStorage.getItem('beatwalk-project')")
     page.locator("#init-image input[type=file]").set_input_files(str(picture))
     page.locator("#set-init").click()
     expect_text(page, "#keyframes-status", r"Keyframe 1 starts from the picture")
-    page.wait_for_function(  # the browser's copy (encrypted by Gradio) is written after the edit
-        "(before) => window.localStorage.getItem('beatwalk-project') !== before", arg=before, timeout=SLOW
-    )
+    project_written(page)
     page.reload()
     page.wait_for_selector("#analyze", timeout=SLOW)
     page.locator("#tab-keyframes-button").click()
