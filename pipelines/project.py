@@ -80,6 +80,81 @@ class PromptSource(_Model):
     theme: str = Field("", max_length=300)
 
 
+Beats = Literal["beats", "downbeats", "onsets"]
+Energy = Literal["percussive", "onset", "bass", "harmonic"]
+
+
+class CameraAxis(_Model):
+    """One camera axis over the song: a steady rate, a kick on each beat, and a follow of an energy.
+
+    The motion of a frame (how far the camera moves from the frame before) is
+    ``base / fps``, plus ``follow_amount · energy / fps`` (energy 0..1 of the ``follow`` curve),
+    plus the kick: on each beat (downbeat, onset) the camera moves ``kick`` in all, most of it on
+    the beat's frame and the rest with a half-life of ``kick_decay`` seconds. Units: zoom in
+    natural-log scale (0.04: 4 % closer; negative: out), angle in degrees (positive: the picture
+    turns anticlockwise), x and y in frame widths and heights (positive: the camera moves right,
+    down).
+    """
+
+    base: float = Field(0.0, ge=-720, le=720, description="Steady motion per second.")
+    kick: float = Field(0.0, ge=-180, le=180, description="Motion of one kick, in all.")
+    kick_on: Beats = "beats"
+    kick_decay: float = Field(0.08, ge=0.02, le=4, description="Half-life of a kick, seconds.")
+    follow: Energy = "bass"
+    follow_amount: float = Field(0.0, ge=-720, le=720, description="Motion per second at full energy.")
+
+    @property
+    def moves(self) -> bool:
+        return bool(self.base or self.kick or self.follow_amount)
+
+
+_AXIS_LIMITS = {"zoom": 2.0, "x": 2.0, "y": 2.0, "angle": 720.0}
+"""The largest |base|, |kick| and |follow_amount| per axis (zoom: e² per second; x, y: two frames)."""
+
+
+class CameraSettings(_Model):
+    """Zoom, rotation and 2-D translation over the song (all still by default)."""
+
+    zoom: CameraAxis = CameraAxis()
+    angle: CameraAxis = CameraAxis()
+    x: CameraAxis = CameraAxis()
+    y: CameraAxis = CameraAxis()
+    border: Literal["reflect", "wrap", "replicate"] = Field(
+        "reflect", description="What shows where the moved picture leaves the frame: never black."
+    )
+    ease: float = Field(0.5, ge=0, le=8, description="Seconds to blend into another keyframe's camera.")
+
+    @model_validator(mode="after")
+    def _axes_in_range(self) -> CameraSettings:
+        for name, limit in _AXIS_LIMITS.items():
+            axis = getattr(self, name)
+            for term in ("base", "kick", "follow_amount"):
+                if abs(getattr(axis, term)) > limit:
+                    raise ValueError(
+                        f"camera {name}.{term} must be within ±{limit:g}, got {getattr(axis, term):g}"
+                    )
+        return self
+
+    @property
+    def moves(self) -> bool:
+        return any(getattr(self, name).moves for name in _AXIS_LIMITS)
+
+
+class FeedbackSettings(_Model):
+    """The feedback renderer: each frame is the one before, moved by the camera and diffused again."""
+
+    strength: float = Field(
+        0.4, ge=0, le=1, description="img2img strength between beats (0: no new diffusion)."
+    )
+    beat_strength: float = Field(0.6, ge=0, le=1, description="img2img strength at a beat's full pulse.")
+    color_coherence: Literal["lab", "rgb", "hsv", "none"] = Field(
+        "lab", description="Match each frame's colours to its keyframes' stills against drift."
+    )
+    cadence: int = Field(
+        1, ge=1, le=8, description="Diffuse every k-th frame; the frames between are moved only."
+    )
+
+
 class Keyframe(_Model):
     """A prompt pinned to a time on the song's timeline."""
 
@@ -91,11 +166,18 @@ class Keyframe(_Model):
         None, ge=0, le=30, description="Classifier-free guidance; None: the model's default. ≤ 1 skips it."
     )
     init_image: str | None = Field(None, description="Optional image file to start from.")
-    init_strength: float = Field(0.6, gt=0, le=1, description="How far from the init image (img2img strength).")
-    hold: float = Field(0.0, ge=0, le=3600, description="Stay on this keyframe's image for this long after its time.")
+    init_strength: float = Field(
+        0.6, gt=0, le=1, description="How far from the init image (img2img strength)."
+    )
+    hold: float = Field(
+        0.0, ge=0, le=3600, description="Stay on this keyframe's image for this long after its time."
+    )
     hold_unit: Literal["beats", "seconds"] = "beats"
     transition: Transition = Field("walk", description="How the move into the next keyframe is shaped.")
     idea: PromptSource | None = Field(None, description="What wrote the prompt, if it was suggested.")
+    camera: CameraSettings | None = Field(
+        None, description="The camera from this keyframe on; None: as before."
+    )
 
     @field_validator("prompt")
     @classmethod
@@ -109,7 +191,9 @@ class MotionSettings(_Model):
     """How the walk follows the music."""
 
     reactivity_source: Literal["percussive", "onset", "bass"] = "percussive"
-    reactivity: float = Field(0.7, ge=0, le=1, description="0: linear time; 1: speed fully follows the energy.")
+    reactivity: float = Field(
+        0.7, ge=0, le=1, description="0: linear time; 1: speed fully follows the energy."
+    )
     smoothing: float = Field(0.1, ge=0, le=2, description="Smoothing of the energy curve, seconds.")
     easing: Literal["linear", "sine", "cubic", "smoothstep"] = "sine"
     pulse: float = Field(0.3, ge=0, le=1, description="Size of the push on each beat; 0: none.")
@@ -117,7 +201,10 @@ class MotionSettings(_Model):
     pulse_decay: float = Field(0.08, ge=0.02, le=4, description="Half-life of a pulse, seconds.")
     pulse_on: Literal["beats", "downbeats", "onsets"] = "beats"
     offset: float = Field(
-        0.0, ge=-0.5, le=0.5, description="Shift of the visuals against the audio, seconds; > 0: visuals later."
+        0.0,
+        ge=-0.5,
+        le=0.5,
+        description="Shift of the visuals against the audio, seconds; > 0: visuals later.",
     )
 
 
@@ -132,6 +219,10 @@ class RenderSettings(_Model):
     batch_size: int = Field(4, ge=1, le=256)
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     fast_decoder: bool = Field(False, description="Decode with AutoencoderTiny (faster, slightly softer).")
+    renderer: Literal["walk", "feedback"] = Field(
+        "walk",
+        description="walk: every frame from noise on the latent path; feedback: from the frame before.",
+    )
 
 
 class Project(_Model):
@@ -141,6 +232,8 @@ class Project(_Model):
     audio: AudioRef
     keyframes: list[Keyframe] = Field(min_length=1, max_length=10_000)
     motion: MotionSettings = MotionSettings()
+    camera: CameraSettings = CameraSettings()
+    feedback: FeedbackSettings = FeedbackSettings()
     render: RenderSettings = RenderSettings()
 
     @model_validator(mode="after")
@@ -151,7 +244,9 @@ class Project(_Model):
             if b == a:
                 raise ValueError(f"keyframes {n - 1} and {n} have the same time ({a:g} s)")
             if b < a:
-                raise ValueError(f"keyframe times must increase: keyframe {n} ({b:g} s) comes before {n - 1} ({a:g} s)")
+                raise ValueError(
+                    f"keyframe times must increase: keyframe {n} ({b:g} s) comes before {n - 1} ({a:g} s)"
+                )
         return self
 
     def validate_against(self, duration: float) -> None:

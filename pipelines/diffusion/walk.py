@@ -38,6 +38,7 @@ Choices
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -138,22 +139,35 @@ def preview_keyframe(pipe, keyframes, render, index: int):
     return Image.fromarray(frame)
 
 
-def _render_batch(keyframes: KeyframeConditioning, batch: list[FrameState]) -> _FramesOnTheWay:
-    """Denoise and decode one batch; the stock pipeline's ``__call__`` with per-frame conditioning."""
+def _render_batch(
+    keyframes: KeyframeConditioning,
+    batch: list[FrameState],
+    *,
+    start_step: int | None = None,
+    init: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
+) -> _FramesOnTheWay:
+    """Denoise and decode one batch; the stock pipeline's ``__call__`` with per-frame conditioning.
+
+    ``start_step``, ``init`` and ``noise`` replace the states' own (the feedback renderer starts
+    each frame from the frame before: its latent, its img2img step, a noise of its own).
+    """
     pipe, device, dtype, n = keyframes.pipe, keyframes.device, keyframes.dtype, len(batch)
     scheduler = keyframes.scheduler
 
     # 1. Timesteps (img2img batches start later, as in StableDiffusionImg2ImgPipeline.get_timesteps)
     scheduler.set_timesteps(keyframes.steps, device=device)
-    start = keyframes.start_step(batch[0]) * scheduler.order
+    start = (keyframes.start_step(batch[0]) if start_step is None else start_step) * scheduler.order
     timesteps = scheduler.timesteps[start:]
     if start and hasattr(scheduler, "set_begin_index"):
         scheduler.set_begin_index(start)
 
     # 2. Start latents: slerped seed noise (+ pulse), or the noised init image
-    noise = torch.cat([keyframes.noise(s) for s in batch])
+    if noise is None:
+        noise = torch.cat([keyframes.noise(s) for s in batch])
     if start:
-        init = torch.cat([keyframes.init_latent(s) for s in batch])
+        if init is None:
+            init = torch.cat([keyframes.init_latent(s) for s in batch])
         latents = scheduler.add_noise(init, noise, timesteps[:1].repeat(n))
     else:
         latents = noise * scheduler.init_noise_sigma
@@ -229,6 +243,30 @@ def _decode(pipe, latents: torch.Tensor, *, sdxl: bool) -> _FramesOnTheWay:
             return _decode_latents(pipe.vae, latents.to(torch.float32), sdxl=sdxl)
         finally:
             pipe.vae.to(dtype=torch.float16)
+
+
+def encode_frames(pipe, frames: np.ndarray, *, sdxl: bool) -> torch.Tensor:
+    """uint8 frames ``(n, height, width, 3)`` to the UNet's latents: the VAE's mean, scaled as
+    img2img scales it (the inverse of :func:`_decode_latents`)."""
+    vae = pipe.vae
+    pixels = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    upcast = sdxl and vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    with _VAE_UPCAST if upcast else contextlib.nullcontext():
+        if upcast:
+            vae.to(dtype=torch.float32)
+        try:
+            encoded = vae.encode(pixels.to(device=pipe._execution_device, dtype=vae.dtype))
+        finally:
+            if upcast:
+                vae.to(dtype=torch.float16)
+    latents = encoded.latent_dist.mode() if hasattr(encoded, "latent_dist") else encoded.latents
+    latents = latents.to(pipe.unet.dtype)
+    mean, std = getattr(vae.config, "latents_mean", None), getattr(vae.config, "latents_std", None)
+    if sdxl and mean is not None and std is not None:
+        mean = torch.tensor(mean).view(1, -1, 1, 1).to(latents)
+        std = torch.tensor(std).view(1, -1, 1, 1).to(latents)
+        return (latents - mean) * vae.config.scaling_factor / std
+    return latents * vae.config.scaling_factor
 
 
 def _decode_latents(vae, latents: torch.Tensor, *, sdxl: bool) -> _FramesOnTheWay:

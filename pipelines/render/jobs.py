@@ -49,6 +49,10 @@ class Chunk:
     def partial_name(self) -> str:
         return f"chunk_{self.index:05d}.partial.mp4"
 
+    @property
+    def last_frame_name(self) -> str:
+        return f"chunk_{self.index:05d}.last.npy"
+
 
 class OtherJobError(BeatwalkError):
     """The unfinished job asked to be resumed renders another project or frame plan."""
@@ -161,10 +165,45 @@ class RenderJob:
         chunk.done = True
         self._save()
 
+    def save_last_frame(self, chunk: Chunk, frame: np.ndarray) -> None:
+        """Keep a chunk's last frame, exactly, before the chunk is finished: the feedback renderer's
+        next chunk starts from it."""
+        path = self.workdir / chunk.last_frame_name
+        temporary = path.with_name(path.name + ".tmp")
+        try:
+            with open(temporary, "wb") as file:
+                np.save(file, np.ascontiguousarray(frame, dtype=np.uint8))
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise BeatwalkError(f"cannot write {path}: {exc.strerror}") from None
+
+    def last_frame(self, chunk: Chunk) -> np.ndarray:
+        """A finished chunk's last frame, as :meth:`save_last_frame` kept it."""
+        return np.load(self.workdir / chunk.last_frame_name, allow_pickle=False)
+
+    def keep_chain(self) -> None:
+        """For a chain of chunks (each starting from the last frame of the one before): keep finished
+        only the chunks up to the first whose last frame is missing or unreadable."""
+        intact = True
+        for chunk in self.chunks:
+            if intact and chunk.done:
+                try:
+                    frame = self.last_frame(chunk)
+                    intact = frame.dtype == np.uint8 and frame.ndim == 3
+                except (OSError, ValueError):
+                    intact = False
+            if chunk.done and not intact:
+                chunk.done, chunk.size = False, None
+            intact = intact and chunk.done
+        self._save()
+
     def remove(self) -> None:
         """Delete the job's own files and its folder (if nothing else is in it)."""
         for chunk in self.chunks:
-            for path in (self.path(chunk), self.partial_path(chunk)):
+            for path in (self.path(chunk), self.partial_path(chunk), self.workdir / chunk.last_frame_name):
                 path.unlink(missing_ok=True)
         for name in (MANIFEST, MANIFEST + ".tmp"):
             (self.workdir / name).unlink(missing_ok=True)
@@ -257,7 +296,9 @@ def _indexed_workdir(project_hash: str, plan_hash: str, *, check: bool = True) -
     """The folder of the noted job that renders this project and plan; None when there is none
     (or, with ``check``, when its manifest is gone)."""
     try:
-        workdir = Path(json.loads(_index_entry(project_hash, plan_hash).read_text(encoding="utf-8"))["workdir"])
+        workdir = Path(
+            json.loads(_index_entry(project_hash, plan_hash).read_text(encoding="utf-8"))["workdir"]
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return workdir if not check or (workdir / MANIFEST).is_file() else None

@@ -146,19 +146,24 @@ def iter_render(
 
     # 3. The pending chunks, batch by batch.
     from pipelines.diffusion.conditioning import KeyframeConditioning
-    from pipelines.diffusion.walk import walk_frames
+    from pipelines.plan.camera import plan_camera
 
     # Prompts are encoded and seed noises drawn once per render, not once per chunk.
     conditioning = KeyframeConditioning(pipe, project.keyframes, render)
+    camera = plan_camera(project, analysis)
+    chunk_frames_of = _renderer(project, conditioning, plan, camera, job)
     rendered, render_started = 0, time.monotonic()
     for chunk in job.pending:
-        frames = walk_frames(conditioning, plan, range(chunk.start, chunk.stop), batch_size=render.batch_size)
+        frames = chunk_frames_of(chunk)
         stopped = False
         try:
             # closing: a stop mid-chunk ends the walk (and its inference mode) here, not at garbage collection.
-            with contextlib.closing(frames), VideoWriter(
-                job.partial_path(chunk), width=render.width, height=render.height, fps=plan.fps
-            ) as video:
+            with (
+                contextlib.closing(frames),
+                VideoWriter(
+                    job.partial_path(chunk), width=render.width, height=render.height, fps=plan.fps
+                ) as video,
+            ):
                 for index, frame in frames:
                     video.write(frame)
                     rendered += 1
@@ -168,7 +173,9 @@ def iter_render(
                     speed = rendered / (time.monotonic() - render_started)
                     done = job.frames_done + index + 1 - chunk.start
                     eta = (plan.n_frames - done) / speed
-                    yield RenderProgress(done, plan.n_frames, time.monotonic() - started, eta, last_frame=frame)
+                    yield RenderProgress(
+                        done, plan.n_frames, time.monotonic() - started, eta, last_frame=frame
+                    )
                     if should_stop is not None and should_stop():
                         stopped = True
                         break
@@ -177,6 +184,8 @@ def iter_render(
         except BeatwalkError as exc:  # the chunk's file is gone; the finished ones stay
             raise BeatwalkError(_kept(str(exc), job)) from None
         if video.frames_written == chunk.stop - chunk.start:
+            if render.renderer == "feedback":  # the next chunk starts from this one's last frame
+                job.save_last_frame(chunk, frame)
             job.finish(chunk)
         elif not stopped:
             raise RuntimeError(f"the walk gave {video.frames_written} frames for chunk {chunk.index}")
@@ -188,19 +197,65 @@ def iter_render(
     joined = out_path.with_name(out_path.name + ".partial.mp4")
     try:
         join_chunks(
-            [job.path(c) for c in job.chunks], joined, fps=plan.fps, n_frames=plan.n_frames, audio=project.audio
+            [job.path(c) for c in job.chunks],
+            joined,
+            fps=plan.fps,
+            n_frames=plan.n_frames,
+            audio=project.audio,
         )
         os.replace(joined, out_path)
         project.save(sidecar_path(out_path))
     except (OSError, BeatwalkError) as exc:
         # What the join wrote goes (it would keep a full disk full); the finished chunks stay.
         joined.unlink(missing_ok=True)
-        reason = f"cannot write {out_path.name}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+        reason = (
+            f"cannot write {out_path.name}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+        )
         raise BeatwalkError(_kept(reason, job)) from None
     job.remove()
     yield RenderProgress(
         plan.n_frames, plan.n_frames, time.monotonic() - started, 0.0, video_path=str(out_path)
     )
+
+
+def _renderer(project: Project, conditioning, plan, camera, job: RenderJob):
+    """``chunk -> iterator of (index, frame)``: the walk (its frames posed by the camera) or the
+    feedback chain (each chunk from the last frame of the one before, kept in the job)."""
+    from pipelines.diffusion.walk import walk_frames
+
+    render = project.render
+    if render.renderer == "feedback":
+        from pipelines.diffusion.feedback import FeedbackRenderer
+
+        feedback = FeedbackRenderer(
+            conditioning, plan, camera, project.feedback, pulse_size=project.motion.pulse
+        )
+        job.keep_chain()  # finished chunks count only as far as each one's last frame is kept
+
+        def chain(chunk):
+            previous = job.last_frame(job.chunks[chunk.index - 1]) if chunk.index else None
+            return feedback.frames(range(chunk.start, chunk.stop), previous=previous)
+
+        return chain
+
+    poses = camera.poses() if camera.moves else None
+
+    def walk(chunk):
+        frames = walk_frames(conditioning, plan, range(chunk.start, chunk.stop), batch_size=render.batch_size)
+        if poses is None:
+            return frames
+        return _posed(frames, poses, camera.border)
+
+    return walk
+
+
+def _posed(frames, poses: dict, border: str):
+    from pipelines.diffusion.warp import warp_frame
+
+    with contextlib.closing(frames):
+        for index, frame in frames:
+            pose = {axis: float(values[index]) for axis, values in poses.items()}
+            yield index, warp_frame(frame, **pose, border=border)
 
 
 def render_project(project: Project, out_path: str | Path, **kwargs) -> Path | None:
@@ -216,7 +271,9 @@ def with_render_settings(project: Project, **changes) -> Project:
 
     Changes that are None are ignored.
     """
-    return project.replace(render=project.render.model_dump() | {k: v for k, v in changes.items() if v is not None})
+    return project.replace(
+        render=project.render.model_dump() | {k: v for k, v in changes.items() if v is not None}
+    )
 
 
 def default_workdir(out_path: str | Path, *, draft: bool = False) -> Path:

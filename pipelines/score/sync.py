@@ -22,6 +22,10 @@ Figures, for each measure:
 - ``dtw_distance``: the mean absolute difference per frame between the two
   curves (each scaled to 0..1 by its 99th percentile) after dynamic time
   warping within the same band; 0 is a perfect match.
+
+And one published figure, on the video's motion rather than its change: ``av_align``, AV-Align
+(optical-flow peaks against the song's onsets, intersection over union; see
+:mod:`pipelines.score.av_align`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import numpy as np
 
 from pipelines.errors import BeatwalkError
 from pipelines.render.video import VideoInfo, probe_video
+from pipelines.score.av_align import FlowReader, av_align, flow_peaks
 from pipelines.score.visual_change import ChangeReader, visual_peaks
 
 MAX_OFFSET = 0.5
@@ -41,7 +46,6 @@ MAX_OFFSET = 0.5
 # Durations of the video and the song may differ by one frame (rounding) plus
 # the AAC encoder's priming and padding (up to two 1024-sample blocks).
 _AAC_PADDING = 0.1
-
 
 
 @dataclass
@@ -91,12 +95,17 @@ class SyncScore:
     correlation_at_offset: float | None
     dtw_distance: float
     perceptual: dict
+    av_align: float
     visual_change: np.ndarray = field(repr=False)
     perceptual_change: np.ndarray = field(repr=False)
     onset_strength: np.ndarray = field(repr=False)
     beats: np.ndarray = field(repr=False)
     peaks: np.ndarray = field(repr=False)
     perceptual_peaks: np.ndarray = field(repr=False)
+    flow: np.ndarray = field(repr=False, default=None)
+    """Mean optical-flow magnitude per frame (AV-Align's motion curve)."""
+    onsets: np.ndarray = field(repr=False, default=None)
+    """The song's onsets inside the video, seconds (AV-Align's audio peaks)."""
 
     @property
     def times(self) -> np.ndarray:
@@ -122,6 +131,7 @@ class SyncScore:
             "correlation_at_offset": self.correlation_at_offset,
             "dtw_distance": self.dtw_distance,
             "perceptual": self.perceptual,
+            "av_align": self.av_align,
         }
         if curves:
             data["curves"] = {
@@ -131,6 +141,8 @@ class SyncScore:
                 "beats": np.round(self.beats, 4).tolist(),
                 "peaks": self.peaks.tolist(),
                 "perceptual_peaks": self.perceptual_peaks.tolist(),
+                "flow": np.round(self.flow, 5).tolist(),
+                "onsets": np.round(self.onsets, 4).tolist(),
             }
         return data
 
@@ -189,13 +201,16 @@ def score_video(
             f"video is too long: {info.frames / info.fps:.0f} s (the limit is {max_seconds:g} s; "
             "set BEATWALK_MAX_SONG_SECONDS)"
         )
-    with ChangeReader(video_path, info) as reader:
+    with ChangeReader(video_path, info) as reader, FlowReader(video_path, info) as flow_reader:
         # 2. Beats and onset strength of the song, while frames decode.
         audio_source = "analysis"
         if analysis is None:
-            (_, analysis), audio_source = _read_song(video_path, song, info, sidecar=sidecar, max_seconds=max_seconds)
+            (_, analysis), audio_source = _read_song(
+                video_path, song, info, sidecar=sidecar, max_seconds=max_seconds
+            )
         _check_lengths(analysis.duration, info.frames / info.fps, info.fps, what=audio_source)
         pixel, perceptual = reader.result()
+        flow = _fit(flow_reader.result(), len(pixel))
 
     # 3. Both on one frame grid.
     fps = info.fps
@@ -205,7 +220,10 @@ def score_video(
     beats = np.asarray(analysis.beats, dtype=np.float64)
     beats = beats[(beats >= 0) & (beats < duration)]
 
-    # 4. Figures for both measures.
+    onsets = np.asarray(analysis.onsets, dtype=np.float64)
+    onsets = onsets[(onsets >= 0) & (onsets < duration)]
+
+    # 4. Figures for both measures, and AV-Align.
     figures, peaks = {}, {}
     for name, change in (("pixel", pixel), ("perceptual", perceptual)):
         peaks[name] = visual_peaks(change, fps=fps)
@@ -219,12 +237,15 @@ def score_video(
         tempo=float(analysis.tempo),
         **figures["pixel"],
         perceptual=figures["perceptual"],
+        av_align=round(av_align(onsets, flow_peaks(flow) / fps, fps=fps), 4),
         visual_change=pixel,
         perceptual_change=perceptual,
         onset_strength=onset,
         beats=beats,
         peaks=peaks["pixel"],
         perceptual_peaks=peaks["perceptual"],
+        flow=flow,
+        onsets=onsets,
     )
 
 
