@@ -96,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--draft", action="store_true", help="quick look: half size (at most 256 px)")
     render.add_argument("--resume", action="store_true", help="continue an interrupted render")
     render.add_argument("--chunk-frames", type=int, default=None, metavar="N", help="frames per chunk")
+    render.add_argument("--renderer", choices=("walk", "feedback"), default=None,
+                        help="walk: each frame from noise; feedback: each from the one before (Deforum's way)")
+    render.add_argument("--camera", default=None, metavar="PRESET",
+                        help="camera moves: 'still', 'zoom pulse', 'drift', 'spin on downbeats', 'tunnel'")
+    render.add_argument("--cadence", type=int, default=None, metavar="K", help="feedback: diffuse every K-th frame")
+    render.add_argument("--color-coherence", choices=("lab", "rgb", "hsv", "none"), default=None,
+                        help="feedback: match colours to the keyframes' stills against drift")
     render.set_defaults(command=_render)
 
     return parser
@@ -209,17 +216,19 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from pipelines.plan.camera import plan_camera
     from pipelines.plan.timeline import plan_frames
     from pipelines.project import Project
 
     project = Project.load(args.project)
     _, analysis = project.audio.read(max_seconds=_max_song_seconds())
     plan = plan_frames(project, analysis)
+    camera = plan_camera(project, analysis)
     if args.plot is not None:
         from pipelines.plots import plot_frame_plan
 
-        _save_plot(plot_frame_plan(plan, analysis), args.plot)
-    _print_json(plan.summary())
+        _save_plot(plot_frame_plan(plan, analysis, camera=camera), args.plot)
+    _print_json(plan.summary() | {"camera": camera.summary(), "renderer": project.render.renderer})
     return 0
 
 
@@ -239,7 +248,13 @@ def _render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from pipelines.project import Project
-    from pipelines.render.runner import default_workdir, iter_render, sidecar_path, with_render_settings
+    from pipelines.render.runner import (
+        default_workdir,
+        iter_render,
+        sidecar_path,
+        with_camera,
+        with_render_settings,
+    )
 
     loaded = Project.load(args.project)
     width = height = None
@@ -249,7 +264,8 @@ def _render(args: argparse.Namespace) -> int:
         except ValueError:
             raise BeatwalkError(f"--size must look like 512x512, got {args.size!r}") from None
     settings = {"model": args.model, "fps": args.fps, "steps": args.steps, "batch_size": args.batch_size}
-    project = with_render_settings(loaded, width=width, height=height, **settings)
+    project = with_render_settings(loaded, width=width, height=height, renderer=args.renderer, **settings)
+    project = with_camera(project, preset=args.camera, cadence=args.cadence, color_coherence=args.color_coherence)
     if args.chunk_frames is not None and args.chunk_frames < 1:
         raise BeatwalkError(f"--chunk-frames must be at least 1, got {args.chunk_frames}")
     if sidecar_path(args.out).resolve() == args.project.resolve():

@@ -64,7 +64,7 @@ def plot_sync(score, *, zoom: float = 8.0) -> Figure:
     return figure
 
 
-def plot_frame_plan(plan, analysis, *, zoom: float = 8.0) -> Figure:
+def plot_frame_plan(plan, analysis, *, zoom: float = 8.0, camera=None) -> Figure:
     """How the walk follows the song: ``t`` and the pulse over time, keyframes and beats marked.
 
     The top panel shows the position between keyframes (``t``; shaded where
@@ -80,6 +80,9 @@ def plot_frame_plan(plan, analysis, *, zoom: float = 8.0) -> Figure:
         For the beats and downbeats, seconds.
     zoom : float > 0
         Length of the close-up, seconds.
+    camera : pipelines.plan.camera.CameraPath or None
+        When it moves, a panel under the pulse shows each moving axis's motion per frame over the
+        beats (each scaled to its own largest value, given in the legend).
 
     Returns
     -------
@@ -93,8 +96,13 @@ def plot_frame_plan(plan, analysis, *, zoom: float = 8.0) -> Figure:
     shows = np.flatnonzero(np.diff(plan.key_a, prepend=-1) != 0)  # first frame of each keyframe
     close_up = end - start > 1.5 * zoom
 
-    figure = Figure(figsize=(11, 6.2 if close_up else 4.2), layout="constrained")
-    axes = figure.subplots(3 if close_up else 2, 1, squeeze=False)[:, 0]
+    moving = [] if camera is None else [axis for axis in ("zoom", "angle", "x", "y") if np.any(getattr(camera, axis))]
+    rows = 2 + bool(moving) + close_up
+    figure = Figure(figsize=(11, 2.0 * rows + 0.2), layout="constrained")
+    axes = figure.subplots(rows, 1, squeeze=False)[:, 0]
+    if moving:
+        _camera_panel(axes[2], camera, moving, beats, downbeats, start, end)
+        axes = np.concatenate([axes[:2], axes[3:]])  # the close-up, if any, stays last
     walk_axes = [(axes[0], end), *([(axes[2], start + zoom)] if close_up else [])]
     for ax, stop in walk_axes:
         holding = plan.key_a == plan.key_b
@@ -132,6 +140,27 @@ def plot_frame_plan(plan, analysis, *, zoom: float = 8.0) -> Figure:
         fontsize=10,
     )
     return figure
+
+
+_CAMERA_UNITS = {"zoom": ("%", 100.0), "angle": ("°", 1.0), "x": ("% width", 100.0), "y": ("% height", 100.0)}
+_CAMERA_COLOURS = {"zoom": "tab:green", "angle": "tab:blue", "x": "tab:brown", "y": "tab:pink"}
+
+
+def _camera_panel(ax, camera, moving, beats, downbeats, start: float, end: float) -> None:
+    times = np.arange(camera.n_frames) / camera.fps
+    for beat in beats[(beats >= start) & (beats <= end)]:
+        ax.axvline(beat, color="tab:orange", lw=1.2 if np.isin(beat, downbeats) else 0.5, alpha=0.5)
+    for axis in moving:
+        motion = getattr(camera, axis)
+        peak = float(np.max(np.abs(motion)))
+        unit, scale = _CAMERA_UNITS[axis]
+        label = f"{axis} (peak {peak * scale:.2g} {unit}/frame)"
+        ax.plot(times, motion / peak, color=_CAMERA_COLOURS[axis], lw=0.9, drawstyle="steps-post", label=label)
+    ax.axhline(0, color="0.6", lw=0.6)
+    ax.set_xlim(start, end)
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_ylabel("camera")
+    ax.legend(loc="upper right", fontsize=7, ncol=len(moving), frameon=False)
 
 
 def plot_analysis(analysis, audio=None, description=None) -> Figure:

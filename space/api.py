@@ -99,12 +99,14 @@ def build(limits: Limits) -> None:
 
     @user_errors
     def plan(analysis_json, project_json) -> str:
-        """The frame plan (JSON): for every frame, its two keyframes, the position t, pulse and cuts."""
+        """The frame plan (JSON): for every frame, its two keyframes, the position t, pulse and cuts, and
+        the camera's motion and the walk's pose per frame."""
+        from pipelines.plan.camera import plan_camera
         from pipelines.plan.timeline import plan_frames
 
         result, project = verified_analysis(_json(analysis_json, "analysis"), key), parse(project_json)
         limits.check_plan(duration=result.duration, fps=project.render.fps, keyframes=len(project.keyframes))
-        return json.dumps(plan_frames(project, result).to_dict())
+        return json.dumps(plan_frames(project, result).to_dict() | {"camera": plan_camera(project, result).to_dict()})
 
     @user_errors
     def preview_keyframe(project_json, index):

@@ -150,7 +150,9 @@ def _frame_settings(project: Project, *, draft: bool):
 def _render_budget(project: Project, frames_left: int, *, draft: bool, window: float | None) -> float:
     """Seconds a render call may take: what its frames should take, at most ``window``. The grant
     asks for this plus a margin, and the render stops itself when it is spent."""
-    estimate = estimate_seconds(_frame_settings(project, draft=draft), frames_left, keyframes=len(project.keyframes))
+    estimate = estimate_seconds(
+        _frame_settings(project, draft=draft), frames_left, keyframes=len(project.keyframes), feedback=project.feedback
+    )
     return min(estimate, window) if window else estimate
 
 
@@ -160,7 +162,9 @@ def _window_chunk_frames(project: Project, *, draft: bool, window: float) -> int
     from pipelines.render.jobs import default_chunk_frames
 
     render = _frame_settings(project, draft=draft)
-    per_frame = estimate_seconds(render, 1, keyframes=0) - estimate_seconds(render, 0, keyframes=0)
+    per_frame = estimate_seconds(render, 1, keyframes=0, feedback=project.feedback) - estimate_seconds(
+        render, 0, keyframes=0, feedback=project.feedback
+    )
     fitting = render.batch_size * max(1, int(window / 2 / max(per_frame * render.batch_size, 1e-9)))
     return min(fitting, default_chunk_frames(render.fps, render.batch_size))
 

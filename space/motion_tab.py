@@ -1,7 +1,8 @@
-"""Motion tab: how the walk follows the music, and how frames are rendered.
+"""Motion tab: how the walk follows the music, the camera, and how frames are rendered.
 
-Each control is one field of ``project.motion`` or ``project.render``; any change re-plans the
-frames and redraws the plan.
+Each control is one field of ``project.motion``, ``project.camera`` (a preset, and its border),
+``project.feedback`` or ``project.render``; any change re-plans the frames and redraws the plan,
+with the camera's curves under the beats.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import gradio as gr
 from pipelines.admission import largest_batch, largest_side, most_steps
 from pipelines.diffusion.families import check_offered, default_render, offered_models
 from pipelines.limits import Limits
-from pipelines.project import MotionSettings, Project, RenderSettings
+from pipelines.plan.camera import PRESETS, camera_preset, preset_of
+from pipelines.project import CameraSettings, FeedbackSettings, MotionSettings, Project, RenderSettings
 from space.errors import user_errors
 from space.page import Page, parse, private, unchanged
 from space.views import redraw
@@ -28,8 +30,12 @@ MOTION_FIELDS = (
     "pulse_on",
     "offset",
 )
-RENDER_FIELDS = ("model", "width", "height", "fps", "steps", "batch_size", "fast_decoder")
-FIELDS = MOTION_FIELDS + RENDER_FIELDS
+RENDER_FIELDS = ("model", "width", "height", "fps", "steps", "batch_size", "fast_decoder", "renderer")
+CAMERA_FIELDS = ("camera_preset", "border")
+FEEDBACK_FIELDS = ("strength", "beat_strength", "color_coherence", "cadence")
+FIELDS = MOTION_FIELDS + RENDER_FIELDS + CAMERA_FIELDS + FEEDBACK_FIELDS
+CUSTOM = "custom (from the project)"
+"""The camera preset choice of a project whose camera is none of the presets."""
 
 
 ASPECTS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4)}
@@ -102,6 +108,38 @@ def build(limits: Limits, *, model: str) -> MotionTab:
             c["fast_decoder"] = gr.Checkbox(
                 render.fast_decoder, label="Fast decoder (AutoencoderTiny)", elem_id="fast-decoder"
             )
+    camera, feedback = CameraSettings(), FeedbackSettings()
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("**Camera**: zoom, turn and drift on the music")
+            c["camera_preset"] = gr.Dropdown(
+                [*PRESETS, CUSTOM], value="still", label="Camera", elem_id="camera-preset",
+                info="zoom pulse: a push on every beat; spin on downbeats: a turn on each bar",
+            )  # fmt: skip
+            c["border"] = gr.Dropdown(
+                ["reflect", "wrap", "replicate"], value=camera.border, label="Border (where the picture leaves the frame)",
+                elem_id="camera-border",
+            )  # fmt: skip
+            c["renderer"] = gr.Radio(
+                ["walk", "feedback"], value=render.renderer, label="Renderer", elem_id="renderer",
+                info="walk: every frame from noise, the camera poses it; feedback: every frame from the one before "
+                "(Deforum's endless zoom)",
+            )  # fmt: skip
+        with gr.Column():
+            gr.Markdown("**Feedback renderer**: how much each frame is diffused again")
+            c["strength"] = gr.Slider(
+                0, 1, feedback.strength, step=0.05, label="Strength between beats", elem_id="feedback-strength"
+            )
+            c["beat_strength"] = gr.Slider(
+                0, 1, feedback.beat_strength, step=0.05, label="Strength on the beat", elem_id="beat-strength"
+            )
+            c["color_coherence"] = gr.Dropdown(
+                ["lab", "rgb", "hsv", "none"], value=feedback.color_coherence, label="Colour coherence",
+                elem_id="color-coherence",
+            )  # fmt: skip
+            c["cadence"] = gr.Slider(
+                1, 8, feedback.cadence, step=1, label="Cadence (diffuse every k-th frame)", elem_id="cadence"
+            )
     summary = gr.Markdown("", elem_id="plan-summary")
     plot = gr.Plot(
         label="Frame plan: position between keyframes and beat pulses over time", elem_id="plan-plot",
@@ -173,14 +211,20 @@ def apply_settings(project: Project, values) -> Project:
     """The project with the controls' values (in ``FIELDS`` order) as its motion and render settings."""
     named = dict(zip(FIELDS, values))
     check_offered(named["model"])
-    for name in ("width", "height", "steps", "batch_size"):
+    for name in ("width", "height", "steps", "batch_size", "cadence"):
         named[name] = int(named[name])
     motion = {name: named[name] for name in MOTION_FIELDS}
     render = project.render.model_dump() | {name: named[name] for name in RENDER_FIELDS}
-    return project.replace(motion=motion, render=render)
+    preset = named["camera_preset"]
+    camera = project.camera if preset == CUSTOM else camera_preset(preset)
+    camera = camera.model_dump() | {"border": named["border"]}
+    feedback = {name: named[name] for name in FEEDBACK_FIELDS}
+    return project.replace(motion=motion, render=render, camera=camera, feedback=feedback)
 
 
 def control_values(motion: MotionTab, project: Project) -> dict:
     """The controls' values for a project (after an import), keyed by control."""
-    settings = project.motion.model_dump() | project.render.model_dump()
+    settings = project.motion.model_dump() | project.render.model_dump() | project.feedback.model_dump()
+    settings["border"] = project.camera.border
+    settings["camera_preset"] = preset_of(project.camera.model_copy(update={"border": "reflect"})) or CUSTOM
     return {motion.controls[name]: settings[name] for name in FIELDS}

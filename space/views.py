@@ -68,22 +68,30 @@ def keyframe_choices(project) -> list[tuple[str, int]]:
 
 def plan_view(project, analysis, *, limits: Limits):
     """The frame plan's figure and a summary line (frames, GPU time, any limit exceeded)."""
+    from pipelines.plan.camera import plan_camera, preset_of
     from pipelines.plan.timeline import plan_frames
     from pipelines.plots import plot_frame_plan
 
     frame_plan = plan_frames(project, analysis)
+    camera = plan_camera(project, analysis)
     render = project.render
-    seconds = estimate_seconds(render, frame_plan.n_frames, keyframes=len(project.keyframes))
+    seconds = estimate_seconds(
+        render, frame_plan.n_frames, keyframes=len(project.keyframes), feedback=project.feedback
+    )
     line = (
         f"**{frame_plan.n_frames} frames** ({analysis.duration:.1f} s at {render.fps:g} fps, "
         f"{render.width}×{render.height}, {render.steps} step{'s' * (render.steps > 1)}, model `{render.model}`) · "
         f"about {_duration(seconds)} on {'this machine' if render.model in TINY_MODELS else 'a GPU'}"
     )
+    if camera.moves or render.renderer == "feedback":
+        named = preset_of(project.camera.model_copy(update={"border": "reflect"}))
+        line += f" · camera {named or 'custom'}{' (and keyframes’ own)' if any(k.camera for k in project.keyframes) else ''}"
+        line += f" · {render.renderer} renderer"
     try:
         check_costs(project, duration=analysis.duration, limits=limits)
     except BeatwalkError as exc:
         line += f"\n\n⚠️ The render will be refused: {exc}"
-    return plot_frame_plan(frame_plan, analysis), line
+    return plot_frame_plan(frame_plan, analysis, camera=camera), line
 
 
 def _duration(seconds: float) -> str:

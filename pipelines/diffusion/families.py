@@ -165,10 +165,19 @@ def default_render(
     return RenderSettings(model=model, width=side, height=side, fps=family.fps, steps=steps)
 
 
-def estimate_seconds(render: RenderSettings, frames: int, *, keyframes: int = 1) -> float:
+def estimate_seconds(render: RenderSettings, frames: int, *, keyframes: int = 1, feedback=None) -> float:
     """GPU seconds to load ``render.model``, encode ``keyframes`` keyframes and render ``frames``
-    frames with these settings."""
+    frames with these settings.
+
+    The feedback renderer (``render.renderer == "feedback"`` with the project's ``feedback``)
+    diffuses every ``cadence``-th frame, with the steps of its beat strength plus one for the VAE
+    encoder, and draws each keyframe's still once for the colours.
+    """
     family = family_of(render.model)
     scale = render.width * render.height / (512 * 512)
+    if render.renderer == "feedback" and feedback is not None:
+        steps = max(1, math.ceil(render.steps * feedback.beat_strength)) + 1
+        diffused = math.ceil(frames / feedback.cadence) + (keyframes if feedback.color_coherence != "none" else 0)
+        return family.load_seconds + keyframes * family.encode_seconds + diffused * steps * family.seconds_per_step * scale
     denoise = frames * render.steps * family.seconds_per_step * scale
     return family.load_seconds + keyframes * family.encode_seconds + denoise

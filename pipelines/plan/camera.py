@@ -117,6 +117,15 @@ class CameraPath:
         poses["zoom"] = lfilter([1.0], [1.0, -keep], self.zoom) if self.n_frames else self.zoom
         return poses
 
+    def summary(self) -> dict:
+        """A short JSON-able overview: what moves, and how far over the song."""
+        return {
+            "moves": self.moves,
+            "border": self.border,
+            "total": {axis: round(float(np.sum(getattr(self, axis))), 4) for axis in AXES},
+            "largest_step": {axis: round(float(np.max(np.abs(getattr(self, axis)), initial=0.0)), 5) for axis in AXES},
+        }
+
     def to_dict(self) -> dict:
         """JSON-able: the motion per frame and the walk's poses (what the API's ``/plan`` answers)."""
         poses = self.poses()

@@ -276,6 +276,21 @@ def with_render_settings(project: Project, **changes) -> Project:
     )
 
 
+def with_camera(
+    project: Project, *, preset: str | None = None, cadence: int | None = None, color_coherence: str | None = None
+) -> Project:
+    """The project with a camera preset and feedback settings (``None``: unchanged), validated."""
+    changes = {}
+    if preset is not None:
+        from pipelines.plan.camera import camera_preset
+
+        changes["camera"] = camera_preset(preset)
+    feedback = {k: v for k, v in {"cadence": cadence, "color_coherence": color_coherence}.items() if v is not None}
+    if feedback:
+        changes["feedback"] = project.feedback.model_dump() | feedback
+    return project.replace(**changes) if changes else project
+
+
 def default_workdir(out_path: str | Path, *, draft: bool = False) -> Path:
     """The job folder of a render to ``out_path``: ``<out_path>.parts`` (``.draft-parts``)."""
     out_path = Path(out_path)
