@@ -58,7 +58,7 @@ def plot_sync(score, *, zoom: float = 8.0) -> Figure:
     figure.suptitle(
         f"beat F-measure {score.f_measure:.2f} · correlation {correlation}"
         f" · offset {score.offset_ms:+.0f} ms"
-        f" · DTW {score.dtw_distance:.3f} · {score.tempo:.0f} BPM",
+        f" · DTW {score.dtw_distance:.3f} · AV-Align {score.av_align:.2f} · {score.tempo:.0f} BPM",
         fontsize=10,
     )
     return figure

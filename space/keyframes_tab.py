@@ -16,6 +16,7 @@ from pipelines.admission import for_download, from_stranger
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from pipelines.plan import edits
+from pipelines.plan.camera import PRESETS, camera_preset, preset_of
 from pipelines.project import Project
 from space.errors import user_errors, without_paths
 from space.page import Page, analysis_of, parse, private, unchanged
@@ -24,6 +25,9 @@ from space.views import redraw
 DATATYPES = ["number", "str", "str", "number", "number", "number", "str", "str"]
 DEFAULT_PROMPTS = "a neon city at night, synthwave, glowing lights\na misty forest at dawn, volumetric light"
 MAX_PROJECT_BYTES = 1_000_000
+AS_BEFORE = "as before"
+"""A keyframe's camera choice when it brings none of its own."""
+CUSTOM = "custom (from the project)"
 
 
 @dataclass
@@ -52,6 +56,7 @@ class KeyframesTab:
     init_strength: gr.Slider
     set_init: gr.Button
     clear_init: gr.Button
+    keyframe_camera: gr.Dropdown
     import_file: gr.UploadButton
     export: gr.Button
     export_file: gr.File
@@ -128,13 +133,17 @@ def build() -> KeyframesTab:
             )  # fmt: skip
             set_init = gr.Button("Use this picture for the keyframe", elem_id="set-init")
             clear_init = gr.Button("No init image", elem_id="clear-init")
+            keyframe_camera = gr.Dropdown(
+                [AS_BEFORE, *PRESETS], value=AS_BEFORE, label="Camera from this keyframe on",
+                info="e.g. a slow drift in the verse, a zoom pulse from the chorus", elem_id="keyframe-camera",
+            )  # fmt: skip
     with gr.Row():
         import_file = gr.UploadButton("Import project JSON", file_types=[".json"], elem_id="import-project")
         export = gr.Button("Export project JSON", elem_id="export-project")
         export_file = gr.File(label="Project file", elem_id="export-file")
     return KeyframesTab(
         prompts, negative, seed, every, propose, theme, engine, suggest, another, table, status, add_time, add_snap, add_prompt, add, snap,
-        chosen, remove, preview, preview_image, init_image, init_strength, set_init, clear_init, import_file,
+        chosen, remove, preview, preview_image, init_image, init_strength, set_init, clear_init, keyframe_camera, import_file,
         export, export_file, timeline,
     )  # fmt: skip
 
@@ -240,6 +249,27 @@ def wire(page: Page, limits: Limits) -> None:
         shown = {keys.init_image: None, keys.init_strength: 0.6}  # the keyframe chosen stays chosen
         return result(new, f"Keyframe {int(index) + 1} has no init image.") | shown
 
+    def show_camera(project_json, index):
+        """The chosen keyframe's own camera: a preset's name, custom, or as before."""
+        project = parse(project_json) if project_json else None
+        if project is None or index is None or not 0 <= int(index) < len(project.keyframes):
+            return gr.update(choices=[AS_BEFORE, *PRESETS], value=AS_BEFORE)
+        camera = project.keyframes[int(index)].camera
+        if camera is None:
+            return gr.update(choices=[AS_BEFORE, *PRESETS], value=AS_BEFORE)
+        named = preset_of(camera)
+        return gr.update(choices=[AS_BEFORE, *PRESETS, *([] if named else [CUSTOM])], value=named or CUSTOM)
+
+    @user_errors
+    def set_camera(project_json, index, choice):
+        project = parse(project_json)
+        if choice == CUSTOM:
+            return unchanged(page.project)
+        camera = None if choice == AS_BEFORE else camera_preset(choice)
+        new = edits.set_keyframe_camera(project, index, camera)
+        said = "goes on with the camera before it" if camera is None else f"brings the camera “{choice}”"
+        return result(new, f"Keyframe {int(index) + 1} {said}.")
+
     def ideas(project_json, description_dict, theme, engine, seed, only=None):
         from pipelines.ideas.suggest import with_ideas
         from pipelines.music.describe import SongDescription
@@ -326,6 +356,9 @@ def wire(page: Page, limits: Limits) -> None:
     redraw(keys.suggest.click(suggest, idea_inputs, changed, **private()), page, limits)
     redraw(keys.another.click(another, [*idea_inputs, keys.chosen], changed, **private()), page, limits)
     keys.chosen.change(show_init, [page.project, keys.chosen], [keys.init_image, keys.init_strength], **private())
+    keys.chosen.change(show_camera, [page.project, keys.chosen], keys.keyframe_camera, **private())
+    redraw(keys.keyframe_camera.input(set_camera, [page.project, keys.chosen, keys.keyframe_camera], changed, **private()),
+           page, limits)  # fmt: skip
     set_inputs = [page.project, keys.chosen, keys.init_image, keys.init_strength]
     redraw(keys.set_init.click(set_init, set_inputs, changed, **private()), page, limits)
     cleared = keys.clear_init.click(

@@ -205,7 +205,8 @@ def describe_score(score) -> str:
         f"**{verdict(score)}**\n\n"
         f"Sync: F-measure {score.f_measure:.2f} (visual peaks on beats within ±1 frame; "
         f"precision {score.precision:.2f}, recall {score.recall:.2f}) · correlation with onset strength "
-        f"{correlation} · best audio-visual offset {score.offset_ms:+.0f} ms · DTW distance {score.dtw_distance:.3f}"
+        f"{correlation} · best audio-visual offset {score.offset_ms:+.0f} ms · DTW distance {score.dtw_distance:.3f} · "
+        f"AV-Align {score.av_align:.2f} (motion peaks on onsets)"
     )
 
 

@@ -167,6 +167,16 @@ def set_init_image(project: Project, index: int | None, image: str | None, stren
     return project.replace(keyframes=keyframes)
 
 
+def set_keyframe_camera(project: Project, index: int | None, camera) -> Project:
+    """The project with keyframe ``index`` (0-based) bringing its own camera from its time on
+    (a :class:`pipelines.project.CameraSettings`); ``None``: the camera before it goes on."""
+    if index is None or not 0 <= int(index) < len(project.keyframes):
+        raise BeatwalkError("choose a keyframe for the camera")
+    keyframes = list(project.keyframes)
+    keyframes[int(index)] = keyframes[int(index)].model_copy(update={"camera": camera})
+    return project.replace(keyframes=keyframes)
+
+
 def split_prompts(text: str | None) -> list[str]:
     """Prompts from text with one per line (blank lines skipped); none at all is refused."""
     prompts = [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -218,6 +228,8 @@ def with_rows(project: Project, rows: list[list]) -> Project:
         before = at_time.get(data["time"]) or (shown[number - 1] if number <= len(shown) else None)
         if before is not None and before.init_image is not None:
             data |= {"init_image": before.init_image, "init_strength": before.init_strength}
+        if before is not None and before.camera is not None:
+            data["camera"] = before.camera
         if before is not None and before.idea is not None and before.prompt == data["prompt"]:
             data["idea"] = before.idea  # a suggested prompt, not edited since
         try:

@@ -452,3 +452,38 @@ def test_prompts_from_the_music_fill_the_table_and_another_idea_changes_one_row(
     page.locator("#engine").get_by_text("Language model").click()
     page.locator("#suggest").click()
     expect_text(page, "#keyframes-status", r"cannot be loaded here .*the composer wrote every prompt")
+
+
+def test_a_camera_preset_and_the_feedback_renderer_render_a_draft(page, song):
+    analyse(page, song)
+    small_render_settings(page)
+    page.locator("#camera-preset input").click()
+    page.get_by_role("option", name="zoom pulse").click()
+    expect_text(page, "#plan-summary", r"camera zoom pulse")
+    page.locator("#renderer").get_by_text("feedback", exact=True).click()
+    expect_text(page, "#plan-summary", r"camera zoom pulse · feedback renderer")
+    set_slider(page, "cadence", 2)
+    page.wait_for_selector("#plan-plot img, #plan-plot canvas, #plan-plot svg", timeout=SLOW)
+    # The chorus (keyframe 2) brings a camera of its own; a table edit keeps it.
+    page.locator("#tab-keyframes-button").click()
+    page.locator("#keyframe-choice input").click()
+    page.get_by_role("option", name=re.compile(r"^2 · ")).click()
+    page.locator("#keyframe-camera input").click()
+    page.get_by_role("option", name="tunnel").click()
+    expect_text(page, "#keyframes-status", r"Keyframe 2 brings the camera “tunnel”")
+    edit_cell(page, 1, 1, "a tunnel of light")
+    expect_text(page, "#keyframes-status", r"2 keyframes")
+    page.locator("#tab-motion-button").click()
+    expect_text(page, "#plan-summary", r"camera zoom pulse \(and keyframes’ own\) · feedback renderer")
+    page.locator("#tab-render-button").click()
+    page.locator("#render-draft").click()
+    expect_text(page, "#render-progress", r"Draft done")
+    expect_text(page, "#sync-score", r"AV-Align \d\.\d\d")
+    # The project the page keeps says so: a reload brings the camera and the renderer back.
+    page.reload()
+    page.wait_for_selector("#analyze", timeout=SLOW)
+    page.locator("#tab-motion-button").click()
+    page.wait_for_function(
+        "() => document.querySelector('#camera-preset input').value === 'zoom pulse'", timeout=SLOW
+    )
+    assert page.locator("#renderer input[value=feedback]").is_checked()
