@@ -59,9 +59,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--venv", type=Path, default=DEFAULT_VENV)
     parser.add_argument("--record", action="store_true", help=f"append to {RESULTS.name}")
     parser.add_argument("--parts", default="sync,drift,cost")
-    parser.add_argument("--real", action="store_true", help="cost: also the sd-turbo architecture (random weights)")
+    parser.add_argument(
+        "--tune", action="store_true", help="sync: the tuning songs instead of the judged ones"
+    )
+    parser.add_argument("--variants", default="{}", help='sync: more variants, {"name": {project fields}}')
+    parser.add_argument(
+        "--real", action="store_true", help="cost: also the sd-turbo architecture (random weights)"
+    )
     parser.add_argument("--device", default="cpu", help="cost: where the real-size architecture runs")
     args = parser.parse_args(argv)
+    args.threads = 1  # both tools on one torch thread (what benchmarks.sdv_compare's runner reads)
     import torch
 
     torch.set_num_threads(1)
@@ -90,9 +97,23 @@ def main(argv: list[str] | None = None) -> None:
 # -- 1. sync ------------------------------------------------------------------------------------
 
 
-def songs(work: Path) -> list[tuple[str, Path, float, float]]:
-    """(name, file, start, end) of every song scored."""
+TUNING_DRUMS = [(120.0, 0), (108.0, 3)]
+HYPERROGUE = Path("/usr/share/hyperrogue/music")
+
+
+def songs(work: Path, *, tune: bool = False) -> list[tuple[str, Path, float, float]]:
+    """(name, file, start, end) of every song scored; ``tune``: the tuning songs instead."""
     found = []
+    if tune:
+        for bpm, seed in TUNING_DRUMS:
+            samples, _, _ = drum_song(duration=SECONDS + 1.0, bpm=bpm, seed=seed)
+            found.append(
+                (f"drums {bpm:g} BPM", write_song(work / f"tune-{bpm:g}.wav", samples), 0.0, SECONDS)
+            )
+        for name in ("hr3-caves.ogg", "hr-savino-ocean.ogg"):
+            if (HYPERROGUE / name).is_file():
+                found.append((f"hyperrogue: {name}", HYPERROGUE / name, 30.0, 30.0 + SECONDS))
+        return found
     for bpm, seed in DRUM_SONGS:
         samples, _, _ = drum_song(duration=SECONDS + 1.0, bpm=bpm, seed=seed)
         found.append((f"drums {bpm:g} BPM", write_song(work / f"drums-{bpm:g}.wav", samples), 0.0, SECONDS))
@@ -105,9 +126,21 @@ def songs(work: Path) -> list[tuple[str, Path, float, float]]:
 def project_for(song: Path, start: float, end: float, **fields) -> Project:
     duration = end - start
     n = len(PROMPTS)
-    keyframes = [Keyframe(time=round(i * duration / n, 2), prompt=p, seed=s) for i, (p, s) in enumerate(zip(PROMPTS, SEEDS))]
-    render = {"model": "tiny", "width": SIZE, "height": SIZE, "fps": FPS, "steps": STEPS, "batch_size": 4} | fields.pop("render", {})
-    return Project(audio={"path": str(song), "start": start, "end": end}, keyframes=keyframes, render=render, **fields)
+    keyframes = [
+        Keyframe(time=round(i * duration / n, 2), prompt=p, seed=s)
+        for i, (p, s) in enumerate(zip(PROMPTS, SEEDS))
+    ]
+    render = {
+        "model": "tiny",
+        "width": SIZE,
+        "height": SIZE,
+        "fps": FPS,
+        "steps": STEPS,
+        "batch_size": 4,
+    } | fields.pop("render", {})
+    return Project(
+        audio={"path": str(song), "start": start, "end": end}, keyframes=keyframes, render=render, **fields
+    )
 
 
 def sync_part(args, work: Path) -> str:
@@ -120,17 +153,20 @@ def sync_part(args, work: Path) -> str:
         "walk + zoom pulse": {"camera": camera_preset("zoom pulse")},
         "feedback + zoom pulse": {"camera": camera_preset("zoom pulse"), "render": {"renderer": "feedback"}},
     }
+    variants |= json.loads(args.variants)
     sdv = args.sdv and (args.venv / "bin" / "python").is_file()
     model_dir = None
     if sdv:
         model_dir = work / "tiny-sd"
         pipe.save_pretrained(model_dir)
     rows = []
-    for name, song, start, end in songs(work):
+    for name, song, start, end in songs(work, tune=args.tune):
         analysis = analyze(load_audio(str(song), start=start, end=end))
         row = {"song": name, "bpm": round(analysis.tempo, 1)}
         for variant, fields in variants.items():
-            project = project_for(song, start, end, **json.loads(json.dumps(fields, default=lambda m: m.model_dump())))
+            project = project_for(
+                song, start, end, **json.loads(json.dumps(fields, default=lambda m: m.model_dump()))
+            )
             out = work / f"{name.replace(' ', '-').replace(':', '')}-{variant.replace(' ', '')}.mp4"
             started = time.perf_counter()
             render_project(project, out, analysis=analysis, pipe=pipe)
@@ -153,11 +189,14 @@ def sync_part(args, work: Path) -> str:
         cells = " | ".join(f"{row[c][0]:.2f} | {row[c][1]:.3f}" for c in columns)
         lines.append(f"| {row['song']} | {row['bpm']:g} | {cells} |")
     means = " | ".join(
-        f"**{np.mean([r[c][0] for r in rows]):.2f}** | **{np.mean([r[c][1] for r in rows]):.3f}**" for c in columns
+        f"**{np.mean([r[c][0] for r in rows]):.2f}** | **{np.mean([r[c][1] for r in rows]):.3f}**"
+        for c in columns
     )
     lines.append(f"| mean | | {means} |")
     if not sdv:
-        lines.append("\nstable-diffusion-videos not run (no venv: `python -m benchmarks.sdv_compare --setup`, then `--sdv`).")
+        lines.append(
+            "\nstable-diffusion-videos not run (no venv: `python -m benchmarks.sdv_compare --setup`, then `--sdv`)."
+        )
     return "\n".join(lines)
 
 
@@ -196,7 +235,14 @@ def drift_part(work: Path) -> str:
             keyframes=[Keyframe(time=0.0, prompt="a red sunset over the sea", seed=11)],
             camera=camera_preset("drift"),
             feedback={"color_coherence": mode},
-            render={"model": "tiny", "width": 96, "height": 96, "fps": 12, "steps": 4, "renderer": "feedback"},
+            render={
+                "model": "tiny",
+                "width": 96,
+                "height": 96,
+                "fps": 12,
+                "steps": 4,
+                "renderer": "feedback",
+            },
         )
         out = render_project(project, work / f"drift-{mode}.mp4", analysis=analysis, pipe=pipe)
         frames = list(read_frames(out))
@@ -242,15 +288,17 @@ def _cost_row(model: str, pipe, size: int, n_frames: int) -> str:
     from pipelines.diffusion.walk import walk_frames
     from pipelines.plan.camera import camera_preset, plan_camera
     from pipelines.plan.timeline import plan_frames
-    from tests.analyses import synthetic_analysis
-
-    analysis = synthetic_analysis(duration=n_frames / FPS, bpm=120.0)
+    samples, _, _ = drum_song(duration=n_frames / FPS + 1.0, bpm=120.0, seed=7)
+    with tempfile.TemporaryDirectory() as folder:
+        analysis = analyze(load_audio(str(write_song(Path(folder) / "drums.wav", samples)), end=n_frames / FPS))
     project = project_for(Path("song.wav"), 0.0, n_frames / FPS, camera=camera_preset("zoom pulse"),
                           render={"width": size, "height": size, "renderer": "feedback"})  # fmt: skip
     plan = plan_frames(project, analysis)
     camera = plan_camera(project, analysis)
     conditioning = KeyframeConditioning(pipe, project.keyframes, project.render)
-    list(walk_frames(conditioning, SimpleNamespace(key_a=[0], key_b=[0], t=[0.0], pulse=[0.0]), batch_size=1))  # warm-up
+    list(
+        walk_frames(conditioning, SimpleNamespace(key_a=[0], key_b=[0], t=[0.0], pulse=[0.0]), batch_size=1)
+    )  # warm-up
     started = time.perf_counter()
     list(walk_frames(conditioning, plan, batch_size=4))
     walk = (time.perf_counter() - started) / plan.n_frames

@@ -105,7 +105,11 @@ def build() -> KeyframesTab:
         "on every beat) or *cut* (a jump on the downbeat nearest the next keyframe).",
         elem_id="keyframes-help",
     )
-    timeline = gr.Plot(label="Keyframes on the song: sections, beats, downbeats", elem_id="keyframes-plot", elem_classes=["wide-plot"])
+    timeline = gr.Plot(
+        label="Keyframes on the song: sections, beats, downbeats",
+        elem_id="keyframes-plot",
+        elem_classes=["wide-plot"],
+    )
     with gr.Row():
         add_time = gr.Number(0, minimum=0, label="Add a keyframe near (s)", elem_id="add-time")
         add_snap = gr.Radio(
@@ -227,7 +231,11 @@ def wire(page: Page, limits: Limits) -> None:
 
     def show_init(project_json, index):
         """The chosen keyframe's init image and strength."""
-        if not project_json or index is None or not 0 <= int(index) < len(keyframes := parse(project_json).keyframes):
+        if (
+            not project_json
+            or index is None
+            or not 0 <= int(index) < len(keyframes := parse(project_json).keyframes)
+        ):
             return None, 0.6
         keyframe = keyframes[int(index)]
         return (keyframe.init_image, keyframe.init_strength) if keyframe.init_image else (None, 0.6)
@@ -241,7 +249,9 @@ def wire(page: Page, limits: Limits) -> None:
         kept = save_init_image(picture, session_dir(request))
         new = edits.set_init_image(parse(project_json), index, str(kept), strength)
         check_init_images(new)
-        return result(new, f"Keyframe {int(index) + 1} starts from the picture at strength {float(strength):g}.")
+        return result(
+            new, f"Keyframe {int(index) + 1} starts from the picture at strength {float(strength):g}."
+        )
 
     @user_errors
     def clear_init(project_json, index):
@@ -287,8 +297,10 @@ def wire(page: Page, limits: Limits) -> None:
             current, SongDescription.from_dict(description_dict), theme=theme, engine=engine, seed=base,
             variation=variation, only=only, model=os.environ.get("BEATWALK_IDEAS_MODEL") or None, local_only=True,
         )  # fmt: skip
-        done = f"Another idea for keyframe {int(only) + 1}." if only is not None else (
-            f"Suggested {len(new.keyframes)} prompts (theme: {suggestions.theme})."
+        done = (
+            f"Another idea for keyframe {int(only) + 1}."
+            if only is not None
+            else (f"Suggested {len(new.keyframes)} prompts (theme: {suggestions.theme}).")
         )
         return result(new, " ".join([done, *suggestions.notes]))
 
@@ -315,7 +327,10 @@ def wire(page: Page, limits: Limits) -> None:
         # Settings this Space's controls cannot hold give way to its limits and to the model chosen here.
         new, fitted = fit_to_limits(imported, limits, model=model, offered=motion_tab.model_choices(model))
         if dropped:
-            fitted = [*fitted, f"the init images of {dropped} keyframe{'s' * (dropped > 1)} left out (upload them again per keyframe)"]
+            fitted = [
+                *fitted,
+                f"the init images of {dropped} keyframe{'s' * (dropped > 1)} left out (upload them again per keyframe)",
+            ]
         if fitted:  # a toast: the status line below is rewritten when the song is analysed again
             gr.Warning(f"Imported project brought within this Space's settings: {', '.join(fitted)}.")
         note = f"Imported {len(new.keyframes)} keyframes." + (
@@ -355,7 +370,9 @@ def wire(page: Page, limits: Limits) -> None:
     idea_inputs = [page.project, page.description, keys.theme, keys.engine, keys.seed]
     redraw(keys.suggest.click(suggest, idea_inputs, changed, **private()), page, limits)
     redraw(keys.another.click(another, [*idea_inputs, keys.chosen], changed, **private()), page, limits)
-    keys.chosen.change(show_init, [page.project, keys.chosen], [keys.init_image, keys.init_strength], **private())
+    keys.chosen.change(
+        show_init, [page.project, keys.chosen], [keys.init_image, keys.init_strength], **private()
+    )
     keys.chosen.change(show_camera, [page.project, keys.chosen], keys.keyframe_camera, **private())
     redraw(keys.keyframe_camera.input(set_camera, [page.project, keys.chosen, keys.keyframe_camera], changed, **private()),
            page, limits)  # fmt: skip
@@ -366,11 +383,17 @@ def wire(page: Page, limits: Limits) -> None:
     )
     redraw(cleared, page, limits)
     imported = keys.import_file.upload(
-        import_project, [keys.import_file, audio.song, motion.controls["model"]], changed | {page.notice},
+        import_project,
+        [keys.import_file, audio.song, motion.controls["model"]],
+        changed | {page.notice},
         **private(),
     )
     shown = imported.success(controls_of(page), page.project, _controls(page), **private())
-    redraw(audio_tab.analysed(shown.success(reanalyse, analyse_inputs, analyse_outputs, **private()), page), page, limits)
+    redraw(
+        audio_tab.analysed(shown.success(reanalyse, analyse_inputs, analyse_outputs, **private()), page),
+        page,
+        limits,
+    )
     keys.export.click(export, [page.project, audio.song], keys.export_file, **private())
 
 
@@ -385,7 +408,9 @@ def restore(page: Page, demo: gr.Blocks, limits: Limits) -> None:
         if not saved:
             return unchanged(page.project)
         try:  # the browser's copy is treated like any upload
-            project, dropped = without_init_images(Project.from_json(saved))  # its pictures stay on the server
+            project, dropped = without_init_images(
+                Project.from_json(saved)
+            )  # its pictures stay on the server
             project = from_stranger(project, song=None)
             project, _ = fit_to_limits(project, limits, model=model, offered=motion_tab.model_choices(model))
         except BeatwalkError:
@@ -395,7 +420,9 @@ def restore(page: Page, demo: gr.Blocks, limits: Limits) -> None:
             note += " Its init images were not kept: set them again per keyframe."
         return {page.project: project.to_json(), keys.status: note}
 
-    loaded = demo.load(restored, [page.saved, motion.controls["model"]], {page.project, keys.status}, **private())
+    loaded = demo.load(
+        restored, [page.saved, motion.controls["model"]], {page.project, keys.status}, **private()
+    )
     redraw(loaded.success(controls_of(page), page.project, _controls(page), **private()), page, limits)
 
 
@@ -411,7 +438,12 @@ def controls_of(page: Page):
             return unchanged(audio.start)
         new = parse(project_json)
         slowest, fastest = audio_tab.tempo_range_values(new)
-        segment = {audio.start: new.audio.start, audio.end: new.audio.end, audio.slowest: slowest, audio.fastest: fastest}
+        segment = {
+            audio.start: new.audio.start,
+            audio.end: new.audio.end,
+            audio.slowest: slowest,
+            audio.fastest: fastest,
+        }
         return segment | motion_tab.control_values(page.motion, new)
 
     return show

@@ -15,6 +15,7 @@ from pipelines.admission import largest_batch, largest_side, most_steps
 from pipelines.diffusion.families import check_offered, default_render, offered_models
 from pipelines.limits import Limits
 from pipelines.plan.camera import PRESETS, camera_preset, preset_of
+from pipelines.plan.keyframes import NEW_PROJECT_CAMERA
 from pipelines.project import CameraSettings, FeedbackSettings, MotionSettings, Project, RenderSettings
 from space.errors import user_errors
 from space.page import Page, parse, private, unchanged
@@ -113,7 +114,7 @@ def build(limits: Limits, *, model: str) -> MotionTab:
         with gr.Column():
             gr.Markdown("**Camera**: zoom, turn and drift on the music")
             c["camera_preset"] = gr.Dropdown(
-                [*PRESETS, CUSTOM], value="still", label="Camera", elem_id="camera-preset",
+                [*PRESETS, CUSTOM], value=NEW_PROJECT_CAMERA, label="Camera", elem_id="camera-preset",
                 info="zoom pulse: a push on every beat; spin on downbeats: a turn on each bar",
             )  # fmt: skip
             c["border"] = gr.Dropdown(
@@ -128,7 +129,12 @@ def build(limits: Limits, *, model: str) -> MotionTab:
         with gr.Column():
             gr.Markdown("**Feedback renderer**: how much each frame is diffused again")
             c["strength"] = gr.Slider(
-                0, 1, feedback.strength, step=0.05, label="Strength between beats", elem_id="feedback-strength"
+                0,
+                1,
+                feedback.strength,
+                step=0.05,
+                label="Strength between beats",
+                elem_id="feedback-strength",
             )
             c["beat_strength"] = gr.Slider(
                 0, 1, feedback.beat_strength, step=0.05, label="Strength on the beat", elem_id="beat-strength"
@@ -142,7 +148,8 @@ def build(limits: Limits, *, model: str) -> MotionTab:
             )
     summary = gr.Markdown("", elem_id="plan-summary")
     plot = gr.Plot(
-        label="Frame plan: position between keyframes and beat pulses over time", elem_id="plan-plot",
+        label="Frame plan: position between keyframes and beat pulses over time",
+        elem_id="plan-plot",
         elem_classes=["wide-plot"],
     )
     return MotionTab(c, summary, plot, aspect)

@@ -123,7 +123,9 @@ class CameraPath:
             "moves": self.moves,
             "border": self.border,
             "total": {axis: round(float(np.sum(getattr(self, axis))), 4) for axis in AXES},
-            "largest_step": {axis: round(float(np.max(np.abs(getattr(self, axis)), initial=0.0)), 5) for axis in AXES},
+            "largest_step": {
+                axis: round(float(np.max(np.abs(getattr(self, axis)), initial=0.0)), 5) for axis in AXES
+            },
         }
 
     def to_dict(self) -> dict:
@@ -168,7 +170,7 @@ def plan_camera(project, analysis) -> CameraPath:
             start = round(keyframe.time * fps) / fps
             cameras = [c for c in cameras if c[0] < start] + [(start, keyframe.camera)]
     moving = [camera for _, camera in cameras if camera.moves]
-    border = cameras[-1][1].border if len(cameras) == 1 else next((c.border for c in moving), "reflect")
+    border = project.camera.border  # one border for the whole video: the project's
     if not moving:
         zero = np.zeros(n_frames)
         return CameraPath(fps, zero, zero.copy(), zero.copy(), zero.copy(), border)

@@ -75,14 +75,20 @@ def analysis():
 def renderer(pipe, analysis, *, camera=None, keyframes=None, **feedback):
     project = Project(
         audio={"path": "song.wav"},
-        keyframes=keyframes or [Keyframe(time=0.0, prompt="a red circle", seed=1), Keyframe(time=2.0, prompt="green waves", seed=2)],
+        keyframes=keyframes
+        or [
+            Keyframe(time=0.0, prompt="a red circle", seed=1),
+            Keyframe(time=2.0, prompt="green waves", seed=2),
+        ],
         camera=camera or CameraSettings(),
         feedback=FeedbackSettings(**feedback),
         render={"model": "tiny", "width": 64, "height": 64, "fps": FPS, "steps": 4, "renderer": "feedback"},
     )
     plan = plan_frames(project, analysis)
     conditioning = KeyframeConditioning(pipe, project.keyframes, project.render)
-    return FeedbackRenderer(conditioning, plan, plan_camera(project, analysis), project.feedback, pulse_size=project.motion.pulse), plan
+    return FeedbackRenderer(
+        conditioning, plan, plan_camera(project, analysis), project.feedback, pulse_size=project.motion.pulse
+    ), plan
 
 
 def test_at_rest_and_strength_zero_every_frame_is_the_first(tiny_pipe, analysis):
@@ -93,7 +99,9 @@ def test_at_rest_and_strength_zero_every_frame_is_the_first(tiny_pipe, analysis)
 
 
 def test_the_first_frame_is_the_walks_and_the_camera_moves_the_next(tiny_pipe, analysis):
-    feedback, plan = renderer(tiny_pipe, analysis, camera=camera_preset("zoom pulse"), strength=0.0, beat_strength=0.0)
+    feedback, plan = renderer(
+        tiny_pipe, analysis, camera=camera_preset("zoom pulse"), strength=0.0, beat_strength=0.0
+    )
     frames = [frame for _, frame in feedback.frames(range(4), previous=None)]
     ((_, walked),) = walk_frames(feedback.keyframes, plan, [0], batch_size=1)
     assert np.array_equal(frames[0], walked)
@@ -130,7 +138,10 @@ def test_a_chunk_from_the_frame_before_renders_what_the_whole_chain_renders(tiny
 
 
 def test_a_cut_starts_again_from_noise(tiny_pipe, analysis):
-    keyframes = [Keyframe(time=0.0, prompt="a red circle", seed=1, transition="cut"), Keyframe(time=2.0, prompt="green waves", seed=2)]
+    keyframes = [
+        Keyframe(time=0.0, prompt="a red circle", seed=1, transition="cut"),
+        Keyframe(time=2.0, prompt="green waves", seed=2),
+    ]
     feedback, plan = renderer(tiny_pipe, analysis, keyframes=keyframes)
     cut = int(np.flatnonzero(plan.cut)[0])
     frames = dict(feedback.frames(range(plan.n_frames), previous=None))
@@ -146,3 +157,27 @@ def test_chunks_must_follow_on(tiny_pipe, analysis):
         list(feedback.frames(range(5, 8), previous=None))
     with pytest.raises(BeatwalkError, match="consecutive"):
         list(feedback.frames([0, 2], previous=None))
+
+
+@pytest.mark.parametrize("model", ["tiny-sdxl", "tiny-lcm"])
+def test_the_feedback_renderer_runs_on_every_model_family(model, analysis):
+    from pipelines.diffusion.models import load_pipeline
+
+    pipe = load_pipeline(model, device="cpu")
+    project = Project(
+        audio={"path": "song.wav"},
+        keyframes=[
+            Keyframe(time=0.0, prompt="a red circle", seed=1),
+            Keyframe(time=2.0, prompt="green waves", seed=2),
+        ],
+        camera=camera_preset("zoom pulse"),
+        render={"model": model, "width": 64, "height": 64, "fps": FPS, "steps": 2, "renderer": "feedback"},
+    )
+    plan = plan_frames(project, analysis)
+    conditioning = KeyframeConditioning(pipe, project.keyframes, project.render)
+    feedback = FeedbackRenderer(
+        conditioning, plan, plan_camera(project, analysis), project.feedback, pulse_size=0.3
+    )
+    frames = [frame for _, frame in feedback.frames(range(6), previous=None)]
+    assert all(frame.shape == (64, 64, 3) and frame.dtype == np.uint8 for frame in frames)
+    assert feedback.diffusions == 6 and not np.array_equal(frames[0], frames[5])

@@ -44,8 +44,12 @@ def test_zoom_pulse_moves_most_on_each_beats_frame():
     camera = plan_camera(project_with(camera_preset("zoom pulse")), analysis)
     beats = beat_frames(analysis)
     for start, stop in zip(beats, [*beats[1:], camera.n_frames]):
-        assert start + int(np.argmax(camera.zoom[start:stop])) == start  # the beat's own frame, never before it
-    assert np.all(camera.zoom[: beats[0]] == pytest.approx(0.02 / FPS))  # only the steady rate before the first beat
+        assert (
+            start + int(np.argmax(camera.zoom[start:stop])) == start
+        )  # the beat's own frame, never before it
+    assert np.all(
+        camera.zoom[: beats[0]] == pytest.approx(0.02 / FPS)
+    )  # only the steady rate before the first beat
 
 
 def test_a_kick_moves_its_size_in_all_and_a_steady_rate_its_rate():
@@ -127,3 +131,24 @@ def test_an_old_project_without_a_camera_loads_still():
         del data[name]
     project = Project.from_dict(data)
     assert not project.camera.moves and project.render.renderer == "walk"
+
+
+def test_plan_on_the_command_line_says_what_the_camera_does(song_120, tmp_path, capsys):
+    import json
+
+    from pipelines.cli import main
+
+    path, _, _ = song_120
+    project = Project(
+        audio={"path": str(path), "start": 0.0, "end": 6.0},
+        keyframes=[Keyframe(time=0.0, prompt="a")],
+        camera=camera_preset("spin on downbeats"),
+        render={"fps": 12},
+    )
+    file = project.save(tmp_path / "project.json")
+    assert main(["plan", str(file), "--plot", str(tmp_path / "plan.png")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["camera"]["moves"] and summary["renderer"] == "walk"
+    bars = len(np.arange(0.5, 6.0, 2.0))  # downbeats of the 120 BPM song inside 6 s
+    assert summary["camera"]["total"]["angle"] == pytest.approx(2.0 * 6.0 + 20.0 * bars, abs=20.0)
+    assert (tmp_path / "plan.png").stat().st_size > 10_000
