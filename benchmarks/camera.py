@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
         header = (
             f"## Camera moves and the feedback renderer — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
             f"- {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
-            f" tiny random-weight model, 1 torch thread · `python -m benchmarks.camera {' '.join(argv or [])}`\n\n"
+            f" tiny random-weight model, 1 torch thread · `python -m benchmarks.camera {' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
         )
         with RESULTS.open("a", encoding="utf-8") as file:
             file.write("\n" + header + text + "\n")
@@ -259,7 +260,8 @@ def drift_part(work: Path) -> str:
 
 def cost_part(*, real: bool = False, device: str = "cpu") -> str:
     """Seconds per diffused frame: the tiny model at 128 and 256 px; with ``real``, the sd-turbo
-    architecture (SD 2.1 UNet, random weights) at 256 px (CPU) or 512 px (GPU)."""
+    architecture (SD 2.1 UNet, random weights) at 128 px, 12 frames (CPU) or 512 px, 48 frames (GPU).
+    A song is analysed for at least 1 s (12 frames at 12 fps)."""
     from pipelines.diffusion.models import load_pipeline
     from pipelines.diffusion.tiny import real_size_pipeline
 
@@ -272,7 +274,7 @@ def cost_part(*, real: bool = False, device: str = "cpu") -> str:
 
         dtype = torch.float16 if device == "cuda" else torch.float32
         settings.append(("sd-turbo architecture, random weights", real_size_pipeline("sd-turbo", device=device, dtype=dtype),
-                         512 if device == "cuda" else 256, 48 if device == "cuda" else 8))  # fmt: skip
+                         512 if device == "cuda" else 128, 48 if device == "cuda" else 12))  # fmt: skip
     for model, pipe, size, n_frames in settings:
         pipe = pipe if pipe is not None else settings[0][1]
         lines.append(_cost_row(model, pipe, size, n_frames))
