@@ -237,6 +237,15 @@ class Project(_Model):
     render: RenderSettings = RenderSettings()
 
     @model_validator(mode="after")
+    def _feedback_has_steps(self) -> Project:
+        if self.render.renderer == "feedback" and self.render.steps < 2:
+            raise ValueError(
+                "the feedback renderer needs at least 2 denoising steps (with 1, every frame starts from noise): "
+                "raise the steps or use the walk"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _keyframes_in_order(self) -> Project:
         times = [k.time for k in self.keyframes]
         # Numbered from 1, as the page's table and the frame plan show them.

@@ -54,6 +54,11 @@ class FeedbackRenderer:
     """
 
     def __init__(self, keyframes: KeyframeConditioning, plan, camera, settings, *, pulse_size: float):
+        if keyframes.steps < 2:
+            raise BeatwalkError(
+                "the feedback renderer needs at least 2 denoising steps (with 1, every frame starts from noise): "
+                "raise the steps or use the walk"
+            )
         if camera.n_frames != len(plan.t):
             raise BeatwalkError(f"the camera has {camera.n_frames} frames, the plan {len(plan.t)}")
         self.keyframes, self.plan, self.camera, self.settings = keyframes, plan, camera, settings

@@ -250,7 +250,8 @@ def encode_frames(pipe, frames: np.ndarray, *, sdxl: bool) -> torch.Tensor:
     img2img scales it (the inverse of :func:`_decode_latents`)."""
     vae = pipe.vae
     pixels = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
-    upcast = sdxl and vae.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
+    # Judged by the UNet's dtype, as _decode judges it: another job may have the VAE upcast right now.
+    upcast = sdxl and pipe.unet.dtype == torch.float16 and getattr(vae.config, "force_upcast", False)
     with _VAE_UPCAST if upcast else contextlib.nullcontext():
         if upcast:
             vae.to(dtype=torch.float32)

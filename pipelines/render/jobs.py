@@ -193,7 +193,7 @@ class RenderJob:
                 try:
                     frame = self.last_frame(chunk)
                     intact = frame.dtype == np.uint8 and frame.ndim == 3
-                except (OSError, ValueError):
+                except (OSError, ValueError, EOFError):
                     intact = False
             if chunk.done and not intact:
                 chunk.done, chunk.size = False, None

@@ -313,7 +313,7 @@ def feedback_project(project):
     from pipelines.plan.camera import camera_preset
 
     return project.replace(
-        camera=camera_preset("zoom pulse"), render=project.render.model_dump() | {"renderer": "feedback"}
+        camera=camera_preset("zoom pulse"), render=project.render.model_dump() | {"renderer": "feedback", "steps": 2}
     )
 
 
@@ -368,7 +368,7 @@ def test_cli_renders_feedback_with_a_camera_preset(project, tmp_path, capsys):
     project_file = write_project(project, tmp_path / "project.json")
     out = tmp_path / "zoom.mp4"
     command = ["render", str(project_file), "--out", str(out), "--renderer", "feedback", "--camera", "zoom pulse"]
-    code, printed = main([*command, "--cadence", "2", "--color-coherence", "rgb"]), capsys.readouterr()
+    code, printed = main([*command, "--steps", "2", "--cadence", "2", "--color-coherence", "rgb"]), capsys.readouterr()
     assert code == 0, printed.err
     rendered = Project.load(sidecar_path(out))
     assert rendered.render.renderer == "feedback" and rendered.camera.zoom.kick > 0
@@ -380,7 +380,8 @@ def test_cli_renders_feedback_with_a_camera_preset(project, tmp_path, capsys):
     ("flags", "message"),
     [
         (["--camera", "wobble"], "unknown camera preset 'wobble'"),
-        (["--renderer", "feedback", "--cadence", "9"], "feedback.cadence"),
+        (["--renderer", "feedback", "--steps", "2", "--cadence", "9"], "feedback.cadence"),
+        (["--renderer", "feedback", "--steps", "1"], "the feedback renderer needs at least 2 denoising steps"),
     ],
 )
 def test_cli_bad_camera_flags_are_one_line(project, tmp_path, capsys, flags, message):

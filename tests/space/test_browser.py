@@ -389,6 +389,7 @@ def test_a_keyframe_starts_from_a_picture_kept_through_edits_and_rendered(page, 
     Image.new("RGB", (96, 64), (230, 120, 30)).save(picture)
     # Keyframe 1 is chosen after the analysis: give it the picture at strength 0.3.
     page.locator("#init-image input[type=file]").set_input_files(str(picture))
+    page.wait_for_selector("#init-image img", timeout=SLOW)  # uploaded: under load this takes a while
     set_slider(page, "init-strength", 0.3)
     page.locator("#set-init").click()
     expect_text(page, "#keyframes-status", r"Keyframe 1 starts from the picture at strength 0\.3")
@@ -416,6 +417,7 @@ def test_a_keyframe_starts_from_a_picture_kept_through_edits_and_rendered(page, 
     # Set again, then the page reloaded: the project comes back, its picture (a file of the server's
     # session, gone with it) left out, and said so.
     page.locator("#init-image input[type=file]").set_input_files(str(picture))
+    page.wait_for_selector("#init-image img", timeout=SLOW)
     page.locator("#set-init").click()
     expect_text(page, "#keyframes-status", r"Keyframe 1 starts from the picture")
     project_written(page)
@@ -460,6 +462,8 @@ def test_a_camera_preset_and_the_feedback_renderer_render_a_draft(page, song):
     page.locator("#camera-preset input").click()
     page.get_by_role("option", name="zoom pulse").click()
     expect_text(page, "#plan-summary", r"camera zoom pulse")
+    set_slider(page, "steps", 2)  # the feedback renderer needs two at least
+    expect_text(page, "#plan-summary", r"2 steps")
     page.locator("#renderer").get_by_text("feedback", exact=True).click()
     expect_text(page, "#plan-summary", r"camera zoom pulse · feedback renderer")
     set_slider(page, "cadence", 2)
