@@ -169,16 +169,9 @@ class RenderJob:
         """Keep a chunk's last frame, exactly, before the chunk is finished: the feedback renderer's
         next chunk starts from it."""
         path = self.workdir / chunk.last_frame_name
-        temporary = path.with_name(path.name + ".tmp")
-        try:
-            with open(temporary, "wb") as file:
-                np.save(file, np.ascontiguousarray(frame, dtype=np.uint8))
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, path)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            raise BeatwalkError(f"cannot write {path}: {exc.strerror}") from None
+        _write_atomically(
+            path, path.with_name(path.name + ".tmp"), "wb", lambda f: np.save(f, np.ascontiguousarray(frame, np.uint8))
+        )
 
     def last_frame(self, chunk: Chunk) -> np.ndarray:
         """A finished chunk's last frame, as :meth:`save_last_frame` kept it."""
@@ -243,16 +236,7 @@ class RenderJob:
             "chunks": [asdict(chunk) | {"file": chunk.name} for chunk in self.chunks],
         }
         manifest = self.workdir / MANIFEST
-        temporary = manifest.with_suffix(".json.tmp")
-        try:
-            with open(temporary, "w", encoding="utf-8") as file:
-                json.dump(data, file, indent=1)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temporary, manifest)
-        except OSError as exc:
-            temporary.unlink(missing_ok=True)
-            raise BeatwalkError(f"cannot write {manifest}: {exc.strerror}") from None
+        _write_atomically(manifest, manifest.with_suffix(".json.tmp"), "w", lambda f: json.dump(data, f, indent=1))
 
     @classmethod
     def _load(cls, manifest: Path) -> RenderJob:
@@ -276,6 +260,20 @@ class RenderJob:
             raise BeatwalkError(
                 f"cannot read the render manifest {manifest} ({exc}): delete its folder to start over"
             ) from None
+
+
+def _write_atomically(path: Path, temporary: Path, mode: str, write) -> None:
+    """``write(file)`` into ``temporary``, synced, then renamed over ``path``: a kill leaves the old
+    file or the new one, never half of one. A failure is one line, and the temporary file goes."""
+    try:
+        with open(temporary, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as file:
+            write(file)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as exc:
+        temporary.unlink(missing_ok=True)
+        raise BeatwalkError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def jobs_index() -> Path:

@@ -18,15 +18,12 @@ size; the peaks' places, not the flow's size, make the score).
 
 from __future__ import annotations
 
-import subprocess
-import threading
 from pathlib import Path
 
 import numpy as np
 
-from pipelines.errors import BeatwalkError
-from pipelines.ffmpeg import VIDEO_DEMUXERS, ffmpeg_exe, input_args
 from pipelines.render.video import VideoInfo
+from pipelines.score.visual_change import RawVideoReader
 
 FLOW_WIDTH = 256
 """The widest frames the flow is computed on, pixels."""
@@ -76,59 +73,13 @@ def av_align(audio_peaks: np.ndarray, video_peaks: np.ndarray, *, fps: float) ->
     return hits / (len(audio_peaks) + len(video_peaks) - hits)
 
 
-class FlowReader:
+class FlowReader(RawVideoReader):
     """Decodes a video grey in a background thread into its optical-flow curve."""
 
     def __init__(self, path: Path, info: VideoInfo):
-        self.name = path.name
-        self.width = max(16, min(FLOW_WIDTH, info.width) // 2 * 2)
-        self.height = max(16, round(self.width * info.height / info.width / 2) * 2)
-        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
-                   *input_args(path, demuxers=VIDEO_DEMUXERS),
-                   "-map", "0:v:0", "-vf", f"scale={self.width}:{self.height}:flags=area",
-                   "-pix_fmt", "gray", "-f", "rawvideo", "-"]  # fmt: skip
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._flow: np.ndarray | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        width = max(16, min(FLOW_WIDTH, info.width) // 2 * 2)
+        height = max(16, round(width * info.height / info.width / 2) * 2)
+        super().__init__(path, info, width=width, height=height, pix_fmt="gray", channels=1)
 
-    def __enter__(self) -> FlowReader:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self._process.poll() is None:
-            self._process.kill()
-        self._thread.join()
-        self._process.wait()
-
-    def result(self) -> np.ndarray:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._flow
-
-    def _run(self) -> None:
-        try:
-            self._flow = flow_magnitudes(self._frames())
-        except BaseException as exc:  # handed to the caller's thread by result()
-            self._error = exc
-        finally:
-            self._process.stdout.close()
-            self._process.wait()
-
-    def _frames(self):
-        size = self.width * self.height
-        while True:
-            data = self._process.stdout.read(size * _FRAMES_PER_READ)
-            usable = len(data) - len(data) % size
-            for start in range(0, usable, size):
-                yield np.frombuffer(data, dtype=np.uint8, count=size, offset=start).reshape(
-                    self.height, self.width
-                )
-            if len(data) < size * _FRAMES_PER_READ:
-                break
-        log = self._process.stderr.read().decode("utf-8", errors="replace").strip()
-        if self._process.wait() != 0:
-            detail = log.splitlines()[-1] if log else f"ffmpeg exit code {self._process.returncode}"
-            raise BeatwalkError(f"could not decode {self.name}: {detail}")
+    def _read(self) -> np.ndarray:
+        return flow_magnitudes(frame for block in self.blocks(_FRAMES_PER_READ) for frame in block)

@@ -111,29 +111,27 @@ def visual_peaks(
     return peaks
 
 
-class ChangeReader:
-    """Decodes a video in a background thread into its two change curves.
+class RawVideoReader:
+    """Decodes a video with ffmpeg, scaled to ``width`` × ``height`` raw ``pix_fmt`` frames, in a
+    background thread that turns them into a result (:meth:`_read`, from :meth:`blocks`).
 
-    ffmpeg scales frames down to ``DECODE_WIDTH`` and pipes raw RGB; blocks of
-    frames are turned into change values as they arrive, so memory stays flat
-    in the video's length.
+    Use as a context manager; :meth:`result` waits for the thread and raises what it raised.
     """
 
-    def __init__(self, path: Path, info: VideoInfo):
+    def __init__(self, path: Path, info: VideoInfo, *, width: int, height: int, pix_fmt: str, channels: int):
         self.name = path.name
-        self.width = DECODE_WIDTH
-        self.height = max(4, 4 * round(DECODE_WIDTH * info.height / info.width / 4))
+        self.width, self.height, self.channels = width, height, channels
         command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error",
                    *input_args(path, demuxers=VIDEO_DEMUXERS),
-                   "-map", "0:v:0", "-vf", f"scale={self.width}:{self.height}:flags=area",
-                   "-pix_fmt", "rgb24", "-f", "rawvideo", "-"]  # fmt: skip
+                   "-map", "0:v:0", "-vf", f"scale={width}:{height}:flags=area",
+                   "-pix_fmt", pix_fmt, "-f", "rawvideo", "-"]  # fmt: skip
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self._curves: tuple[np.ndarray, np.ndarray] | None = None
+        self._result = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def __enter__(self) -> ChangeReader:
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -142,36 +140,58 @@ class ChangeReader:
         self._thread.join()
         self._process.wait()
 
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
+    def result(self):
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._curves
+        return self._result
 
     def _run(self) -> None:
         try:
-            self._curves = self._read()
+            self._result = self._read()
         except BaseException as exc:  # handed to the caller's thread by result()
             self._error = exc
 
-    def _read(self) -> tuple[np.ndarray, np.ndarray]:
-        frame_bytes = self.width * self.height * 3
-        pixel, perceptual, previous = [], [], None
+    def _read(self):
+        raise NotImplementedError
+
+    def blocks(self, frames_per_block: int):
+        """Blocks of up to ``frames_per_block`` frames, ``(n, height, width[, channels])`` uint8, as
+        they arrive; then ffmpeg's failure, if any, as one line."""
+        frame_bytes = self.width * self.height * self.channels
+        shape = (self.height, self.width, self.channels) if self.channels > 1 else (self.height, self.width)
         while True:
-            data = self._process.stdout.read(frame_bytes * _FRAMES_PER_BLOCK)
+            data = self._process.stdout.read(frame_bytes * frames_per_block)
             usable = len(data) - len(data) % frame_bytes
             if usable:
-                frames = np.frombuffer(data[:usable], dtype=np.uint8).reshape(-1, self.height, self.width, 3)
-                block_pixel, block_perceptual = visual_change(frames, previous=previous)
-                pixel.append(block_pixel)
-                perceptual.append(block_perceptual)
-                previous = frames[-1]
-            if len(data) < frame_bytes * _FRAMES_PER_BLOCK:
+                yield np.frombuffer(data[:usable], dtype=np.uint8).reshape(-1, *shape)
+            if len(data) < frame_bytes * frames_per_block:
                 break
         log = self._process.stderr.read().decode("utf-8", errors="replace").strip()
         if self._process.wait() != 0:
             detail = log.splitlines()[-1] if log else f"ffmpeg exit code {self._process.returncode}"
             raise BeatwalkError(f"could not decode {self.name}: {detail}")
+
+
+class ChangeReader(RawVideoReader):
+    """Decodes a video in a background thread into its two change curves.
+
+    ffmpeg scales frames down to ``DECODE_WIDTH`` and pipes raw RGB; blocks of
+    frames are turned into change values as they arrive, so memory stays flat
+    in the video's length.
+    """
+
+    def __init__(self, path: Path, info: VideoInfo):
+        height = max(4, 4 * round(DECODE_WIDTH * info.height / info.width / 4))
+        super().__init__(path, info, width=DECODE_WIDTH, height=height, pix_fmt="rgb24", channels=3)
+
+    def _read(self) -> tuple[np.ndarray, np.ndarray]:
+        pixel, perceptual, previous = [], [], None
+        for frames in self.blocks(_FRAMES_PER_BLOCK):
+            block_pixel, block_perceptual = visual_change(frames, previous=previous)
+            pixel.append(block_pixel)
+            perceptual.append(block_perceptual)
+            previous = frames[-1]
         if previous is None:
             raise BeatwalkError(f"no frames decode from {self.name}")
         return np.concatenate(pixel), np.concatenate(perceptual)
