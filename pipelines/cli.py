@@ -105,7 +105,72 @@ def _parser() -> argparse.ArgumentParser:
                         help="feedback: match colours to the keyframes' stills against drift")
     render.set_defaults(command=_render)
 
+    compose = commands.add_parser("compose", help="compose a song from words (MusicGen), to make a video of")
+    compose.add_argument("--prompt", default=None, help='what the music should be, e.g. "a slow lo-fi beat"')
+    compose.add_argument("--seconds", type=float, default=None, help="length of the song (longer than 30 s by continuation)")
+    compose.add_argument("--out", type=Path, required=True, metavar="SONG.wav", help="song to write (.wav or .flac)")
+    compose.add_argument("--model", default=None,
+                         help="tiny (default; offline, noise), facebook/musicgen-small, -medium, -melody, or a folder")
+    compose.add_argument("--melody", type=Path, default=None, metavar="FILE", help="a tune to follow (melody models)")
+    compose.add_argument("--seed", type=int, default=None, help="the same seed makes the same song (on CPU); default 0")
+    compose.add_argument("--variations", type=int, default=1, metavar="K",
+                         help="K songs with seeds S, S+1, ...: SONG-1.wav, SONG-2.wav, ...")
+    compose.add_argument("--guidance", type=float, default=None, help="classifier-free guidance (default 3; 1: none)")
+    compose.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 1)")
+    compose.add_argument("--top-k", type=int, default=None, help="sample among the K likeliest codes (default 250)")
+    compose.add_argument("--again", type=Path, default=None, metavar="FILE",
+                         help="make again the song a composed file or its project records (options given win)")
+    compose.add_argument("--window", type=float, default=None, help=argparse.SUPPRESS)
+    compose.add_argument("--context", type=float, default=None, help=argparse.SUPPRESS)
+    compose.set_defaults(command=_compose)
+
     return parser
+
+
+def _compose(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from pipelines.limits import Limits
+    from pipelines.music.compose import check_output, compose_song, composition, licence_of, recorded_composition
+
+    names = ("model", "prompt", "seconds", "seed", "guidance", "temperature", "top_k", "window", "context")
+    given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    recorded = {}
+    if args.again is not None:
+        recorded = recorded_composition(args.again).model_dump(exclude={"melody"})
+        if recorded.get("model") == "tiny-melody" and args.melody is None:
+            raise BeatwalkError(f"{args.again.name} followed a melody: give it again with --melody")
+    elif args.prompt is None or args.seconds is None:
+        raise BeatwalkError("give --prompt and --seconds (or --again FILE to make a recorded song again)")
+    settings = composition(**(recorded | given))
+    # The CLI applies the composing limits only when their variables are set.
+    Limits.from_env(max_compose_seconds=None, max_variations=None).check_compose(
+        seconds=settings.seconds, variations=args.variations
+    )
+    check_output(args.out)
+    if args.melody is not None and not args.melody.is_file():
+        raise BeatwalkError(f"melody not found: {args.melody}")
+    print(f"note: {settings.model}: {licence_of(settings.model)}", file=sys.stderr)
+    bar = None
+
+    def show(progress) -> None:  # the bar starts once the model is loaded and the melody read
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=round(progress.seconds_total, 2), unit="s", file=sys.stderr,
+                       bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} s of music [{elapsed}<{remaining}]")  # fmt: skip
+        bar.update(round(progress.seconds_done, 2) - bar.n)
+
+    try:
+        last = compose_song(settings, args.out, variations=args.variations, melody=args.melody, on_progress=show)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the song being made is dropped; finished variations are kept", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    for path in last.paths:
+        print(path)
+    return 0
 
 
 def _idea_arguments(command: argparse.ArgumentParser, *, seed: bool = True) -> None:
@@ -191,9 +256,11 @@ def _new(args: argparse.Namespace) -> int:
     if args.out is not None:
         # Relative to the project file, so the two can be moved together.
         song = Path(os.path.relpath(song, args.out.resolve().parent))
+    from pipelines.music.compose import read_composition
+
     project = propose_project(
         song, analysis, args.prompt or ["(suggested)"], start=args.start, end=args.end, seed=args.seed,
-        negative_prompt=args.negative_prompt, every=args.every,
+        negative_prompt=args.negative_prompt, every=args.every, composition=read_composition(args.song),
     )  # fmt: skip
     if args.suggest:
         from pipelines.ideas.suggest import with_ideas

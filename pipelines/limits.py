@@ -26,6 +26,8 @@ class Limits:
     max_upload_mb: float | None = 50.0
     max_batch_size: int | None = 32
     max_keyframes: int | None = 300
+    max_compose_seconds: float | None = 60.0
+    max_variations: int | None = 2
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **defaults) -> Limits:
@@ -109,4 +111,17 @@ class Limits:
             raise BeatwalkError(
                 f"a batch of {batch_size} frames is over the limit of {self.max_batch_size} "
                 "(set BEATWALK_MAX_BATCH_SIZE)"
+            )
+
+    def check_compose(self, *, seconds: float, variations: int = 1) -> None:
+        """Refuse a composition longer, or with more variations, than these limits, with one line
+        naming the variable that lifts it."""
+        if self.max_compose_seconds is not None and seconds > self.max_compose_seconds:
+            raise BeatwalkError(
+                f"a song of {seconds:g} s is over the limit of {self.max_compose_seconds:g} s for composing "
+                "(ask for a shorter one, or set BEATWALK_MAX_COMPOSE_SECONDS)"
+            )
+        if self.max_variations is not None and variations > self.max_variations:
+            raise BeatwalkError(
+                f"{variations} variations is over the limit of {self.max_variations} (set BEATWALK_MAX_VARIATIONS)"
             )

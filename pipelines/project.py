@@ -17,7 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipelines.errors import BeatwalkError
+from pipelines.errors import BeatwalkError, first_error  # noqa: F401  (first_error: also imported from here)
+from pipelines.music.compose import Composition
 from pipelines.music.tempo_range import check_tempo_range
 
 PROJECT_VERSION = 1
@@ -49,6 +50,9 @@ class AudioRef(_Model):
         description="Slowest and fastest tempo the beat tracker may follow, BPM; None: 45-230 "
         "(pipelines.music.tempo_range.TEMPO_RANGE). Narrow it when the beats come out at twice or half the "
         "song's tempo.",
+    )
+    composition: Composition | None = Field(
+        None, description="How the song was composed by Beatwalk, when it was (the song can be made again)."
     )
 
     @model_validator(mode="after")
@@ -328,13 +332,3 @@ class Project(_Model):
         path = Path(path)
         path.write_text(self.to_json() + "\n", encoding="utf-8")
         return path
-
-
-def first_error(exc: ValidationError) -> str:
-    """One line for the first problem pydantic found, e.g. ``keyframes.2.seed: ...``."""
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    more = len(exc.errors()) - 1
-    suffix = f" (and {more} more problem{'s' * (more > 1)})" if more else ""
-    return f"{where}: {message}{suffix}" if where else f"{message}{suffix}"

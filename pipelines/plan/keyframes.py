@@ -109,13 +109,22 @@ def snap_to_beat(time: float, analysis, *, downbeats: bool = False) -> float:
     return float(grid[np.argmin(np.abs(grid - time))])
 
 
-def song_ref(audio_path: str | Path, analysis, *, start: float | None, end: float | None) -> AudioRef:
-    """The project's song: its file, segment and the tempo range its ``analysis`` was made with
-    (``None`` for the default range)."""
+def song_ref(
+    audio_path: str | Path, analysis, *, start: float | None, end: float | None, composition=None
+) -> AudioRef:
+    """The project's song: its file, segment, the tempo range its ``analysis`` was made with
+    (``None`` for the default range), and how it was composed (``composition``; by default what
+    the file's own tags say, :func:`pipelines.music.compose.read_composition`)."""
     tempo_range = tuple(analysis.tempo_range)
     if tempo_range == TEMPO_RANGE:
         tempo_range = None
-    return AudioRef(path=str(audio_path), start=start or 0.0, end=end, tempo_range=tempo_range)
+    if composition is None:
+        from pipelines.music.compose import read_composition
+
+        composition = read_composition(audio_path)
+    return AudioRef(
+        path=str(audio_path), start=start or 0.0, end=end, tempo_range=tempo_range, composition=composition
+    )
 
 
 def propose_project(
@@ -131,6 +140,7 @@ def propose_project(
     render: RenderSettings | None = None,
     motion: MotionSettings | None = None,
     camera: CameraSettings | None = None,
+    composition=None,
 ) -> Project:
     """A whole project for a song segment: keyframes from :func:`propose_keyframes`, default settings,
     and the camera of :data:`NEW_PROJECT_CAMERA` (a push on every beat) unless ``camera`` says otherwise.
@@ -146,10 +156,11 @@ def propose_project(
 
     The analysis's tempo range is kept in ``audio.tempo_range`` (when it is not the default), so
     that the song is read the same way again when the project is planned or rendered.
+    ``composition``: how the song was composed (default: what the song file's tags say).
     """
     keyframes = propose_keyframes(analysis, prompts, seed=seed, negative_prompt=negative_prompt, every=every)
     return Project(
-        audio=song_ref(audio_path, analysis, start=start, end=end),
+        audio=song_ref(audio_path, analysis, start=start, end=end, composition=composition),
         keyframes=keyframes,
         motion=motion or MotionSettings(),
         camera=camera if camera is not None else camera_preset(NEW_PROJECT_CAMERA),

@@ -312,8 +312,10 @@ def default_chunk_frames(fps: float, batch_size: int) -> int:
 
 
 def project_hash(project) -> str:
-    """SHA-256 of the project's canonical JSON."""
-    text = json.dumps(project.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the project's canonical JSON (how its song was composed left out: the song's file
+    is what the frames follow)."""
+    data = project.model_dump(mode="json", exclude={"audio": {"composition"}})
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
