@@ -9,7 +9,8 @@ strings, so a script can chain the steps::
                              api_name="/propose_keyframes")
     progress, video, project, score = client.predict(song=song, project_json=project, api_name="/render")
 
-A render can be stopped from the same client (``client.predict(api_name="/stop")`` while a
+A song can be composed first (``/compose``: words in, audio files out, the composition's settings
+as JSON), then analysed like any upload. A render can be stopped from the same client (``client.predict(api_name="/stop")`` while a
 ``client.submit(..., api_name="/render")`` job runs) and continued with ``resume=True``.
 
 The endpoints live on hidden components and have no trigger in the page; the page's own events
@@ -29,7 +30,7 @@ import gradio as gr
 from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from pipelines.music.tempo_range import TEMPO_RANGE
-from space import audio_tab, gpu, motion_tab, rendering
+from space import audio_tab, composing, gpu, motion_tab, rendering
 from space.errors import user_errors
 from space.page import parse
 from space.render_tab import describe_progress
@@ -144,9 +145,42 @@ def build(limits: Limits) -> None:
                     yield describe_progress(step.progress).replace("**", ""), None, None, None
 
     @user_errors
+    def compose(prompt, seconds, variations, model, seed, guidance, temperature, top_k, melody, request: gr.Request):
+        """Compose songs from words (MusicGen): (progress, the first song, every song, composition JSON).
+
+        ``seconds``: length (longer than the model's 30 s by continuation); ``variations``: songs with
+        seeds ``seed``, ``seed + 1``, ...; ``model``: "tiny" (offline, noise), "facebook/musicgen-small",
+        "-medium" or "-melody" (weights CC BY-NC 4.0); ``melody``: optional tune to follow (melody
+        models). ``/stop`` stops it, keeping the finished songs.
+        """
+        from space.compose_panel import settings_of
+
+        settings = settings_of(prompt, seconds, model or "tiny", seed, guidance, temperature, top_k)
+        steps = composing.compose_in_session(
+            settings, session_dir(request), variations=int(variations or 1), melody=melody or None, limits=limits
+        )
+        with contextlib.closing(steps):
+            for step in steps:
+                line = composing.describe(step).replace("**", "")
+                if not (step.finished or step.stopped):
+                    yield line, None, None, None
+                    continue
+                recorded = None
+                if step.paths:
+                    from pipelines.music.compose import read_composition
+
+                    recorded = read_composition(step.paths[0]).model_dump_json()
+                yield line, (step.paths or [None])[0], list(step.paths) or None, recorded
+                return
+
+    @user_errors
     def stop(request: gr.Request) -> str:
-        """Stop this session's running render after its current batch; ``/render`` with resume continues it."""
+        """Stop this session's running render after its current batch (``/render`` with resume continues
+        it), or its composition (the finished songs are kept)."""
         folder = session_dir(request)
+        if composing.composing(folder):
+            composing.request_stop(folder)
+            return "stopping the composition: the finished songs are kept"
         if not rendering.running(folder):
             return "no render is running in this session"
         rendering.request_stop(folder)
@@ -191,6 +225,17 @@ def build(limits: Limits) -> None:
         score_out = gr.Textbox(label="score_json")
         image_out = gr.Image(type="pil", label="still")
         video_out = gr.Video(label="video")
+        prompt = gr.Textbox(label="prompt")
+        seconds = gr.Number(30, label="seconds")
+        variations = gr.Number(1, precision=0, label="variations")
+        music_model = gr.Textbox("tiny", label="model")
+        guidance = gr.Number(3.0, label="guidance")
+        temperature = gr.Number(1.0, label="temperature")
+        top_k = gr.Number(250, precision=0, label="top_k")
+        melody = gr.File(label="melody", type="filepath")
+        song_out = gr.File(label="song")
+        songs_out = gr.File(label="songs", file_count="multiple")
+        composition_out = gr.Textbox(label="composition_json")
 
     def endpoint(fn, inputs, outputs, **kwargs):
         gr.on([], fn, inputs, outputs, api_name=fn.__name__, api_description=_first_line(fn), **kwargs)
@@ -207,6 +252,11 @@ def build(limits: Limits) -> None:
     )  # fmt: skip
     endpoint(
         render, [song, project_json, draft, resume], [progress_out, video_out, project_out, score_out],
+        concurrency_id="render", concurrency_limit=limits.max_concurrent_renders,
+    )  # fmt: skip
+    endpoint(
+        compose, [prompt, seconds, variations, music_model, seed, guidance, temperature, top_k, melody],
+        [progress_out, song_out, songs_out, composition_out],
         concurrency_id="render", concurrency_limit=limits.max_concurrent_renders,
     )  # fmt: skip
     # Not queued: it must reach the server while this session's render holds the queue.

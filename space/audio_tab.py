@@ -13,7 +13,7 @@ from pipelines.errors import BeatwalkError
 from pipelines.limits import Limits
 from pipelines.music.tempo_range import TEMPO_BOUNDS, TEMPO_RANGE, octave_at, with_defaults
 from space.errors import user_errors
-from space.page import Page, parse, private
+from space.page import Page, parse, private, unchanged
 from space.views import redraw
 
 EXAMPLE_SONG = Path(__file__).resolve().parent.parent / "examples" / "beatwalk-demo.ogg"
@@ -32,10 +32,14 @@ class AudioTab:
     analyze: gr.Button
     summary: gr.Markdown
     plot: gr.Plot
+    compose: object = None  # compose_panel.ComposePanel
 
 
 def build(limits: Limits) -> AudioTab:
     """The tab's components (inside ``gr.Tab``)."""
+    from space import compose_panel
+
+    compose = compose_panel.build(limits)
     upload_note = f"up to {limits.max_upload_mb:g} MB" if limits.max_upload_mb else "any size"
     song_note = f"up to {limits.max_song_seconds:g} s per video" if limits.max_song_seconds else "any length"
     song = gr.Audio(
@@ -71,11 +75,13 @@ def build(limits: Limits) -> AudioTab:
             double = gr.Button("Double the tempo (2×)", size="sm", elem_id="tempo-double")
     summary = gr.Markdown(SUMMARY, elem_id="analysis-summary")
     plot = gr.Plot(label="Waveform, beats, downbeats, sections; tempo; energy", elem_id="analysis-plot", elem_classes=["wide-plot"])
-    return AudioTab(song, start, end, slowest, fastest, half, double, analyze, summary, plot)
+    return AudioTab(song, start, end, slowest, fastest, half, double, analyze, summary, plot, compose)
 
 
 def wire(page: Page, limits: Limits) -> None:
-    """Analyse, and the ½× / 2× tempo buttons (which set the range, then analyse again)."""
+    """Analyse, the ½× / 2× tempo buttons (which set the range, then analyse again), and the
+    Compose panel."""
+    from space import compose_panel
     audio = page.audio
     analyse, inputs, outputs = analysis_event(page, limits)
     redraw(analysed(audio.analyze.click(analyse, inputs, outputs, **private()), page), page, limits)
@@ -84,12 +90,19 @@ def wire(page: Page, limits: Limits) -> None:
         ranged = button.click(_range_at(factor), page.analysis, [audio.slowest, audio.fastest], **private())
         redraw(analysed(ranged.success(analyse, inputs, outputs, **private()), page), page, limits)
 
-    # Another song (or none): what was found in the last one is not shown as this one's.
-    def forget(song):
+    # Another song (or none): what was found in the last one is not shown as this one's. A song
+    # just composed is analysed by the Compose panel's own chain, so it is not forgotten here.
+    def forget(song, pending):
+        if compose_panel.is_pending(song, pending):
+            return unchanged(page.analysis)
         summary = SUMMARY if not song else "Press **Analyse**."
         return {page.analysis: None, page.description: None, audio.summary: summary, audio.plot: None}
 
-    audio.song.change(forget, audio.song, {page.analysis, page.description, audio.summary, audio.plot}, **private())
+    audio.song.change(
+        forget, [audio.song, audio.compose.pending], {page.analysis, page.description, audio.summary, audio.plot},
+        **private(),
+    )  # fmt: skip
+    compose_panel.wire(page, limits)
 
 
 def analysed(event, page: Page):

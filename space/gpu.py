@@ -85,6 +85,19 @@ def default_model() -> tuple[str, str | None]:
     return (reachable[0] if reachable and banner is None else "tiny"), banner
 
 
+def default_music_model() -> str:
+    """The music model a fresh Compose panel selects: ``BEATWALK_COMPOSE_MODEL``; else MusicGen small
+    on a GPU when its weights are reachable; else ``tiny``."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    configured = os.environ.get("BEATWALK_COMPOSE_MODEL", "").strip()
+    if configured:
+        return configured
+    real = "facebook/musicgen-small"
+    reachable = isinstance(try_to_load_from_cache(real, "config.json"), str) or not constants.HF_HUB_OFFLINE
+    return real if reachable and gpu_available() else "tiny"
+
+
 def gpu_window_seconds() -> float | None:
     """Longest single GPU call, seconds: ``BEATWALK_GPU_WINDOW_SECONDS``; 120 on ZeroGPU, else none."""
     raw = os.environ.get("BEATWALK_GPU_WINDOW_SECONDS", "").strip()
@@ -227,6 +240,40 @@ class StopCheck:
         if os.path.exists(self.stop_file):
             return True
         return self.deadline is not None and time.monotonic() > self.deadline
+
+
+def composer_for(model: str):
+    """The music model, loaded once per process and kept (outside the GPU call first, as the
+    pipelines are, so a visitor's GPU time is not spent loading it)."""
+    from pipelines.music.compose import Composer
+
+    return Composer(model)
+
+
+def _compose_seconds(settings_json: str, out_path: str, *, variations: int, melody: str | None, stop_file: str) -> int:
+    from pipelines.music.compose import Composition, estimate_seconds as compose_estimate
+
+    settings = Composition.model_validate_json(settings_json)
+    return int(compose_estimate(settings, variations=variations)) + _MARGIN_SECONDS
+
+
+def compose_window(settings_json: str, out_path: str, *, variations: int, melody: str | None, stop_file: str) -> Iterator:
+    """Compose on the GPU when there is one (see :func:`_compose_on_gpu`), the model loaded first."""
+    from pipelines.music.compose import Composition, model_for
+
+    composer_for(model_for(Composition.model_validate_json(settings_json).model, melody=melody is not None))
+    yield from _compose_on_gpu(settings_json, out_path, variations=variations, melody=melody, stop_file=stop_file)
+
+
+@spaces.GPU(duration=_compose_seconds)
+def _compose_on_gpu(settings_json: str, out_path: str, *, variations: int, melody: str | None, stop_file: str) -> Iterator:
+    """Compose until done or stopped (the session's stop file); yields ``ComposeProgress``."""
+    from pipelines.music.compose import Composition, iter_compose
+
+    yield from iter_compose(
+        Composition.model_validate_json(settings_json), out_path, variations=variations, melody=melody,
+        should_stop=StopCheck(stop_file, deadline=None),
+    )  # fmt: skip
 
 
 def _load_at_start() -> None:

@@ -99,6 +99,31 @@ def is_melody_model(model: str) -> bool:
     return model in MELODY_MODELS or "melody" in model.lower()
 
 
+SECONDS_PER_SECOND = {"tiny": 0.5, "tiny-melody": 0.5, "facebook/musicgen-small": 1.0, "facebook/musicgen-medium": 2.5}
+"""Compute seconds per second of music on a Space GPU, by model, for the GPU grant a composition
+asks for (a guess until measured: benchmarks/compose.py); others count as medium."""
+
+
+def estimate_seconds(settings: Composition, *, variations: int = 1) -> float:
+    """Seconds a composition should take on the Space's GPU (its grant's size)."""
+    rate = SECONDS_PER_SECOND.get(settings.model, SECONDS_PER_SECOND["facebook/musicgen-medium"])
+    # A continuation makes window - context new seconds, but runs over the whole window.
+    overhead = settings.window / (settings.window - settings.context) if settings.seconds > settings.window else 1.0
+    return 10.0 + rate * settings.seconds * variations * overhead
+
+
+def model_for(model: str, *, melody: bool) -> str:
+    """The model that makes a composition: ``tiny`` follows a melody as ``tiny-melody``; a text-only
+    model cannot follow one (refused in one line)."""
+    if not melody:
+        return model
+    if model == "tiny":
+        return "tiny-melody"
+    if not is_melody_model(model):
+        raise BeatwalkError(f"{model} cannot follow a melody: choose facebook/musicgen-melody (or tiny)")
+    return model
+
+
 def composition(**settings) -> Composition:
     """A :class:`Composition` from keyword settings, bad values refused in one line."""
     from pydantic import ValidationError
@@ -521,12 +546,8 @@ def compose_song(
     if not 1 <= variations <= 16:
         raise BeatwalkError(f"variations must be 1 to 16, got {variations}")
     check_output(out_path)
-    model = settings.model
+    model = model_for(settings.model, melody=melody is not None)
     if melody is not None:
-        if model == "tiny":
-            model = "tiny-melody"
-        elif not is_melody_model(model):
-            raise BeatwalkError(f"{model} cannot follow a melody: choose facebook/musicgen-melody (or tiny)")
         settings = settings.model_copy(update={"model": model, "melody": Path(melody).name})
     composer = Composer(model)
     tune = None if melody is None else read_melody(melody, composer.sample_rate)

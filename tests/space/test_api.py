@@ -56,6 +56,7 @@ def test_every_step_is_a_named_endpoint(client):
         "/render",
         "/stop",
         "/score",
+        "/compose",
     }
     assert client.view_api(return_format="dict", print_info=False)["unnamed_endpoints"] == {}
 
@@ -382,3 +383,59 @@ def test_prompt_ideas_from_the_song_and_a_model_that_cannot_load_falls_back(clie
                                                  api_name="/suggest_prompts")).startswith("the theme is 5000 characters")  # fmt: skip
     assert one_line_error(lambda: client.predict(song=handle_file(str(song)), engine="gpt",
                                                  api_name="/suggest_prompts")).startswith("engine must be one of")  # fmt: skip
+
+
+def test_compose_returns_songs_that_analyse_like_any_upload(client):
+    import soundfile
+
+    progress, first, songs, recorded = client.predict(
+        prompt="a slow lo-fi beat", seconds=3, variations=2, model="tiny", seed=4, guidance=3, temperature=1,
+        top_k=250, melody=None, api_name="/compose",
+    )  # fmt: skip
+    assert progress.startswith("✅ Composed 2 songs")
+    assert len(songs) == 2 and songs[0] == first
+    samples, rate = soundfile.read(first)
+    assert len(samples) == 3 * rate == 96000
+    assert not np.array_equal(samples, soundfile.read(songs[1])[0])
+    assert json.loads(recorded) | {"model": "tiny", "prompt": "a slow lo-fi beat", "seconds": 3.0, "seed": 4} == json.loads(
+        recorded
+    )
+    analysis = json.loads(client.predict(song=handle_file(first), start=0, end=0, api_name="/analyze"))
+    assert abs(analysis["duration"] - 3.0) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"prompt": "  "}, "say what the music should be"),
+        ({"seconds": 0}, "seconds"),
+        ({"seconds": 21}, "BEATWALK_MAX_COMPOSE_SECONDS"),
+        ({"variations": 3}, "BEATWALK_MAX_VARIATIONS"),
+        ({"model": "facebook/musicgen-small", "melody": "SONG"}, "cannot follow a melody"),
+        ({"melody": "TEXT"}, "not an audio file"),
+    ],
+)
+def test_compose_refuses_bad_input_in_one_line(client, song, tmp_path, settings, message):
+    text = tmp_path / "tune.wav"
+    text.write_text("no tune here")
+    files = {"SONG": handle_file(str(song)), "TEXT": handle_file(str(text))}
+    arguments = {"prompt": "a tune", "seconds": 3, "variations": 1, "model": "tiny", "seed": 0, "guidance": 3,
+                 "temperature": 1, "top_k": 250, "melody": None} | settings  # fmt: skip
+    arguments["melody"] = files.get(arguments["melody"])
+    with pytest.raises(AppError) as caught:
+        client.predict(**arguments, api_name="/compose")
+    assert message in str(caught.value) and "\n" not in str(caught.value) and "Traceback" not in str(caught.value)
+
+
+def test_stop_ends_a_composition_and_keeps_no_half_song(space):
+    client = Client(space[1], analytics_enabled=False, verbose=False)
+    job = client.submit(prompt="a long drone", seconds=20, variations=1, model="tiny", seed=0, guidance=3,
+                        temperature=1, top_k=250, melody=None, api_name="/compose")  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not any(str(update).startswith("🎹 Composing") for update in job.outputs()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.predict(api_name="/stop") == "stopping the composition: the finished songs are kept"
+    progress, first, songs, recorded = job.result(timeout=60)
+    assert progress == "⏹️ Stopped: nothing was kept." and first is None and recorded is None
+    folders = [folder / "songs" for folder in sessions(space[0]) if (folder / "songs").is_dir()]
+    assert folders and not any(p.name.startswith(".") for folder in folders for p in folder.iterdir())

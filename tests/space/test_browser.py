@@ -491,3 +491,50 @@ def test_a_camera_preset_and_the_feedback_renderer_render_a_draft(page, song):
         "() => document.querySelector('#camera-preset input').value === 'zoom pulse'", timeout=SLOW
     )
     assert page.locator("#renderer input[value=feedback]").is_checked()
+
+
+def test_a_composed_song_lands_in_the_audio_tab_is_analysed_and_recorded(page, space):
+    """No song: words in, a song out, analysed as the project's song; the project records how it
+    was composed; a second variation is picked with its button."""
+    page.locator("#tab-audio-button").click()
+    page.get_by_text("No song yet? Compose one from words").click()
+    assert "random weights" in page.locator("#compose-licence").inner_text()
+    page.locator("#compose-prompt textarea").fill("an ambient pad with soft bells")
+    set_slider(page, "compose-seconds", 4)
+    set_slider(page, "compose-variations", 2)
+    page.locator("#compose-run").click()
+    expect_text(page, "#compose-progress", r"Composed 2 songs of 4 s")
+    expect_text(page, "#analysis-summary", r"4\.0 s · sections")
+    assert page.locator("#compose-song-1").is_visible() and page.locator("#compose-use-1").is_visible()
+    page.locator("#tab-keyframes-button").click()
+    expect_text(page, "#keyframes-status", r"keyframes")
+    page.locator("#export-project").click()
+    expect_text(page, "#export-file", r"\.json")
+    exported = [f / "beatwalk-project.json" for f in sessions(space[0]) if (f / "beatwalk-project.json").is_file()]
+    import json
+
+    recorded = [json.loads(f.read_text())["audio"]["composition"] for f in exported]
+    assert {"prompt": "an ambient pad with soft bells", "seconds": 4.0, "seed": 0}.items() <= recorded[-1].items()
+    # The second variation, picked: analysed in its turn, its seed recorded.
+    page.locator("#tab-audio-button").click()
+    page.locator("#compose-use-1").click()
+    expect_text(page, "#analysis-summary", r"4\.0 s · sections")
+    page.locator("#tab-keyframes-button").click()
+    page.locator("#export-project").click()
+    time.sleep(1.0)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        recorded = [json.loads(f.read_text())["audio"]["composition"] for f in exported]
+        if recorded[-1]["seed"] == 1:
+            break
+        time.sleep(0.25)
+    assert recorded[-1]["seed"] == 1
+
+
+def test_composing_over_the_limit_or_with_no_words_is_one_line(page):
+    page.locator("#tab-audio-button").click()
+    page.get_by_text("No song yet? Compose one from words").click()
+    page.locator("#compose-run").click()
+    toast = expect_text(page, ".toast-body", r"say what the music should be", timeout=60_000)
+    assert "Traceback" not in toast
+    assert page.locator("#compose-seconds input[type=number]").get_attribute("max") == "20"
