@@ -30,7 +30,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,9 +187,9 @@ class Composer:
         ``tiny``, ``tiny-melody``, a MusicGen hub id or a local folder.
     """
 
-    def __init__(self, model: str):
+    def __init__(self, model: str, *, loaded: tuple | None = None):
         self.name = model
-        self.model, self.tokenizer = _load(model)
+        self.model, self.tokenizer = _load(model) if loaded is None else loaded
         self.melody = hasattr(self.model.config, "num_chroma")
         audio = self.model.config.audio_encoder
         self.sample_rate = int(audio.sampling_rate)
@@ -224,7 +223,7 @@ class Composer:
         text = {key: value.to(self.device) for key, value in text.items()}
         song = np.zeros(0, dtype=np.float32)
         made = 0  # frames of the song so far
-        with _threads_for(self.model), torch.random.fork_rng(devices=_cuda_devices(self.device)), torch.inference_mode():
+        with torch.random.fork_rng(devices=_cuda_devices(self.device)), torch.inference_mode():
             torch.manual_seed(seed)
             while made < n_frames:
                 prompt = min(context, made)
@@ -342,23 +341,6 @@ def join_continuation(song: np.ndarray, continuation: np.ndarray, *, overlap: in
     return np.concatenate([song[:begin], mixed.astype(np.float32), continuation[end - offset :]])
 
 
-@contextmanager
-def _threads_for(model):
-    """One thread for a tiny model (its matrices are too small to share: one thread is about 2.5×
-    faster on 2 cores, benchmarks/compose.py); the process's setting for real ones."""
-    import torch
-
-    if model.decoder.config.hidden_size >= 256 or model.device.type != "cpu":
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _cuda_devices(device) -> list:
     return [device] if device.type == "cuda" else []
 
@@ -387,6 +369,38 @@ TINY_WORDS = (
     "deep sub bass; an ambient pad with soft bells; a funky disco groove with slap bass and strings; "
     "a heavy metal riff with distorted guitars and double kick drums; a reggae one drop with organ skank"
 )
+
+
+ARCHITECTURES = {
+    # facebook/musicgen-small and -medium: their decoders, T5-base, and the 32 kHz EnCodec, from their configs.
+    "musicgen-small": {"hidden_size": 1024, "num_hidden_layers": 24, "num_attention_heads": 16, "ffn_dim": 4096},
+    "musicgen-medium": {"hidden_size": 1536, "num_hidden_layers": 48, "num_attention_heads": 24, "ffn_dim": 6144},
+}
+
+
+def real_size_composer(architecture: str = "musicgen-small", *, device: str = "cpu", dtype: str = "float32") -> Composer:
+    """A :class:`Composer` of a real MusicGen's architecture with random weights (for speed, where
+    the weights cannot be had), the tiny tokenizer standing in for T5's."""
+    import torch
+    from transformers import EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration, T5Config
+
+    if architecture not in ARCHITECTURES:
+        raise BeatwalkError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
+    _, tokenizer = _tiny(melody=False)
+    text = T5Config(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12)
+    audio = EncodecConfig(
+        sampling_rate=32000, audio_channels=1, num_filters=64, hidden_size=128, codebook_size=2048, codebook_dim=128,
+        upsampling_ratios=[8, 5, 4, 4], target_bandwidths=[2.2], num_residual_layers=1, num_lstm_layers=2,
+        norm_type="weight_norm", use_causal_conv=False, compress=2, chunk_length_s=None, overlap=None,
+    )  # fmt: skip
+    decoder = MusicgenDecoderConfig(
+        vocab_size=2048, num_codebooks=4, max_position_embeddings=2048, pad_token_id=2048, bos_token_id=2048,
+        **ARCHITECTURES[architecture],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict())
+    model = _ready(MusicgenForConditionalGeneration(config)).to(device=device, dtype=getattr(torch, dtype)).eval()
+    return Composer(f"{architecture} (random weights)", loaded=(model, tokenizer))
 
 
 def _tiny(*, melody: bool):
@@ -428,14 +442,19 @@ def _tiny(*, melody: bool):
 
         config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict())
         model = MusicgenForConditionalGeneration(config)
-    # EnCodec's codebooks are buffers that a checkpoint fills (zeros until then, which would decode
-    # every code to the same sound): random ones here, as a trained codebook is a spread of vectors.
+    return _ready(model).eval(), tokenizer
+
+
+def _ready(model):
+    """A MusicGen built from config, ready to generate: EnCodec's codebooks are buffers that a
+    checkpoint fills (zeros until then, which would decode every code to the same sound), so they
+    get random vectors, as a trained codebook is a spread of them; the decoder starts from code 2048."""
     for layer in model.audio_encoder.quantizer.layers:
         layer.codebook.embed.normal_()
         layer.codebook.embed_avg.copy_(layer.codebook.embed)
     model.generation_config.decoder_start_token_id = 2048
     model.generation_config.pad_token_id = 2048
-    return model.eval(), tokenizer
+    return model
 
 
 # -- Songs on disk --------------------------------------------------------------------------------
