@@ -137,9 +137,10 @@ def _compose(args: argparse.Namespace) -> int:
     given = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     recorded = {}
     if args.again is not None:
-        recorded = recorded_composition(args.again).model_dump(exclude={"melody"})
-        if recorded.get("model") == "tiny-melody" and args.melody is None:
-            raise BeatwalkError(f"{args.again.name} followed a melody: give it again with --melody")
+        found = recorded_composition(args.again)
+        if found.melody and args.melody is None:
+            raise BeatwalkError(f"{args.again.name} followed the melody {found.melody}: give it again with --melody")
+        recorded = found.model_dump(exclude={"melody"})
     elif args.prompt is None or args.seconds is None:
         raise BeatwalkError("give --prompt and --seconds (or --again FILE to make a recorded song again)")
     settings = composition(**(recorded | given))

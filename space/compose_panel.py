@@ -124,21 +124,26 @@ def wire(page: Page, limits: Limits) -> None:
             settings, folder, variations=int(variations), melody=melody or None, limits=limits
         )
         last = None
-        for last in steps:
-            if last.finished or last.stopped:
-                break
-            yield {panel.progress: composing.describe(last)}
+        try:
+            for last in steps:
+                if last.finished or last.stopped:
+                    break
+                yield {panel.progress: composing.describe(last)}
+        except BeatwalkError as exc:  # e.g. a melody that is not audio: said on the line, and in a toast
+            yield {panel.progress: f"❌ {exc}"}
+            raise
         yield shown(last)
 
     def shown(last) -> dict:
         paths = list(last.paths) if last is not None else []
         updates = {panel.progress: composing.describe(last) if last is not None else ""}
+        if not paths:  # stopped before a song was finished: the players keep the songs they had
+            return updates | {panel.pending: None}
         for i, (player, button) in enumerate(zip(panel.players, panel.use, strict=True)):
             found = i < len(paths)
             updates[player] = gr.Audio(value=paths[i] if found else None, visible=found)
             updates[button] = gr.Button(visible=found and len(paths) > 1)
-        updates |= chosen(paths[0]) if paths else {panel.pending: None}
-        return updates
+        return updates | chosen(paths[0])
 
     def chosen(path: str) -> dict:
         """The song input takes a composed song, whole, and the analysis follows."""

@@ -173,6 +173,12 @@ def test_a_melody_is_followed_and_recorded(tmp_path):
     assert recorded.model == "tiny-melody" and recorded.melody == "tune.wav"
     with pytest.raises(BeatwalkError, match="cannot follow a melody"):
         compose_song(short(model="facebook/musicgen-small"), tmp_path / "c.wav", melody=tune)
+    # Made again from the file: only with the tune again, and then the same song.
+    from pipelines.cli import main
+
+    assert main(["compose", "--again", followed.paths[0], "--out", str(tmp_path / "d.wav")]) == 2
+    assert main(["compose", "--again", followed.paths[0], "--melody", str(tune), "--out", str(tmp_path / "d.wav")]) == 0
+    assert np.array_equal(soundfile.read(tmp_path / "d.wav")[0], a)
 
 
 # -- Stop, progress, bad input --
