@@ -4,6 +4,7 @@ model beside it."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 import gradio as gr
@@ -125,12 +126,13 @@ def wire(page: Page, limits: Limits) -> None:
         )
         last = None
         try:
-            for last in steps:
-                if last.finished or last.stopped:
-                    break
-                yield {panel.progress: composing.describe(last)}
-        except BeatwalkError as exc:  # e.g. a melody that is not audio: said on the line, and in a toast
-            yield {panel.progress: f"❌ {exc}"}
+            with contextlib.closing(steps):  # the session's lock goes with the last song
+                for last in steps:
+                    if last.finished or last.stopped:
+                        break
+                    yield {panel.progress: composing.describe(last)}
+        except Exception as exc:  # e.g. a melody that is not audio: said on the line, and in a toast
+            yield {panel.progress: f"❌ {exc}" if isinstance(exc, BeatwalkError) else "❌ The composition failed."}
             raise
         yield shown(last)
 

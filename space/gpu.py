@@ -250,29 +250,35 @@ def composer_for(model: str):
     return Composer(model)
 
 
-def _compose_seconds(settings_json: str, out_path: str, *, variations: int, melody: str | None, stop_file: str) -> int:
+def _compose_budget(settings_json: str, window: float | None) -> float:
     from pipelines.music.compose import Composition, estimate_seconds as compose_estimate
 
-    settings = Composition.model_validate_json(settings_json)
-    return int(compose_estimate(settings, variations=variations)) + _MARGIN_SECONDS
+    estimate = compose_estimate(Composition.model_validate_json(settings_json))
+    return min(estimate, window) if window else estimate
 
 
-def compose_window(settings_json: str, out_path: str, *, variations: int, melody: str | None, stop_file: str) -> Iterator:
-    """Compose on the GPU when there is one (see :func:`_compose_on_gpu`), the model loaded first."""
+def _compose_seconds(settings_json: str, out_path: str, *, melody: str | None, stop_file: str, window: float | None) -> int:
+    return int(_compose_budget(settings_json, window)) + _MARGIN_SECONDS
+
+
+def compose_window(settings_json: str, out_path: str, *, melody: str | None, stop_file: str, window: float | None) -> Iterator:
+    """Compose one song on the GPU when there is one (see :func:`_compose_on_gpu`), the model loaded first."""
     from pipelines.music.compose import Composition, model_for
 
     composer_for(model_for(Composition.model_validate_json(settings_json).model, melody=melody is not None))
-    yield from _compose_on_gpu(settings_json, out_path, variations=variations, melody=melody, stop_file=stop_file)
+    yield from _compose_on_gpu(settings_json, out_path, melody=melody, stop_file=stop_file, window=window)
 
 
 @spaces.GPU(duration=_compose_seconds)
-def _compose_on_gpu(settings_json: str, out_path: str, *, variations: int, melody: str | None, stop_file: str) -> Iterator:
-    """Compose until done or stopped (the session's stop file); yields ``ComposeProgress``."""
+def _compose_on_gpu(settings_json: str, out_path: str, *, melody: str | None, stop_file: str, window: float | None) -> Iterator:
+    """Compose one song until done, stopped (the session's stop file) or ``window`` seconds are
+    spent; yields ``ComposeProgress``."""
     from pipelines.music.compose import Composition, iter_compose
 
+    deadline = None if window is None else time.monotonic() + _compose_budget(settings_json, window)
     yield from iter_compose(
-        Composition.model_validate_json(settings_json), out_path, variations=variations, melody=melody,
-        should_stop=StopCheck(stop_file, deadline=None),
+        Composition.model_validate_json(settings_json), out_path, melody=melody,
+        should_stop=StopCheck(stop_file, deadline=deadline),
     )  # fmt: skip
 
 

@@ -52,6 +52,7 @@ CROSSFADE_SECONDS = 0.25
 EDGE_SECONDS = 0.1
 """The crossfade ends this far before the end of the song so far: the codec's last samples are
 made without the music that follows them."""
+SEED_MAX = 2**32 - 1
 FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16")}
 TAG_KEY = "beatwalk-composition"
 
@@ -65,12 +66,14 @@ class Composition(BaseModel):
     model: str = Field("tiny", min_length=1, description="MusicGen hub id, local folder, or 'tiny'.")
     prompt: str = Field(max_length=1000, description="What the music should be.")
     seconds: float = Field(ge=1, le=3600, description="Length of the song, seconds.")
-    seed: int = Field(0, ge=0, le=2**32 - 1)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     guidance: float = Field(3.0, ge=1, le=20, description="Classifier-free guidance scale; 1: none.")
     temperature: float = Field(1.0, gt=0, le=5)
     top_k: int = Field(250, ge=1, le=2048, description="Sample among this many likeliest codes.")
     melody: str | None = Field(None, description="Name of the melody file followed (melody models), if any.")
-    window: float = Field(30.0, ge=2, le=60, description="Seconds one generation covers (the model's window).")
+    window: float = Field(
+        30.0, ge=2, le=30, description="Seconds one generation covers (MusicGen was trained on 30 s windows)."
+    )
     context: float = Field(
         12.0, ge=0.5, le=50, description="Seconds of the song so far that each continuation starts from."
     )
@@ -84,8 +87,10 @@ class Composition(BaseModel):
 
     @model_validator(mode="after")
     def _context_inside_window(self) -> Composition:
-        if self.context >= self.window:
-            raise ValueError(f"context ({self.context:g} s) must be shorter than the window ({self.window:g} s)")
+        if self.context > self.window - 0.5:
+            raise ValueError(
+                f"context ({self.context:g} s) must be at least 0.5 s shorter than the window ({self.window:g} s)"
+            )
         return self
 
 
@@ -95,6 +100,13 @@ def licence_of(model: str) -> str:
 
 
 def is_melody_model(model: str) -> bool:
+    """Whether ``model`` follows a melody: by name for hub ids, by its config for a local folder."""
+    config = Path(model) / "config.json"
+    if config.is_file():
+        try:
+            return json.loads(config.read_text(encoding="utf-8")).get("model_type") == "musicgen_melody"
+        except (OSError, ValueError):
+            return False
     return model in MELODY_MODELS or "melody" in model.lower()
 
 
@@ -109,6 +121,14 @@ def estimate_seconds(settings: Composition, *, variations: int = 1) -> float:
     # A continuation makes window - context new seconds, but runs over the whole window.
     overhead = settings.window / (settings.window - settings.context) if settings.seconds > settings.window else 1.0
     return 10.0 + rate * settings.seconds * variations * overhead
+
+
+def check_variations(settings: Composition, variations: int) -> None:
+    """Refuse a count of variations that cannot be made (their seeds are ``seed``, ``seed + 1``, …)."""
+    if not 1 <= variations <= 16:
+        raise BeatwalkError(f"variations must be 1 to 16, got {variations}")
+    if settings.seed + variations - 1 > SEED_MAX:
+        raise BeatwalkError(f"seed {settings.seed} leaves no room for {variations} variations (seeds go up to {SEED_MAX})")
 
 
 def model_for(model: str, *, melody: bool) -> str:
@@ -154,6 +174,8 @@ class ComposeProgress:
         The variations' files finished so far (complete, never half-written).
     finished, stopped : bool
         Set on the last progress: all variations written / stopped early (the finished ones kept).
+    note : str or None
+        Why it stopped, when it was not asked to (a GPU window spent).
     """
 
     seconds_done: float
@@ -165,6 +187,7 @@ class ComposeProgress:
     paths: list[str] = field(default_factory=list)
     finished: bool = False
     stopped: bool = False
+    note: str | None = None
 
     @property
     def fraction(self) -> float:
@@ -223,7 +246,9 @@ class Composer:
         text = {key: value.to(self.device) for key, value in text.items()}
         song = np.zeros(0, dtype=np.float32)
         made = 0  # frames of the song so far
-        with torch.random.fork_rng(devices=_cuda_devices(self.device)), torch.inference_mode():
+        # Sampling draws from torch's global generator: one composition at a time in a process, in
+        # a forked RNG, so a seed makes the same song whatever else runs.
+        with _GENERATING, torch.random.fork_rng(devices=_cuda_devices(self.device)), torch.inference_mode():
             torch.manual_seed(seed)
             while made < n_frames:
                 prompt = min(context, made)
@@ -236,7 +261,8 @@ class Composer:
 
                 def steps_done(step, made=made):
                     if on_seconds is not None:
-                        on_seconds(min(made + max(0, step - self.codebooks + 1), n_frames) / self.frame_rate)
+                        frames = min(made + max(0, step - self.codebooks + 1), n_frames)
+                        on_seconds(min(frames / self.frame_rate, seconds))
 
                 watch = _StepWatch(steps_done, should_stop)
                 try:
@@ -345,9 +371,19 @@ def _cuda_devices(device) -> list:
     return [device] if device.type == "cuda" else []
 
 
-@functools.lru_cache(maxsize=1)
+_GENERATING = threading.Lock()
+_LOADING = threading.Lock()
+
+
 def _load(model: str):
-    """The model (eval, on CUDA in half precision when there is a GPU) and its tokenizer."""
+    """The model (eval, on CUDA in half precision when there is a GPU) and its tokenizer, loaded
+    once and kept (the last one asked for; two first calls at once load it once)."""
+    with _LOADING:
+        return _load_kept(model)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_kept(model: str):
     import torch
 
     if model in ("tiny", "tiny-melody"):
@@ -397,9 +433,11 @@ def real_size_composer(architecture: str = "musicgen-small", *, device: str = "c
         vocab_size=2048, num_codebooks=4, max_position_embeddings=2048, pad_token_id=2048, bos_token_id=2048,
         **ARCHITECTURES[architecture],
     )  # fmt: skip
-    torch.manual_seed(0)
     config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict())
-    model = _ready(MusicgenForConditionalGeneration(config)).to(device=device, dtype=getattr(torch, dtype)).eval()
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = _ready(MusicgenForConditionalGeneration(config))
+    model = model.to(device=device, dtype=getattr(torch, dtype)).eval()
     return Composer(f"{architecture} (random weights)", loaded=(model, tokenizer))
 
 
@@ -428,7 +466,13 @@ def _tiny(*, melody: bool):
         vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=37, num_codebooks=4,
         max_position_embeddings=4096, pad_token_id=2048, bos_token_id=2048,
     )  # fmt: skip
-    torch.manual_seed(0)
+    with torch.random.fork_rng():  # the same weights every time, the process's RNG untouched
+        torch.manual_seed(0)
+        model = _tiny_model(text, audio, decoder, melody=melody)
+    return _ready(model).eval(), tokenizer
+
+
+def _tiny_model(text, audio, decoder, *, melody: bool):
     if melody:
         from transformers import MusicgenMelodyConfig, MusicgenMelodyForConditionalGeneration
 
@@ -436,13 +480,12 @@ def _tiny(*, melody: bool):
             text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict(), num_chroma=12,
             chroma_length=235,
         )  # fmt: skip
-        model = MusicgenMelodyForConditionalGeneration(config)
+        return MusicgenMelodyForConditionalGeneration(config)
     else:
         from transformers import MusicgenConfig, MusicgenForConditionalGeneration
 
         config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict())
-        model = MusicgenForConditionalGeneration(config)
-    return _ready(model).eval(), tokenizer
+        return MusicgenForConditionalGeneration(config)
 
 
 def _ready(model):
@@ -562,8 +605,7 @@ def compose_song(
     dropped (no half-written file is left). Returns the last progress (``finished`` or ``stopped``).
     """
     started = time.monotonic()
-    if not 1 <= variations <= 16:
-        raise BeatwalkError(f"variations must be 1 to 16, got {variations}")
+    check_variations(settings, variations)
     check_output(out_path)
     model = model_for(settings.model, melody=melody is not None)
     if melody is not None:

@@ -109,16 +109,20 @@ def snap_to_beat(time: float, analysis, *, downbeats: bool = False) -> float:
     return float(grid[np.argmin(np.abs(grid - time))])
 
 
+FROM_THE_FILE = "from the file"
+"""``composition=`` default: what the song file's own tags say."""
+
+
 def song_ref(
-    audio_path: str | Path, analysis, *, start: float | None, end: float | None, composition=None
+    audio_path: str | Path, analysis, *, start: float | None, end: float | None, composition=FROM_THE_FILE
 ) -> AudioRef:
     """The project's song: its file, segment, the tempo range its ``analysis`` was made with
     (``None`` for the default range), and how it was composed (``composition``; by default what
-    the file's own tags say, :func:`pipelines.music.compose.read_composition`)."""
+    the file's own tags say, :func:`pipelines.music.compose.read_composition`; None: not composed)."""
     tempo_range = tuple(analysis.tempo_range)
     if tempo_range == TEMPO_RANGE:
         tempo_range = None
-    if composition is None:
+    if composition is FROM_THE_FILE:
         from pipelines.music.compose import read_composition
 
         composition = read_composition(audio_path)
@@ -140,7 +144,7 @@ def propose_project(
     render: RenderSettings | None = None,
     motion: MotionSettings | None = None,
     camera: CameraSettings | None = None,
-    composition=None,
+    composition=FROM_THE_FILE,
 ) -> Project:
     """A whole project for a song segment: keyframes from :func:`propose_keyframes`, default settings,
     and the camera of :data:`NEW_PROJECT_CAMERA` (a push on every beat) unless ``camera`` says otherwise.
@@ -156,7 +160,8 @@ def propose_project(
 
     The analysis's tempo range is kept in ``audio.tempo_range`` (when it is not the default), so
     that the song is read the same way again when the project is planned or rendered.
-    ``composition``: how the song was composed (default: what the song file's tags say).
+    ``composition``: how the song was composed (default: what the song file's tags say; None: not
+    composed).
     """
     keyframes = propose_keyframes(analysis, prompts, seed=seed, negative_prompt=negative_prompt, every=every)
     return Project(

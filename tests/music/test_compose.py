@@ -136,7 +136,6 @@ def test_a_composed_song_has_no_jump_at_its_joins(tmp_path, monkeypatch):
     for end, agreement in joins:
         assert agreement > 0.9
         around = steps[end - SR // 2 : end]
-        assert around.max() <= steps.max()
         assert around.max() <= 1.5 * np.percentile(steps, 99.9)
 
 
@@ -223,6 +222,8 @@ def test_iter_compose_reports_progress_and_closing_it_stops(tmp_path):
         ({"guidance": 0.5}, "guidance"),
         ({"top_k": 0}, "top_k"),
         ({"window": 3.0, "context": 3.0}, "shorter than the window"),
+        ({"window": 2.0, "context": 1.99}, "0.5 s shorter than the window"),  # no frame left to make
+        ({"window": 45.0}, "window"),
     ],
 )
 def test_bad_settings_are_one_line(settings, message):
@@ -243,6 +244,8 @@ def test_bad_inputs_are_refused_and_write_nothing(tmp_path):
         compose_song(short(), tmp_path / "missing" / "song.wav")
     with pytest.raises(BeatwalkError, match="variations"):
         compose_song(short(), tmp_path / "song.wav", variations=0)
+    with pytest.raises(BeatwalkError, match="no room for 2 variations"):
+        compose_song(short(seed=2**32 - 1), tmp_path / "song.wav", variations=2)
     assert leftovers(tmp_path) == ["text.mp3"]
 
 
