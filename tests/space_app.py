@@ -18,7 +18,7 @@ TEST_LIMITS = Limits(
     max_upload_mb=5.0,
     max_batch_size=8,
     max_keyframes=20,
-    max_compose_seconds=20.0,
+    max_compose_seconds=60.0,
     max_variations=2,
 )
 """Small limits, so that tests can cross them cheaply."""

@@ -409,7 +409,7 @@ def test_compose_returns_songs_that_analyse_like_any_upload(client):
     [
         ({"prompt": "  "}, "say what the music should be"),
         ({"seconds": 0}, "seconds"),
-        ({"seconds": 21}, "BEATWALK_MAX_COMPOSE_SECONDS"),
+        ({"seconds": 61}, "BEATWALK_MAX_COMPOSE_SECONDS"),
         ({"variations": 3}, "BEATWALK_MAX_VARIATIONS"),
         ({"model": "facebook/musicgen-small", "melody": "SONG"}, "cannot follow a melody"),
         ({"melody": "TEXT"}, "not an audio file"),
@@ -429,7 +429,7 @@ def test_compose_refuses_bad_input_in_one_line(client, song, tmp_path, settings,
 
 def test_stop_ends_a_composition_and_keeps_no_half_song(space):
     client = Client(space[1], analytics_enabled=False, verbose=False)
-    job = client.submit(prompt="a long drone", seconds=20, variations=1, model="tiny", seed=0, guidance=3,
+    job = client.submit(prompt="a long drone", seconds=60, variations=1, model="tiny", seed=0, guidance=3,
                         temperature=1, top_k=250, melody=None, api_name="/compose")  # fmt: skip
     deadline = time.monotonic() + 60
     while not any(str(update).startswith("🎹 Composing") for update in job.outputs()) and time.monotonic() < deadline:

@@ -535,4 +535,4 @@ def test_composing_over_the_limit_or_with_no_words_is_one_line(page):
     page.locator("#compose-run").click()
     toast = expect_text(page, ".toast-body", r"say what the music should be", timeout=60_000)
     assert "Traceback" not in toast
-    assert page.locator("#compose-seconds input[type=number]").get_attribute("max") == "20"
+    assert page.locator("#compose-seconds input[type=number]").get_attribute("max") == "60"
