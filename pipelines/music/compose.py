@@ -418,17 +418,13 @@ def real_size_composer(architecture: str = "musicgen-small", *, device: str = "c
     """A :class:`Composer` of a real MusicGen's architecture with random weights (for speed, where
     the weights cannot be had), the tiny tokenizer standing in for T5's."""
     import torch
-    from transformers import EncodecConfig, MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration, T5Config
+    from transformers import MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration, T5Config
 
     if architecture not in ARCHITECTURES:
         raise BeatwalkError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}")
     _, tokenizer = _tiny(melody=False)
     text = T5Config(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12)
-    audio = EncodecConfig(
-        sampling_rate=32000, audio_channels=1, num_filters=64, hidden_size=128, codebook_size=2048, codebook_dim=128,
-        upsampling_ratios=[8, 5, 4, 4], target_bandwidths=[2.2], num_residual_layers=1, num_lstm_layers=2,
-        norm_type="weight_norm", use_causal_conv=False, compress=2, chunk_length_s=None, overlap=None,
-    )  # fmt: skip
+    audio = _encodec_32khz(num_filters=64, hidden_size=128, codebook_dim=128, num_lstm_layers=2)
     decoder = MusicgenDecoderConfig(
         vocab_size=2048, num_codebooks=4, max_position_embeddings=2048, pad_token_id=2048, bos_token_id=2048,
         **ARCHITECTURES[architecture],
@@ -441,12 +437,23 @@ def real_size_composer(architecture: str = "musicgen-small", *, device: str = "c
     return Composer(f"{architecture} (random weights)", loaded=(model, tokenizer))
 
 
+def _encodec_32khz(**widths):
+    """MusicGen's 32 kHz EnCodec (4 codebooks of 2048 codes at 50 Hz) at the given widths."""
+    from transformers import EncodecConfig
+
+    return EncodecConfig(
+        sampling_rate=32000, audio_channels=1, codebook_size=2048, upsampling_ratios=[8, 5, 4, 4],
+        target_bandwidths=[2.2], num_residual_layers=1, norm_type="weight_norm", use_causal_conv=False, compress=2,
+        chunk_length_s=None, overlap=None, **widths,
+    )  # fmt: skip
+
+
 def _tiny(*, melody: bool):
     """A random-weight MusicGen of the real one's shape at toy width (two decoder layers 32 wide, four
     codebooks of 2048 codes at 50 Hz, a 32 kHz EnCodec four filters wide) and a byte-level BPE
     tokenizer trained on a few prompts; built in about a second, the same every time."""
     import torch
-    from transformers import EncodecConfig, MusicgenDecoderConfig, T5Config
+    from transformers import MusicgenDecoderConfig, T5Config
 
     from pipelines.tiny_text import byte_pair_tokenizer
 
@@ -457,11 +464,7 @@ def _tiny(*, melody: bool):
         vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=0,
     )  # fmt: skip
-    audio = EncodecConfig(
-        sampling_rate=32000, audio_channels=1, num_filters=4, hidden_size=16, codebook_size=2048, codebook_dim=16,
-        upsampling_ratios=[8, 5, 4, 4], target_bandwidths=[2.2], num_residual_layers=1, num_lstm_layers=1,
-        norm_type="weight_norm", use_causal_conv=False, compress=2, chunk_length_s=None, overlap=None,
-    )  # fmt: skip
+    audio = _encodec_32khz(num_filters=4, hidden_size=16, codebook_dim=16, num_lstm_layers=1)
     decoder = MusicgenDecoderConfig(
         vocab_size=2048, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, ffn_dim=37, num_codebooks=4,
         max_position_embeddings=4096, pad_token_id=2048, bos_token_id=2048,
