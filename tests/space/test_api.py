@@ -432,7 +432,9 @@ def test_stop_ends_a_composition_and_keeps_no_half_song(space):
     job = client.submit(prompt="a long drone", seconds=60, variations=1, model="tiny", seed=0, guidance=3,
                         temperature=1, top_k=250, melody=None, api_name="/compose")  # fmt: skip
     deadline = time.monotonic() + 60
-    while not any(str(update).startswith("🎹 Composing") for update in job.outputs()) and time.monotonic() < deadline:
+    # Each update is (progress, first song, songs, composition): Stop once the progress line says it composes.
+    while not any(str(update[0]).startswith("🎹 Composing") for update in job.outputs()):
+        assert time.monotonic() < deadline and not job.done(), "the composition never reported its progress"
         time.sleep(0.05)
     assert client.predict(api_name="/stop") == "stopping the composition: the finished songs are kept"
     progress, first, songs, recorded = job.result(timeout=60)

@@ -84,6 +84,18 @@ def edit_cell(page, row: int, column: int, text: str) -> None:
     editor.press("Enter")
 
 
+def type_into(page, field, text: str) -> None:
+    """Fill a text field just shown by an opened accordion and leave it (Tab), until the page keeps
+    the text: a field mounted a moment ago can be reset to its first value after a fill."""
+    for _ in range(5):
+        field.fill(text)
+        field.press("Tab")
+        page.wait_for_timeout(250)
+        if field.input_value() == text:
+            return
+    raise AssertionError(f"the field never kept {text!r}")
+
+
 def set_slider(page, elem_id: str, value: float) -> None:
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
@@ -434,8 +446,7 @@ def test_prompts_from_the_music_fill_the_table_and_another_idea_changes_one_row(
     page.locator("#tab-keyframes-button").click()
     page.locator("#ideas").get_by_text("No idea what to show?").click()
     theme = page.locator("#theme").locator("textarea, input").first
-    theme.fill("a journey through space")
-    theme.press("Tab")
+    type_into(page, theme, "a journey through space")
     page.locator("#suggest").click()
     expect_text(page, "#keyframes-status", r"Suggested 2 prompts \(theme: a journey through space\)")
     cell = "#keyframes-table [data-testid=cell-{}-1]"
@@ -499,7 +510,7 @@ def test_a_composed_song_lands_in_the_audio_tab_is_analysed_and_recorded(page, s
     page.locator("#tab-audio-button").click()
     page.get_by_text("No song yet? Compose one from words").click()
     assert "random weights" in page.locator("#compose-licence").inner_text()
-    page.locator("#compose-prompt textarea").fill("an ambient pad with soft bells")
+    type_into(page, page.locator("#compose-prompt textarea"), "an ambient pad with soft bells")
     set_slider(page, "compose-seconds", 4)
     set_slider(page, "compose-variations", 2)
     page.locator("#compose-run").click()
