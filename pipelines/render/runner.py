@@ -72,6 +72,7 @@ def iter_render(
     should_stop: Callable[[], bool] | None = None,
     pipe=None,
     chunk_frames: int | None = None,
+    farm=None,
 ) -> Iterator[RenderProgress]:
     """Render ``project`` to ``out_path``, yielding progress after every batch.
 
@@ -100,6 +101,10 @@ def iter_render(
     chunk_frames : int or None
         Frames per chunk for a new job; default about 4 s of video in whole
         batches. A resumed job keeps its own.
+    farm : Farm or None
+        Render the chunks on these Ray workers (:class:`pipelines.render.farm.Farm`) instead of in
+        this process; the job, the join and the video are this process's either way, and the
+        frames the same.
 
     Yields
     ------
@@ -126,13 +131,17 @@ def iter_render(
     project.validate_against(analysis.duration)
 
     # 2. The model, the frame plan, and the job on disk that renders it.
+    from pipelines.plan.camera import plan_camera
     from pipelines.plan.timeline import plan_frames
 
     plan = plan_frames(project, analysis)
-    if pipe is None:
+    camera = plan_camera(project, analysis)
+    if pipe is None and farm is None:
         from pipelines.diffusion.models import load_pipeline
 
         pipe = load_pipeline(render.model, dtype=render.dtype, fast_decoder=render.fast_decoder)
+    if farm is not None:  # every worker loads the model before the job starts: a model that cannot load is one line
+        farm.load(render.model, dtype=render.dtype, fast_decoder=render.fast_decoder)
     job = RenderJob.start(
         workdir,
         project_hash=project_hash(project),
@@ -142,56 +151,27 @@ def iter_render(
         resume=resume,
         indexed=indexed,
     )
+    if render.renderer == "feedback":  # a chain: finished chunks count only as far as each one's last frame is kept
+        job.keep_chain()
     yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
 
-    # 3. The pending chunks, batch by batch.
-    from pipelines.diffusion.conditioning import KeyframeConditioning
-    from pipelines.plan.camera import plan_camera
-
-    # Prompts are encoded and seed noises drawn once per render, not once per chunk.
-    conditioning = KeyframeConditioning(pipe, project.keyframes, render)
-    camera = plan_camera(project, analysis)
-    chunk_frames_of = _renderer(project, conditioning, plan, camera, job)
-    rendered, render_started = 0, time.monotonic()
-    for chunk in job.pending:
-        frames = chunk_frames_of(chunk)
-        stopped = False
-        try:
-            # closing: a stop mid-chunk ends the walk (and its inference mode) here, not at garbage collection.
-            with (
-                contextlib.closing(frames),
-                VideoWriter(
-                    job.partial_path(chunk), width=render.width, height=render.height, fps=plan.fps
-                ) as video,
-            ):
-                for index, frame in frames:
-                    video.write(frame)
-                    rendered += 1
-                    if (index + 1 - chunk.start) % render.batch_size and index + 1 != chunk.stop:
-                        continue
-                    # A batch is done: report it, then honour a stop.
-                    speed = rendered / (time.monotonic() - render_started)
-                    done = job.frames_done + index + 1 - chunk.start
-                    eta = (plan.n_frames - done) / speed
-                    yield RenderProgress(
-                        done, plan.n_frames, time.monotonic() - started, eta, last_frame=frame
-                    )
-                    if should_stop is not None and should_stop():
-                        stopped = True
-                        break
-                if video.frames_written != chunk.stop - chunk.start:
-                    video.abort()  # stopped mid-chunk: a resume renders the whole chunk again
-        except BeatwalkError as exc:  # the chunk's file is gone; the finished ones stay
-            raise BeatwalkError(_kept(str(exc), job)) from None
-        if video.frames_written == chunk.stop - chunk.start:
-            if render.renderer == "feedback":  # the next chunk starts from this one's last frame
-                job.save_last_frame(chunk, frame)
-            job.finish(chunk)
-        elif not stopped:
-            raise RuntimeError(f"the walk gave {video.frames_written} frames for chunk {chunk.index}")
-        if stopped:
-            yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
-            return
+    # 3. The pending chunks, batch by batch: here, or on the farm's workers.
+    try:
+        if farm is not None:
+            steps = farm.render_chunks(job, project, plan, camera, should_stop=should_stop)
+        else:
+            steps = _render_chunks(job, project, pipe, plan, camera, should_stop=should_stop)
+        resumed_at, render_started = job.frames_done, time.monotonic()
+        with contextlib.closing(steps):
+            for done, frame in steps:
+                if done is None:  # stopped: the finished chunks stay for a resume
+                    yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
+                    return
+                speed = (done - resumed_at) / (time.monotonic() - render_started)
+                eta = (plan.n_frames - done) / speed if speed > 0 else None
+                yield RenderProgress(done, plan.n_frames, time.monotonic() - started, eta, last_frame=frame)
+    except BeatwalkError as exc:  # the failing chunk's file is gone; the finished ones stay
+        raise BeatwalkError(_kept(str(exc), job)) from None
 
     # 4. Join the chunks with the song, write the sidecar, drop the job.
     joined = out_path.with_name(out_path.name + ".partial.mp4")
@@ -218,9 +198,53 @@ def iter_render(
     )
 
 
-def _renderer(project: Project, conditioning, plan, camera, job: RenderJob):
-    """``chunk -> iterator of (index, frame)``: the walk (its frames posed by the camera) or the
-    feedback chain (each chunk from the last frame of the one before, kept in the job)."""
+def _render_chunks(job: RenderJob, project: Project, pipe, plan, camera, *, should_stop=None):
+    """Render the job's pending chunks in this process: yields ``(frames done, latest frame)`` after
+    every batch, and ``(None, None)`` when ``should_stop`` stops it (the chunk under way is dropped,
+    unless its last batch is done)."""
+    from pipelines.diffusion.conditioning import KeyframeConditioning
+
+    # Prompts are encoded and seed noises drawn once per render, not once per chunk.
+    frames_of = chunk_source(project, KeyframeConditioning(pipe, project.keyframes, project.render), plan, camera)
+    chained = project.render.renderer == "feedback"
+    for chunk in job.pending:
+        previous = job.last_frame(job.chunks[chunk.index - 1]) if chained and chunk.index else None
+        writer = write_chunk(frames_of(chunk, previous), job.partial_path(chunk), chunk, project.render, plan.fps)
+        with contextlib.closing(writer):
+            for done, frame in writer:
+                yield job.frames_done + done, frame
+                if done < chunk.stop - chunk.start and should_stop is not None and should_stop():
+                    yield None, None
+                    return
+        if chained:  # the next chunk starts from this one's last frame
+            job.save_last_frame(chunk, frame)
+        job.finish(chunk)
+        if should_stop is not None and should_stop():
+            yield None, None
+            return
+
+
+def write_chunk(frames, path: Path, chunk, render, fps: float) -> Iterator[tuple[int, np.ndarray]]:
+    """Stream a chunk's frames into ``path`` (H.264, no sound), yielding ``(frames written, frame)``
+    after each batch of ``render.batch_size``; the file is complete once the generator ends. Closed
+    early (a stop), the walk ends and the unfinished file is deleted."""
+    # closing: a stop mid-chunk ends the walk (and its inference mode) here, not at garbage collection.
+    with (
+        contextlib.closing(frames),
+        VideoWriter(path, width=render.width, height=render.height, fps=fps) as video,
+    ):
+        for index, frame in frames:
+            video.write(frame)
+            if (index + 1 - chunk.start) % render.batch_size == 0 or index + 1 == chunk.stop:
+                yield video.frames_written, frame
+        if video.frames_written != chunk.stop - chunk.start:
+            raise RuntimeError(f"the walk gave {video.frames_written} frames for chunk {chunk.index}")
+
+
+def chunk_source(project: Project, conditioning, plan, camera):
+    """``(chunk, previous) -> iterator of (index, frame)``: the walk (its frames posed by the camera)
+    or the feedback chain (a chunk starts from ``previous``, the last frame of the one before; None
+    for the first)."""
     from pipelines.diffusion.walk import walk_frames
 
     render = project.render
@@ -230,17 +254,11 @@ def _renderer(project: Project, conditioning, plan, camera, job: RenderJob):
         feedback = FeedbackRenderer(
             conditioning, plan, camera, project.feedback, pulse_size=project.motion.pulse
         )
-        job.keep_chain()  # finished chunks count only as far as each one's last frame is kept
-
-        def chain(chunk):
-            previous = job.last_frame(job.chunks[chunk.index - 1]) if chunk.index else None
-            return feedback.frames(range(chunk.start, chunk.stop), previous=previous)
-
-        return chain
+        return lambda chunk, previous: feedback.frames(range(chunk.start, chunk.stop), previous=previous)
 
     poses = camera.poses() if camera.moves else None
 
-    def walk(chunk):
+    def walk(chunk, previous=None):
         frames = walk_frames(conditioning, plan, range(chunk.start, chunk.stop), batch_size=render.batch_size)
         if poses is None:
             return frames
