@@ -103,6 +103,10 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--cadence", type=int, default=None, metavar="K", help="feedback: diffuse every K-th frame")
     render.add_argument("--color-coherence", choices=("lab", "rgb", "hsv", "none"), default=None,
                         help="feedback: match colours to the keyframes' stills against drift")
+    render.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="render on a local Ray farm of N workers (one per GPU, or CPU workers)")
+    render.add_argument("--ray", default=None, metavar="ADDRESS",
+                        help="render on the Ray cluster at HOST:PORT ('auto': the one this machine is in)")
     render.set_defaults(command=_render)
 
     compose = commands.add_parser("compose", help="compose a song from words (MusicGen), to make a video of")
@@ -345,9 +349,17 @@ def _render(args: argparse.Namespace) -> int:
 
     options = {"resume": args.resume, "draft": args.draft, "chunk_frames": args.chunk_frames}
     bar = None
+    farm = None
+    if args.workers is not None or args.ray is not None:
+        from pipelines.render.farm import Farm
+
+        farm = Farm(args.workers, address=args.ray)
     try:
         try:
             _, analysis = project.audio.read(max_seconds=_max_song_seconds())
+            if farm is not None:
+                farm.start()
+                options["farm"] = farm
             for progress in iter_render(project, args.out, analysis=analysis, **options):
                 if bar is None:
                     total, initial = progress.frames_total, progress.frames_done
@@ -358,6 +370,8 @@ def _render(args: argparse.Namespace) -> int:
         finally:
             if bar is not None:
                 bar.close()
+            if farm is not None:
+                farm.close()
     except KeyboardInterrupt:
         workdir = default_workdir(args.out, draft=args.draft)
         print(f"interrupted: finished chunks are in {workdir}; add --resume to continue", file=sys.stderr)

@@ -26,6 +26,7 @@ import logging
 import os
 import socket
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -265,7 +266,18 @@ class Farm:
     def describe(self) -> list[dict]:
         """Each worker's pid, host and device (asks them)."""
         ray = _ray()
-        return ray.get([worker.actor.hello.remote() for worker in self.start().workers])
+        answers = []
+        for worker in self.start().workers:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    answers.append(ray.get(worker.actor.hello.remote()))
+                    break
+                except ray.exceptions.ActorUnavailableError:  # restarting
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+        return answers
 
     # -- rendering ---------------------------------------------------------------------------
     def load(self, model: str, *, dtype: str = "auto", fast_decoder: bool = False) -> None:
@@ -309,7 +321,7 @@ class Farm:
         context = ray.put(ChunkContext(f"{project_hash(project)}-{job.plan_hash}", project, plan, camera, images))
         chained = project.render.renderer == "feedback"
         queue, tries = deque(job.pending), {}
-        idle, running = list(self.workers), {}
+        idle, running, waking = list(self.workers), {}, {}
         try:
             while queue or running:
                 if should_stop is not None and should_stop():
@@ -323,10 +335,21 @@ class Farm:
                         context, chunk.index, chunk.start, chunk.stop, previous
                     )
                     running[call] = _Running(worker, chunk)
-                if not running:
+                if not running and not waking:
                     raise BeatwalkError(f"every worker of the farm died: {len(queue)} chunks were not rendered")
-                ready, _ = ray.wait(list(running), num_returns=1, timeout=0.5)
+                ready, _ = ray.wait([*running, *waking], num_returns=1, timeout=0.5)
                 for call in ready:
+                    if call in waking:  # a restarted worker answers: it takes chunks again
+                        worker = waking.pop(call)
+                        try:
+                            ray.get(call)
+                            idle.append(worker)
+                        except ray.exceptions.ActorUnavailableError:  # still restarting: ask again soon
+                            time.sleep(0.2)
+                            waking[worker.actor.hello.remote()] = worker
+                        except ray.exceptions.RayActorError:  # out of restarts
+                            self.workers.remove(worker)
+                        continue
                     run = running[call]
                     try:
                         kind, *item = ray.get(next(call))
@@ -365,8 +388,8 @@ class Farm:
                                 f"{span} lost its worker {tries[chunk.index]} times ({item[0]})"
                             ) from None
                         run.worker.deaths += 1
-                        if run.worker.deaths <= MAX_WORKER_RESTARTS:
-                            idle.append(run.worker)  # Ray restarts it; it takes chunks again
+                        if run.worker.deaths <= MAX_WORKER_RESTARTS:  # Ray restarts it: it works again once it answers
+                            waking[run.worker.actor.hello.remote()] = run.worker
                         else:
                             self.workers.remove(run.worker)
                     queue.appendleft(chunk)
