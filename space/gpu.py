@@ -20,6 +20,7 @@ from spaces.config import Config
 # isort: split
 
 import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -184,9 +185,70 @@ def _window_chunk_frames(project: Project, *, draft: bool, window: float) -> int
 
 def render_window(project_json: str, *args, **kwargs) -> Iterator:
     """Render (or resume) until done, stopped, or the window is spent (see :func:`_render_on_gpu`),
-    the pipeline loaded first, outside the GPU call."""
+    the pipeline loaded first, outside the GPU call. With a render farm (:func:`farm_for`), on all
+    its workers instead, in one go."""
+    farm = farm_for()
+    if farm is not None:
+        yield from _render_on_farm(farm, project_json, *args, **kwargs)
+        return
     pipeline_for(Project.from_json(project_json).render)
     yield from _render_on_gpu(project_json, *args, **kwargs)
+
+
+def farm_workers() -> int:
+    """How many Ray workers the Space renders on: ``BEATWALK_FARM_WORKERS``, else one per GPU on a
+    machine with more than one; 0 (render in this process) on ZeroGPU and on one GPU or none."""
+    configured = os.environ.get("BEATWALK_FARM_WORKERS", "").strip()
+    if on_zero_gpu():
+        return 0  # ZeroGPU lends one GPU per call, to this process
+    if configured:
+        try:
+            return max(0, int(configured))
+        except ValueError:
+            raise BeatwalkError(f"BEATWALK_FARM_WORKERS must be a number of workers, got {configured!r}") from None
+    import torch
+
+    count = torch.cuda.device_count()
+    return count if count > 1 else 0
+
+
+_farm = None
+_farm_lock = threading.Lock()
+
+
+def farm_for():
+    """The Space's render farm, started on first use and kept (its workers keep their pipelines
+    loaded); None when it renders in this process."""
+    global _farm
+    workers = farm_workers()
+    if not workers:
+        return None
+    with _farm_lock:
+        if _farm is None:
+            from pipelines.render.farm import Farm
+
+            _farm = Farm(workers, address=os.environ.get("BEATWALK_RAY_ADDRESS") or None).start()
+        return _farm
+
+
+def close_farm() -> None:
+    """Stop the Space's farm (if it started one)."""
+    global _farm
+    with _farm_lock:
+        if _farm is not None:
+            _farm.close()
+            _farm = None
+
+
+def _render_on_farm(farm, project_json: str, analysis: dict, out_path: str, workdir: str, *, draft: bool,
+                    resume: bool, stop_file: str, **_window) -> Iterator:  # fmt: skip
+    from pipelines.music.analysis import Analysis
+    from pipelines.render.runner import iter_render
+
+    yield from iter_render(
+        Project.from_json(project_json), out_path, analysis=Analysis.from_dict(analysis), resume=resume,
+        draft=draft, workdir=workdir, should_stop=StopCheck(stop_file, deadline=None), farm=farm,
+    )  # fmt: skip
 
 
 @spaces.GPU(duration=_render_window_seconds)
