@@ -183,6 +183,8 @@ class Farm:
         self.workers: list[_Worker] = []
         self._owns_ray = False
         self._loaded = None
+        self.driver_seconds: list[float] = []
+        """Per chunk received: the driver's time to fetch its bytes and finish it in the job."""
 
     # -- the cluster -------------------------------------------------------------------------
     def __enter__(self) -> Farm:
@@ -351,6 +353,7 @@ class Farm:
                             self.workers.remove(worker)
                         continue
                     run = running[call]
+                    received = time.perf_counter()
                     try:
                         kind, *item = ray.get(next(call))
                     except StopIteration:  # it ended with nothing: cancelled there, rendered again here
@@ -368,6 +371,7 @@ class Farm:
                     if kind == "chunk":
                         data, last = item
                         self._finish(job, chunk, data, last if chained else None)
+                        self.driver_seconds.append(time.perf_counter() - received)
                         idle.append(run.worker)
                         yield job.frames_done + sum(r.done for r in running.values()), last
                         continue
