@@ -28,16 +28,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.results import RESULTS, record
 from benchmarks.sdv_compare import DEFAULT_VENV, PROMPTS, SEEDS, _run_sdv
 from pipelines.music.analysis import analyze
 from pipelines.music.decode import load_audio
@@ -47,7 +44,6 @@ from pipelines.score.sync import score_video
 from synth.songs import drum_song, write_song
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 SECTOID = Path("/usr/share/games/fretsonfire/data/songs/sectoid")
 DRUM_SONGS = [(96.0, 31), (132.0, 47), (150.0, 59)]
 """(BPM, drum seed) of the synthetic songs: none of them the 120 BPM seed-0 song used in tuning."""
@@ -85,14 +81,8 @@ def main(argv: list[str] | None = None) -> None:
     text = "\n\n".join(sections)
     print(text)
     if args.record:
-        header = (
-            f"## Camera moves and the feedback renderer — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
-            f"- {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
-            f" tiny random-weight model, 1 torch thread · `python -m benchmarks.camera {' '.join(sys.argv[1:] if argv is None else argv)}`\n\n"
-        )
-        with RESULTS.open("a", encoding="utf-8") as file:
-            file.write("\n" + header + text + "\n")
-        print(f"\nappended to {RESULTS}")
+        record("Camera moves and the feedback renderer", script="camera", argv=argv,
+               setup="tiny random-weight model, 1 torch thread", text=text)  # fmt: skip
 
 
 # -- 1. sync ------------------------------------------------------------------------------------

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
-import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.results import RESULTS, record
+
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 EXAMPLE = REPO / "examples" / "beatwalk-demo.ogg"
 PROMPT = "an upbeat synthwave track with a driving bass line and punchy drums"
 
@@ -98,16 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     text = "\n".join(table)
     print("\n" + text)
     if args.record:
-        command = " ".join(sys.argv[1:] if argv is None else argv)
-        header = (
-            f"## Composing (MusicGen) — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
-            f"- {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
-            f" torch {torch.__version__} · `python -m benchmarks.compose {command}`\n"
-            "- guidance 3, top-k 250, 30 s window, 12 s context; one warm-up of 1 s first\n\n"
-        )
-        with RESULTS.open("a", encoding="utf-8") as file:
-            file.write("\n" + header + text + "\n")
-        print(f"\nappended to {RESULTS}")
+        record("Composing (MusicGen)", script="compose", argv=argv, setup=f"torch {torch.__version__}", text=text,
+               more=("guidance 3, top-k 250, 30 s window, 12 s context; one warm-up of 1 s first",))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import platform
-import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
+from benchmarks.results import RESULTS, record
+
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -118,16 +115,11 @@ def main(argv: list[str] | None = None) -> None:
     )
     print("\n" + text + notes)
     if args.record:
-        command = " ".join(sys.argv[1:] if argv is None else argv)
-        header = (
-            f"## Render farm on Ray — {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC\n\n"
-            f"- {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
-            f" torch {torch.__version__}, Ray {__import__('ray').__version__} · `python -m benchmarks.farm {command}`\n"
-            f"- {args.seconds:g} s song, tiny model, 64×64, 12 fps, 4 steps, batches of 4, one torch thread per process\n\n"
-        )
-        with RESULTS.open("a", encoding="utf-8") as file:
-            file.write("\n" + header + text + notes + "\n")
-        print(f"\nappended to {RESULTS}")
+        import ray
+
+        record("Render farm on Ray", script="farm", argv=argv, setup=f"torch {torch.__version__}, Ray {ray.__version__}",
+               text=text + notes,
+               more=(f"{args.seconds:g} s song, tiny model, 64×64, 12 fps, 4 steps, batches of 4, one torch thread per process",))  # fmt: skip
 
 
 if __name__ == "__main__":
