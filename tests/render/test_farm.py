@@ -52,18 +52,8 @@ def analysis(project):
 
 
 @pytest.fixture(scope="module")
-def one_thread():
+def pipe(one_torch_thread):
     """Single-process renders at the workers' 1 thread: CPU sums are the same only at the same threads."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def pipe(one_thread):
     return load_pipeline("tiny", device="cpu")
 
 
