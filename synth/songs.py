@@ -23,11 +23,31 @@ def drum_song(
     beats : np.ndarray [shape=(b,)], seconds
     downbeats : np.ndarray [shape=(d,)], seconds
     """
+    period = 60.0 / bpm
+    beats = np.arange(first_beat, duration - 0.05, period)
+    return _drums_on(beats, duration=duration, beats_per_bar=beats_per_bar, sample_rate=sample_rate, seed=seed)
+
+
+def tempo_change_song(
+    *, duration=40.0, bpm=120.0, to_bpm=132.0, change_at=20.0, ramp=0.0, beats_per_bar=4, sample_rate=22050,
+    first_beat=0.5, seed=0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`drum_song` whose tempo goes from ``bpm`` to ``to_bpm`` at ``change_at`` seconds, at once
+    (``ramp`` 0) or evenly over ``ramp`` seconds, as a DJ's pitch fader moves it."""
+    beats, t = [], first_beat
+    while t < duration - 0.05:
+        beats.append(t)
+        share = 0.0 if t < change_at else 1.0 if ramp <= 0 or t >= change_at + ramp else (t - change_at) / ramp
+        t += 60.0 / (bpm + share * (to_bpm - bpm))
+    return _drums_on(
+        np.array(beats), duration=duration, beats_per_bar=beats_per_bar, sample_rate=sample_rate, seed=seed
+    )
+
+
+def _drums_on(beats: np.ndarray, *, duration, beats_per_bar, sample_rate, seed):
     rng = np.random.default_rng(seed)
     n = int(duration * sample_rate)
     samples = np.zeros(n, dtype=np.float64)
-    period = 60.0 / bpm
-    beats = np.arange(first_beat, duration - 0.05, period)
     downbeats = beats[::beats_per_bar]
 
     def add(at: float, sound: np.ndarray) -> None:
@@ -40,12 +60,13 @@ def drum_song(
     kick = np.sin(2 * np.pi * (50 + 100 * np.exp(-t * 30)) * t) * np.exp(-t * 12)
     snare = rng.standard_normal(len(t)) * np.exp(-t * 25) * 0.5
     hat = rng.standard_normal(len(t) // 4) * np.exp(-t[: len(t) // 4] * 120) * 0.15
+    periods = np.diff(beats, append=2 * beats[-1] - beats[-2] if len(beats) > 1 else beats[-1] + 0.5)
     for i, beat in enumerate(beats):
         add(beat, kick if i % beats_per_bar == 0 else snare)
         add(beat, hat)
-        add(beat + period / 2, hat)
-    bar = np.arange(int(beats_per_bar * period * sample_rate)) / sample_rate
+        add(beat + periods[i] / 2, hat)
     for j, downbeat in enumerate(downbeats):
+        bar = np.arange(int(beats_per_bar * periods[j * beats_per_bar] * sample_rate)) / sample_rate
         freq = [55.0, 65.4, 49.0, 73.4][j % 4]
         add(downbeat, 0.3 * np.sin(2 * np.pi * freq * bar) * np.exp(-bar * 0.8))
     samples /= np.abs(samples).max() * 1.1

@@ -120,6 +120,24 @@ def walk_frames(
                 next_out += 1
 
 
+def render_states(keyframes: KeyframeConditioning, states: Sequence[FrameState]) -> np.ndarray:
+    """One batch of frames for the given states, each distinct state rendered once (the live
+    engine's call: it plans its own states, slot by slot, instead of a frame plan).
+
+    Returns
+    -------
+    np.ndarray [shape=(len(states), height, width, 3), dtype=uint8]
+    """
+    states = list(states)
+    distinct = list(dict.fromkeys(states))
+    steps = {keyframes.start_step(s) for s in distinct}
+    if len(steps) > 1:
+        raise BeatwalkError("one batch cannot mix states that skip different numbers of steps")
+    with torch.inference_mode():
+        frames = dict(zip(distinct, _render_batch(keyframes, distinct).numpy()))
+    return np.stack([frames[s] for s in states])
+
+
 def preview_keyframe(pipe, keyframes, render, index: int):
     """A keyframe's own image (what its frames show when the walk stands on it), as a PIL image.
 
