@@ -128,7 +128,37 @@ def _parser() -> argparse.ArgumentParser:
     compose.add_argument("--context", type=float, default=None, help=argparse.SUPPRESS)
     compose.set_defaults(command=_compose)
 
+    live = commands.add_parser("live", help="visuals made live from music playing, on a full-screen page (Ctrl-C ends)")
+    live.add_argument("song", type=Path, nargs="?", default=None, help="a song to play live (else --device)")
+    live.add_argument("--device", default=None, metavar="NAME|N",
+                      help="listen to a sound card input instead ('default': the system's; needs sounddevice)")
+    live.add_argument("--start", type=float, default=0.0, help="where in the song to begin, seconds")
+    live.add_argument("--prompt", action="append", default=None, help="a prompt; repeat to queue more")
+    live.add_argument("--model", default="tiny", help="hub id, local diffusers folder, or 'tiny' (default)")
+    live.add_argument("--size", default=None, metavar="WxH", help="frame size (default: 64x64 tiny, 512x512 others)")
+    live.add_argument("--fps", type=float, default=24.0, help="frames per second (24)")
+    live.add_argument("--steps", type=int, default=None, help="denoising steps (the model's default)")
+    live.add_argument("--batch-size", type=int, default=2, help="frames made together (2)")
+    live.add_argument("--pulse", type=float, default=0.5, help="push on each beat, 0..1 (0.5)")
+    live.add_argument("--motion", type=float, default=0.5, help="drift between prompt changes, 0..1 (0.5)")
+    live.add_argument("--auto-bars", type=int, default=8, help="bars between automatic prompt changes; 0: never")
+    live.add_argument("--seed", type=int, default=0, help="seed of the walk's noises")
+    live.add_argument("--display-delay", type=float, default=0.1, metavar="S",
+                      help="seconds the screen lags the frames (network, projector): frames go out this early")
+    live.add_argument("--record", type=Path, default=None, metavar="VIDEO.mp4", help="also record the session")
+    live.add_argument("--serve", default="127.0.0.1:8765", metavar="HOST:PORT",
+                      help="serve the full-screen page here ('none': no page)")
+    live.add_argument("--osc", type=int, default=None, metavar="PORT", help="take controls over OSC on this UDP port")
+    live.add_argument("--seconds", type=float, default=None, help="stop after this long (default: the song's end)")
+    live.set_defaults(command=_live)
+
     return parser
+
+
+def _live(args: argparse.Namespace) -> int:
+    from pipelines.live.run import run_cli
+
+    return run_cli(args)
 
 
 def _compose(args: argparse.Namespace) -> int:

@@ -28,6 +28,8 @@ class Limits:
     max_keyframes: int | None = 300
     max_compose_seconds: float | None = 60.0
     max_variations: int | None = 2
+    max_live_sessions: int | None = 1
+    max_live_seconds: float | None = 600.0
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **defaults) -> Limits:

@@ -30,6 +30,7 @@ class Page:
     motion: object  # motion_tab.MotionTab
     render: object  # render_tab.RenderTab
     description: gr.State = None  # SongDescription.to_dict() of the analysed song, or None
+    live: object = None  # live_tab.LiveTab
 
 
 def parse(project_json: str | None) -> Project:

@@ -219,6 +219,8 @@ class LiveEngine:
         Also write the session to this mp4, with the audio heard.
     adapt : bool
         Skip slots and step down the frame size when the generator cannot keep up.
+    time_limit : float, optional
+        End the session after this many seconds (a public server's limit).
     """
 
     def __init__(
@@ -236,6 +238,7 @@ class LiveEngine:
         settings: LiveSettings | None = None,
         record: str | Path | None = None,
         adapt: bool = True,
+        time_limit: float | None = None,
     ):
         from pipelines.diffusion.models import model_family
 
@@ -252,6 +255,7 @@ class LiveEngine:
         if not 1 <= self.steps <= 50:
             raise BeatwalkError(f"live steps must be 1–50, got {self.steps}")
         self.batch_size, self.display_delay, self.adapt = batch_size, display_delay, adapt
+        self.time_limit = time_limit
         self.conductor = Conductor(prompts, fps=fps, settings=settings)
         self.tracker = OnlineBeatTracker(source.sample_rate)
         self.board = FrameBoard(self.fps)
@@ -384,6 +388,8 @@ class LiveEngine:
 
     def _listen(self) -> None:
         while not self._stop.is_set():
+            if self.time_limit is not None and self.audio_now() > self.time_limit:
+                raise BeatwalkError(f"the session reached its time limit of {self.time_limit:g} s")
             block = self.source.read()
             if len(block):
                 self.tracker.feed(block)

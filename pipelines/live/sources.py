@@ -102,10 +102,11 @@ class FileSource(Source):
 class PushSource(Source):
     """Blocks pushed in as they arrive: :meth:`push` from any thread.
 
+    Blocks may come at any rate (a browser's 48 kHz, a sound card's 44.1 kHz); they are resampled
+    to 22050 Hz as they come (soxr's streaming resampler, a few milliseconds of delay).
+
     Parameters
     ----------
-    sample_rate : int
-        Rate of the pushed blocks (the tracker resamples).
     latency : float
         Seconds from a sound in the room to its block being pushed, beyond what arrival times
         show (a microphone's and a browser's buffers); added to "now".
@@ -114,30 +115,34 @@ class PushSource(Source):
 
     MEMORY = 5.0
 
-    def __init__(self, sample_rate: int = SAMPLE_RATE, *, latency: float = 0.0, clock: Clock | None = None):
-        if not 8000 <= int(sample_rate) <= 192000:
-            raise BeatwalkError(f"audio sample rate must be 8–192 kHz, got {sample_rate}")
-        self.sample_rate = int(sample_rate)
+    def __init__(self, *, latency: float = 0.0, clock: Clock | None = None):
         self.latency = latency
         self.clock = clock or Clock()
         self._blocks: deque[np.ndarray] = deque()
-        self._received = 0  # samples
+        self._received = 0  # samples, at SAMPLE_RATE
         self._arrivals: deque[tuple[float, float]] = deque()  # (arrival clock, audio time at the block's end)
+        self._resampler = None  # (input rate, soxr stream)
         self._lock = threading.Lock()
 
     def start(self) -> None:
         self.clock.start()
 
-    def push(self, samples, sample_rate: int | None = None) -> None:
-        """Add a block: mono or (n, channels), float in [-1, 1] or integer PCM."""
-        if sample_rate is not None and int(sample_rate) != self.sample_rate:
-            raise BeatwalkError(f"this session listens at {self.sample_rate} Hz; a block came at {sample_rate} Hz")
+    def push(self, samples, sample_rate: int = SAMPLE_RATE) -> None:
+        """Add a block: mono or (n, channels), float in [-1, 1] or integer PCM, at ``sample_rate``."""
+        if not 8000 <= int(sample_rate) <= 192000:
+            raise BeatwalkError(f"audio sample rate must be 8–192 kHz, got {sample_rate}")
         block = as_mono_float(samples)
         arrived = self.clock()
         with self._lock:
+            if int(sample_rate) != SAMPLE_RATE:
+                if self._resampler is None or self._resampler[0] != int(sample_rate):
+                    import soxr
+
+                    self._resampler = (int(sample_rate), soxr.ResampleStream(int(sample_rate), SAMPLE_RATE, 1, dtype="float32"))
+                block = self._resampler[1].resample_chunk(block)
             self._blocks.append(block)
             self._received += len(block)
-            self._arrivals.append((arrived, self._received / self.sample_rate))
+            self._arrivals.append((arrived, self._received / SAMPLE_RATE))
             while self._arrivals and self._arrivals[0][0] < arrived - self.MEMORY:
                 self._arrivals.popleft()
 
@@ -151,7 +156,7 @@ class PushSource(Source):
         now = self.clock()
         with self._lock:
             if not self._arrivals:
-                return now - self.latency if self._received == 0 else self._received / self.sample_rate
+                return now - self.latency
             lead = max(end - arrived for arrived, end in self._arrivals)
         return now + lead - self.latency
 
@@ -177,10 +182,11 @@ class DeviceSource(PushSource):
             info = sounddevice.query_devices(device, "input")
         except (ValueError, sounddevice.PortAudioError) as exc:
             raise BeatwalkError(f"no such input device {device!r}: {exc}") from None
-        super().__init__(int(info["default_samplerate"]), latency=latency + float(info["default_low_input_latency"]), clock=clock)
+        super().__init__(latency=latency + float(info["default_low_input_latency"]), clock=clock)
+        rate = int(info["default_samplerate"])
         self._stream = sounddevice.InputStream(
-            device=device, channels=1, samplerate=self.sample_rate, blocksize=512, dtype="float32",
-            callback=lambda data, frames, when, status: self.push(data[:, 0].copy()),
+            device=device, channels=1, samplerate=rate, blocksize=512, dtype="float32",
+            callback=lambda data, frames, when, status: self.push(data[:, 0].copy(), rate),
         )
 
     def start(self) -> None:
