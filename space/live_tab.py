@@ -83,16 +83,13 @@ def wire(page: Page, limits: Limits) -> None:
     from pipelines.live.display import SESSIONS
 
     tab: LiveTab = page.live
-    from space import motion_tab
-
     tab.source.change(lambda s: gr.Audio(visible=s == MIC), tab.source, tab.mic, **private())
 
     @user_errors
-    def start(source, song, seg_start, prompts, pulse, motion, record, token, project_json, *values,
+    def start(source, song, seg_start, prompts, pulse, motion, record, token, project_json, model,
               request: gr.Request):  # fmt: skip
         if token and SESSIONS.get(token) is not None:
             raise BeatwalkError("a live session is running: Stop it first")
-        model = motion_tab.value_of(values, "model")
         engine, audio, offset = start_session(
             source, song, seg_start, prompts, pulse, motion, record, project_json, model, limits, request
         )
@@ -110,7 +107,7 @@ def wire(page: Page, limits: Limits) -> None:
     tab.start.click(
         start,
         [tab.source, page.audio.song, page.audio.start, tab.prompts, tab.pulse, tab.motion, tab.record, tab.token,
-         page.project, *page.motion.inputs],
+         page.project, page.motion.controls["model"]],
         {tab.token, tab.screen, tab.timer, tab.status, tab.recording},
         **private(concurrency_limit=None),
     )  # fmt: skip

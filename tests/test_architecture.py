@@ -23,6 +23,7 @@ FLOORS = [
     ("pipelines.plan", "pipelines.diffusion"),  # side by side: neither imports the other
     ("pipelines.render", "pipelines.ideas"),  # side by side: the ideas' model engine needs torch
     ("pipelines.score",),
+    ("pipelines.live",),
     ("pipelines.admission",),
     ("pipelines.plots",),
     ("pipelines.cli",),

@@ -46,6 +46,8 @@ SCALES = (1.0, 0.75, 0.5)
 SILENT_AFTER = 1.0
 """Seconds without new audio after which the session says it is free-running."""
 LISTEN_EVERY = 0.02
+WARM_UP_BATCHES = 4
+"""The first batches (kernels warming up, the first prompts encoded) do not move the frame size."""
 
 
 class LiveConditioning(KeyframeConditioning):
@@ -183,6 +185,7 @@ class FrameBoard:
 class LiveStats:
     """What the session's status line shows."""
 
+    batches: int = 0
     slots: int = 0  # slots rendered
     skipped: int = 0  # slots skipped to keep up
     late: int = 0  # slots finished after they were due
@@ -425,6 +428,7 @@ class LiveEngine:
             states = [FrameState.of(s.a, s.b, s.t, s.pulse, s.beat) for s in slots]
             conditioning = self._conditioning_now()
             conditioning.sync(self.conductor.anchors, self.conductor.in_use() | {k for s in states for k in (s.key_a, s.key_b)})
+            rendering = time.perf_counter()  # a prompt's encoding (above) is rare and not the batch's pace
             frames = render_states(conditioning, states)
             frames = self._to_output_size(frames)
             done_at = self.audio_now()
@@ -438,9 +442,10 @@ class LiveEngine:
                         self._record_queue.append((slot.n, frame))
                         self._record_ready.notify_all()
             self.stats.slots += len(slots)
-            took = time.perf_counter() - started
+            took = time.perf_counter() - rendering + (rendering - started if self.stats.batches < 1 else 0.0)
             self.stats.batch_seconds = took if not self.stats.batch_seconds else 0.7 * self.stats.batch_seconds + 0.3 * took
-            if self.adapt:
+            self.stats.batches += 1
+            if self.adapt and self.stats.batches > WARM_UP_BATCHES:
                 self._climb(stride, took)
 
     def _climb(self, stride: int, took: float) -> None:

@@ -69,7 +69,8 @@ class OscControls:
         return self
 
     def close(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever, which must be running
+            self._server.shutdown()
         self._server.server_close()
 
     def _handle(self, address: str, fixed: list, *args) -> None:

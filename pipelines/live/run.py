@@ -122,9 +122,9 @@ def run_cli(args) -> int:
 
             osc = OscControls(engine.conductor, host=serve[0] if serve else "127.0.0.1", port=args.osc).start()
             print(f"osc: listening on udp {osc.host}:{osc.port} (/beatwalk/...)", file=sys.stderr)
+        engine.start()
         if page is not None:
             print(f"view: {page.url(view_path(session.token))}", file=sys.stderr)
-        engine.start()
         # 3. Until the song ends, --seconds pass, Ctrl-C or a failure
         ends = args.seconds if args.seconds is not None else getattr(source, "duration", None)
         interrupted = False

@@ -119,7 +119,7 @@ class PushSource(Source):
         self.latency = latency
         self.clock = clock or Clock()
         self._blocks: deque[np.ndarray] = deque()
-        self._received = 0  # samples, at SAMPLE_RATE
+        self._received = 0.0  # seconds of audio pushed (of the input: a resampler holds a few ms back)
         self._arrivals: deque[tuple[float, float]] = deque()  # (arrival clock, audio time at the block's end)
         self._resampler = None  # (input rate, soxr stream)
         self._lock = threading.Lock()
@@ -133,6 +133,7 @@ class PushSource(Source):
             raise BeatwalkError(f"audio sample rate must be 8–192 kHz, got {sample_rate}")
         block = as_mono_float(samples)
         arrived = self.clock()
+        seconds = len(block) / int(sample_rate)
         with self._lock:
             if int(sample_rate) != SAMPLE_RATE:
                 if self._resampler is None or self._resampler[0] != int(sample_rate):
@@ -141,8 +142,8 @@ class PushSource(Source):
                     self._resampler = (int(sample_rate), soxr.ResampleStream(int(sample_rate), SAMPLE_RATE, 1, dtype="float32"))
                 block = self._resampler[1].resample_chunk(block)
             self._blocks.append(block)
-            self._received += len(block)
-            self._arrivals.append((arrived, self._received / SAMPLE_RATE))
+            self._received += seconds
+            self._arrivals.append((arrived, self._received))
             while self._arrivals and self._arrivals[0][0] < arrived - self.MEMORY:
                 self._arrivals.popleft()
 
