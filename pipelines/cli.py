@@ -132,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     live.add_argument("song", type=Path, nargs="?", default=None, help="a song to play live (else --device)")
     live.add_argument("--device", default=None, metavar="NAME|N",
                       help="listen to a sound card input instead ('default': the system's; needs sounddevice)")
+    live.add_argument("--input", default=None, metavar="mic|FILE", help="'mic': the default sound card input; or a song")
     live.add_argument("--start", type=float, default=0.0, help="where in the song to begin, seconds")
     live.add_argument("--prompt", action="append", default=None, help="a prompt; repeat to queue more")
     live.add_argument("--model", default="tiny", help="hub id, local diffusers folder, or 'tiny' (default)")

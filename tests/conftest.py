@@ -8,6 +8,10 @@ import pytest
 
 from synth.songs import drum_song, write_song
 
+# Before any test module is collected: huggingface_hub reads HF_HUB_OFFLINE once, when it is first
+# imported, and test modules that import diffusers at their top import it during collection.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 
 def pytest_addoption(parser):
     parser.addoption("--gpu", action="store_true", help="run tests marked gpu")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 import sys
 import threading
 import time
@@ -85,6 +86,13 @@ def run_cli(args) -> int:
     from pipelines.live.sources import DeviceSource, FileSource
 
     # 1. Check everything cheap before loading a model
+    if args.input is not None:
+        if args.song is not None or args.device is not None:
+            raise BeatwalkError("give one input: a song, --input or --device")
+        if args.input.strip().lower() in ("mic", "microphone"):
+            args.device = "default"
+        else:
+            args.song = Path(args.input)
     if (args.song is None) == (args.device is None):
         raise BeatwalkError("give a song to play live, or --device to listen to a sound card (one of the two)")
     prompts = [clean_prompt(p) for p in (args.prompt or ["an abstract painting, vivid colours"])]

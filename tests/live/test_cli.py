@@ -33,7 +33,7 @@ def song(tmp_path_factory):
 
 def test_a_song_played_live_and_recorded_with_its_sound(song, tmp_path):
     out = tmp_path / "live.mp4"
-    result = live(song, "--prompt", "a red sun", "--prompt", "a blue sea", "--record", out, "--serve", "none")
+    result = live("--input", song, "--prompt", "a red sun", "--prompt", "a blue sea", "--record", out, "--serve", "none")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["recording"] == str(out) and summary["locked"] and abs(summary["bpm"] - 120) < 3, summary
@@ -71,6 +71,8 @@ def test_the_page_steers_a_running_session(song, tmp_path):
     [
         ((), "give a song to play live, or --device"),
         (("missing.wav",), "song not found: missing.wav"),
+        (("--input", "missing.wav"), "song not found: missing.wav"),
+        (("{song}", "--input", "mic"), "give one input"),
         (("{song}", "--size", "60x60"), "multiples of 16"),
         (("{song}", "--size", "big"), "--size must look like 512x512"),
         (("{song}", "--pulse", "2"), "pulse must be between 0 and 1"),
