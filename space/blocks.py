@@ -32,9 +32,10 @@ ABOUT = (
 )
 # On a phone every tab keeps a button of its own (Gradio folds those that do not fit behind "•••").
 CSS = """
-#page-tabs button[role=tab] { padding: 6px 8px; min-width: 0; }
+#page-tabs .tab-container > button { padding: 6px 8px; min-width: 0; }
 /* On a phone the wide plots keep a readable size and scroll sideways. */
 @media (max-width: 640px) {
+  #page-tabs .tab-container > button { padding: 6px 4px; font-size: 13px; }
   .wide-plot { overflow-x: auto; }
   .wide-plot img { min-width: 760px; max-width: none; }
 }

@@ -127,6 +127,8 @@ def wire(page: Page, limits: Limits) -> None:
             return {tab.timer: gr.Timer(active=False), tab.status: "stopped"}
         status = session.engine.status()
         line = status_line(status)
+        if status["message"].startswith("no sound yet") and session.audio is None:
+            line += "  \n*Press the microphone's record button, and let the browser use the microphone.*"
         if not status["running"]:  # ended by itself: its time limit, the song's end, a failure
             return stop(token) | {tab.status: line}
         return {tab.status: line}

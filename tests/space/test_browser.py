@@ -346,7 +346,7 @@ def test_the_first_screen_on_a_phone(browser, space):
     phone = context.new_page()
     phone.goto(space[1])
     phone.wait_for_selector("#analyze", timeout=SLOW)
-    for tab in ("audio", "keyframes", "motion", "render"):
+    for tab in ("audio", "keyframes", "motion", "render", "live"):
         assert phone.locator(f"#tab-{tab}-button").is_visible(), tab
     assert phone.locator("#analyze").bounding_box()["y"] < 844
     assert phone.locator("#song").bounding_box()["y"] < 844
