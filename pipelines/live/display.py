@@ -53,16 +53,19 @@ class LiveSessions:
 
     def add(self, engine, *, audio: Path | None = None, audio_offset: float = 0.0) -> LiveSession:
         with self._lock:
-            for token in [t for t, s in self._sessions.items() if not s.engine.running]:
-                del self._sessions[token]  # ended by themselves (a song's end, an error)
-            if self.max_sessions is not None and len(self._sessions) >= self.max_sessions:
-                raise BeatwalkError(
-                    f"this server runs {self.max_sessions} live session(s) at once and all are taken: try again "
-                    "later, or duplicate the Space (BEATWALK_MAX_LIVE_SESSIONS lifts the limit)"
-                )
-            session = LiveSession(engine, secrets.token_urlsafe(12), audio, audio_offset)
-            self._sessions[session.token] = session
-            return session
+            ended = [self._sessions.pop(t) for t, s in list(self._sessions.items()) if s.engine.ended]
+            full = self.max_sessions is not None and len(self._sessions) >= self.max_sessions
+            if not full:
+                session = LiveSession(engine, secrets.token_urlsafe(12), audio, audio_offset)
+                self._sessions[session.token] = session
+        for gone in ended:  # ended by themselves (a time limit, an error) and never removed: tidy up
+            gone.engine.stop()
+        if full:
+            raise BeatwalkError(
+                f"this server runs {self.max_sessions} live session(s) at once and all are taken: try again "
+                "later, or duplicate the Space (BEATWALK_MAX_LIVE_SESSIONS lifts the limit)"
+            )
+        return session
 
     def get(self, token: str) -> LiveSession | None:
         with self._lock:

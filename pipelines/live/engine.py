@@ -313,6 +313,11 @@ class LiveEngine:
         return self._started and not self._stop.is_set() and self._error is None
 
     @property
+    def ended(self) -> bool:
+        """Started, and stopped since (asked to, or by itself)."""
+        return self._started and (self._stop.is_set() or self._error is not None)
+
+    @property
     def error(self) -> str | None:
         """Why the session stopped by itself, if it did."""
         return self._error

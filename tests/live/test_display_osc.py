@@ -121,3 +121,15 @@ def test_a_taken_osc_port_is_one_line():
             OscControls(Conductor(["a"], fps=24), port=first.port)
     finally:
         first.close()
+
+
+def test_a_session_that_ended_by_itself_frees_its_place(tiny_pipe, served):
+    _, _, _, path = served
+    sessions = LiveSessions(max_sessions=1)
+    first = LiveEngine(tiny_pipe, FileSource(path), ["a"], width=64, height=64, time_limit=0.3)
+    sessions.add(first)
+    first.start()
+    assert first.wait(10) and first.ended
+    second = LiveEngine(tiny_pipe, FileSource(path), ["b"], width=64, height=64)
+    session = sessions.add(second)  # the first is tidied away (stopped), not counted
+    assert len(sessions) == 1 and sessions.get(session.token).engine is second
