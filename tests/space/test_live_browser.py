@@ -1,5 +1,6 @@
 """The Live tab in headless Chromium: a song played live shows frames in the tab's page, Next and
-Stop work, and a second visitor is told the one live session is taken."""
+Stop work, a second visitor is told the one live session is taken, and a microphone (Chromium's
+fake one) streams into a session that locks onto it."""
 
 from __future__ import annotations
 
@@ -58,3 +59,26 @@ def test_a_second_visitor_is_told_the_live_session_is_taken(browser, space, song
     finally:
         first.close()
         second.close()
+
+
+def test_the_microphone_streams_into_a_session(browser, space):  # noqa: F811
+    """Chromium's fake microphone (a regular beep) through Gradio's streaming audio: the session
+    hears it and follows it."""
+    args = ["--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+    # A Chromium of its own (the fake devices are launch flags), from the same Playwright as the others.
+    chromium = browser.browser_type.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+    try:
+        tab = chromium.new_context(permissions=["microphone"]).new_page()
+        tab.goto(space[1])
+        tab.wait_for_selector("#analyze", timeout=SLOW)
+        tab.locator("#tab-live-button").click()
+        tab.locator("#live-source label:has-text('Microphone')").click()
+        tab.locator("#live-prompts textarea").fill("a red sun")
+        tab.locator("#live-start").click()
+        expect_text(tab, "#live-status", r"no sound yet.*record button", timeout=60_000)
+        tab.locator("#live-mic button:has-text('Record')").click()
+        expect_text(tab, "#live-status", r"locked at \d+", timeout=60_000)
+        tab.locator("#live-stop").click()
+        expect_text(tab, "#live-status", r"\bstopped")
+    finally:
+        chromium.close()
