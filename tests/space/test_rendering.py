@@ -20,7 +20,7 @@ def test_a_render_in_short_gpu_windows_equals_one_render(song_120, tmp_path, mon
     project = Project(
         audio=AudioRef(path=str(song)),
         keyframes=[Keyframe(time=0.0, prompt="a red circle", seed=1), Keyframe(time=3.0, prompt="a blue sea", seed=2)],
-        render=RenderSettings(model="tiny", width=64, height=64, fps=24, steps=1, batch_size=2),
+        render=RenderSettings(model="tiny", width=64, height=64, fps=24, steps=2, batch_size=2),  # 2 steps: slower than one 2 s window on any machine
     )
     analysis = read_song(song).analysis
     whole = render_project(project, tmp_path / "whole.mp4", analysis=analysis)
