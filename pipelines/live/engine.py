@@ -266,6 +266,7 @@ class LiveEngine:
         self.record = Path(record) if record is not None else None
         self._sizes = self._ladder()
         self._rung = 0
+        self._trend = 0  # batches in a row that could not keep up (< 0) or had room (> 0)
         self._conditioning: dict[int, LiveConditioning] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -456,7 +457,6 @@ class LiveEngine:
     def _climb(self, stride: int, took: float) -> None:
         """Step the frame size down after 3 batches that could not keep up, up after 20 with room."""
         budget = self.batch_size / self.fps
-        self._trend = getattr(self, "_trend", 0)
         if stride > 1 or took > budget:
             self._trend = min(self._trend, 0) - 1
         elif took < 0.5 * budget:
