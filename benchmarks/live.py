@@ -33,8 +33,8 @@ from benchmarks.results import record
 FPS, LEAD, BLOCK, SR = 24, 0.35, 512, 22050
 
 
-def play(samples: np.ndarray) -> np.ndarray:
-    """Pulses planned live: rows (time, beat number, marked a downbeat)."""
+def play(samples: np.ndarray):
+    """Pulses planned live, rows (time, beat number, marked a downbeat), and the tracker after."""
     from pipelines.live.conductor import Conductor, LiveSettings
     from pipelines.live.tracker import OnlineBeatTracker
 
@@ -49,11 +49,11 @@ def play(samples: np.ndarray) -> np.ndarray:
             if slot.onset:
                 onsets.append((slot.time, slot.beat, forecast.is_downbeat(slot.beat)))
             n += 1
-    return np.array(onsets).reshape(-1, 3)
+    return np.array(onsets).reshape(-1, 3), tracker
 
 
 def sync_figures(samples: np.ndarray, beats: np.ndarray, downbeats: np.ndarray) -> dict:
-    onsets = play(samples)
+    onsets, _ = play(samples)
     end = len(samples) / SR
     judged = beats[16:] if len(beats) > 20 else beats
     times = onsets[:, 0] if len(onsets) else np.array([np.inf])

@@ -159,7 +159,18 @@ def _parser() -> argparse.ArgumentParser:
 def _live(args: argparse.Namespace) -> int:
     from pipelines.live.run import run_cli
 
-    return run_cli(args)
+    return run_cli(args, size=_parse_size(args.size))
+
+
+def _parse_size(text: str | None) -> tuple[int, int] | None:
+    """``--size WxH`` as (width, height); None when not given."""
+    if text is None:
+        return None
+    try:
+        width, height = (int(side) for side in text.lower().split("x"))
+    except ValueError:
+        raise BeatwalkError(f"--size must look like 512x512, got {text!r}") from None
+    return width, height
 
 
 def _compose(args: argparse.Namespace) -> int:
@@ -360,12 +371,7 @@ def _render(args: argparse.Namespace) -> int:
     )
 
     loaded = Project.load(args.project)
-    width = height = None
-    if args.size is not None:
-        try:
-            width, height = (int(side) for side in args.size.lower().split("x"))
-        except ValueError:
-            raise BeatwalkError(f"--size must look like 512x512, got {args.size!r}") from None
+    width, height = _parse_size(args.size) or (None, None)
     settings = {"model": args.model, "fps": args.fps, "steps": args.steps, "batch_size": args.batch_size}
     project = with_render_settings(loaded, width=width, height=height, renderer=args.renderer, **settings)
     project = with_camera(project, preset=args.camera, cadence=args.cadence, color_coherence=args.color_coherence)

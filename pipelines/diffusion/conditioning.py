@@ -99,21 +99,10 @@ class KeyframeConditioning:
     @torch.inference_mode()
     def __init__(self, pipe, keyframes, render):
         # 1. Per-keyframe settings
-        family = model_family(pipe)
-        self.pipe, self.device = pipe, pipe._execution_device
-        self.sdxl = hasattr(pipe, "text_encoder_2")
-        self.guidance_embedding = pipe.unet.config.time_cond_proj_dim is not None
+        family = self._prepare(pipe, height=render.height, width=render.width, steps=render.steps)
         self.guidance = [family.guidance if k.guidance is None else k.guidance for k in keyframes]
         self.any_cfg = not self.guidance_embedding and max(self.guidance) > 1
         self.pulse_seed = keyframes[0].seed
-        height, width = render.height, render.width
-        self.size = (height, width)
-        self.shape = (
-            1,
-            pipe.unet.config.in_channels,
-            height // pipe.vae_scale_factor,
-            width // pipe.vae_scale_factor,
-        )
 
         # 2. Encode each prompt once (with the negative prompt when any keyframe uses CFG)
         embeds = [self._encode(k.prompt, k.negative_prompt or None) for k in keyframes]
@@ -129,10 +118,19 @@ class KeyframeConditioning:
             self.strengths.append(k.init_strength if init is not None else 1.0)
             self.noises.append(_randn(self.shape, generator, self.device, self.dtype))
             self.generator_states.append(generator.get_state())
-        self.steps = render.steps
+
+    def _prepare(self, pipe, *, height: int, width: int, steps: int):
+        """What every conditioning of this pipeline at this size has; returns the model family."""
+        self.pipe, self.device = pipe, pipe._execution_device
+        self.sdxl = hasattr(pipe, "text_encoder_2")
+        self.guidance_embedding = pipe.unet.config.time_cond_proj_dim is not None
+        self.size = (height, width)
+        self.shape = (1, pipe.unet.config.in_channels, height // pipe.vae_scale_factor, width // pipe.vae_scale_factor)
+        self.steps = steps
         # The job's own scheduler: set_timesteps and step() keep state, and the pipeline (its UNet,
         # VAE and text encoders, which keep none) may be shared with other jobs running at once.
         self.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
+        return model_family(pipe)
 
     def _encode(self, prompt: str, negative_prompt: str | None):
         cfg = self.any_cfg
@@ -172,12 +170,15 @@ class KeyframeConditioning:
 
     def noise(self, state: FrameState) -> torch.Tensor:
         a, b = self.noises[state.key_a], self.noises[state.key_b]
-        noise = a if state.key_a == state.key_b else slerp(state.t, a, b)
-        if state.pulse > 0:
-            pulse_generator = torch.Generator("cpu").manual_seed(self.pulse_seed * 100_003 + state.beat + 1)
-            pulse_noise = _randn(self.shape, pulse_generator, self.device, self.dtype)
-            noise = rotate_towards(noise, pulse_noise, min(state.pulse, 1.0) * PULSE_MAX_ANGLE)
-        return noise
+        return self._pulsed(a if state.key_a == state.key_b else slerp(state.t, a, b), state)
+
+    def _pulsed(self, noise: torch.Tensor, state: FrameState) -> torch.Tensor:
+        """``noise`` turned towards the beat's own pulse noise by the state's pulse."""
+        if state.pulse <= 0:
+            return noise
+        pulse_generator = torch.Generator("cpu").manual_seed(self.pulse_seed * 100_003 + state.beat + 1)
+        pulse_noise = _randn(self.shape, pulse_generator, self.device, self.dtype)
+        return rotate_towards(noise, pulse_noise, min(state.pulse, 1.0) * PULSE_MAX_ANGLE)
 
     def init_latent(self, state: FrameState) -> torch.Tensor:
         a, b = self.init_latents[state.key_a], self.init_latents[state.key_b]

@@ -69,19 +69,10 @@ class LiveConditioning(KeyframeConditioning):
     def __init__(self, pipe, *, width: int, height: int, steps: int, pulse_seed: int = 0):
         import torch
 
-        from pipelines.diffusion.models import model_family
-
-        family = model_family(pipe)
-        self.pipe, self.device = pipe, pipe._execution_device
-        self.sdxl = hasattr(pipe, "text_encoder_2")
-        self.guidance_embedding = pipe.unet.config.time_cond_proj_dim is not None
+        family = self._prepare(pipe, height=height, width=width, steps=steps)
         self.value = family.guidance
         self.any_cfg = not self.guidance_embedding and self.value > 1
         self.pulse_seed = pulse_seed
-        self.size = (height, width)
-        self.shape = (1, pipe.unet.config.in_channels, height // pipe.vae_scale_factor, width // pipe.vae_scale_factor)
-        self.steps = steps
-        self.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
         self.dtype = pipe.unet.dtype
         self._torch = torch
         self._prompts: dict[str, list] = {}
@@ -121,15 +112,8 @@ class LiveConditioning(KeyframeConditioning):
         return 0
 
     def noise(self, state: FrameState):
-        from pipelines.diffusion.conditioning import PULSE_MAX_ANGLE, rotate_towards
-
         a, b = self._anchors[state.key_a][1], self._anchors[state.key_b][1]
-        noise = a if state.key_a == state.key_b else slerp(state.t, a, b)
-        if state.pulse > 0:
-            generator = self._torch.Generator("cpu").manual_seed(self.pulse_seed * 100_003 + state.beat + 1)
-            target = _randn(self.shape, generator, self.device, self.dtype)
-            noise = rotate_towards(noise, target, min(state.pulse, 1.0) * PULSE_MAX_ANGLE)
-        return noise
+        return self._pulsed(a if state.key_a == state.key_b else slerp(state.t, a, b), state)
 
     def embedding(self, state: FrameState):
         a, b = self._anchors[state.key_a][0], self._anchors[state.key_b][0]

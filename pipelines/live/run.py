@@ -20,16 +20,6 @@ from pipelines.live.conductor import LiveSettings, clean_prompt
 from pipelines.live.display import LiveSessions, routes, view_path
 
 
-def parse_size(text: str | None, *, default: int) -> tuple[int, int]:
-    if text is None:
-        return default, default
-    try:
-        width, height = (int(side) for side in text.lower().split("x"))
-    except ValueError:
-        raise BeatwalkError(f"--size must look like 512x512, got {text!r}") from None
-    return width, height
-
-
 def parse_address(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     try:
@@ -79,7 +69,8 @@ class PageServer:
         self._thread.join(timeout=5)
 
 
-def run_cli(args) -> int:
+def run_cli(args, *, size: tuple[int, int] | None = None) -> int:
+    """The ``live`` command: ``args`` from its parser, ``size`` its ``--size`` (None: the model's)."""
     from pipelines.diffusion.families import family_of
     from pipelines.diffusion.models import load_pipeline
     from pipelines.live.engine import LiveEngine
@@ -98,7 +89,8 @@ def run_cli(args) -> int:
     prompts = [clean_prompt(p) for p in (args.prompt or ["an abstract painting, vivid colours"])]
     settings = LiveSettings(pulse=args.pulse, motion=args.motion, auto_bars=args.auto_bars, seed=args.seed).check()
     family = family_of(args.model)
-    width, height = parse_size(args.size, default=64 if family.name == "tiny" else family.size)
+    side = 64 if family.name == "tiny" else family.size
+    width, height = size or (side, side)
     if args.seconds is not None and args.seconds <= 0:
         raise BeatwalkError(f"--seconds must be positive, got {args.seconds:g}")
     if args.record is not None:

@@ -10,28 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipelines.live.conductor import Conductor, LiveSettings
-from pipelines.live.tracker import OnlineBeatTracker
+# The conductor driven as the engine drives it, on a clock of samples: the benchmark's own loop.
+from benchmarks.live import FPS, SR, play
 from synth.songs import drum_song, tempo_change_song
-
-FPS, LEAD, BLOCK, SR = 24, 0.35, 512, 22050
-
-
-def play(samples):
-    """Feed the song block by block; plan each slot ``LEAD`` s ahead. Onsets: (time, beat, downbeat)."""
-    tracker = OnlineBeatTracker(SR)
-    conductor = Conductor(["a drum"], fps=FPS, settings=LiveSettings(pulse=1.0, motion=0.0, auto_bars=0))
-    onsets, n = [], 0
-    for i in range(0, len(samples), BLOCK):
-        tracker.feed(samples[i : i + BLOCK])
-        heard = (i + BLOCK) / SR
-        while n / FPS < heard + LEAD:
-            forecast = tracker.forecast()
-            slot = conductor.plan(n, forecast)
-            if slot.onset:
-                onsets.append((slot.time, slot.beat, forecast.is_downbeat(slot.beat)))
-            n += 1
-    return np.array(onsets), tracker
 
 
 def errors_in_frames(onsets, beats, *, after):
