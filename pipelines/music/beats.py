@@ -158,18 +158,19 @@ def track_beats(
     if tracker == "tcn":
         from pipelines.music import beat_net
 
-        beat_activation, down_activation = beat_net.activations(features["log_mel"])
-        log_prior = _tempo_head_prior(beat_net.tempo_probabilities(features["log_mel"]))
+        beat_activation, down_activation, tempo = beat_net.beats_and_tempo(features["log_mel"])
+        log_prior = _tempo_head_prior(tempo)
         frames, _ = _track_beat_frames(
             beat_activation, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=False,
-            min_beat_states=NET_MIN_BEAT_STATES, log_prior=log_prior,
+            min_beat_states=NET_MIN_BEAT_STATES, log_prior=log_prior, activation_floor=NET_ACTIVATION_FLOOR,
         )
         if len(frames) < 2 or beat_activation[frames].mean() < NET_MIN_BEAT_SALIENCE:
             return _empty_track()
         frames = _trim_faint_ends(frames, beat_activation, NET_MIN_END_BEAT)
         if len(frames) < 2:
             return _empty_track()
-        positions, meters = _track_bars_net(frames, beat_activation, down_activation)
+        frames = _fill_holes(frames, beat_activation, active)
+        positions, meters = _track_bars_net(frames, beat_activation, down_activation, features)
     else:
         # Bass and kick onsets weigh more: they mark the beat, hi-hats and arpeggios the
         # subdivisions; chord changes mark it too, drums or not.
@@ -225,13 +226,30 @@ MIN_BEAT_SALIENCE = 2.6
 # it, music far above). Downbeat probabilities that are faint throughout are lifted to
 # NET_DOWNBEAT_FLOOR, as fewer bar starts would otherwise cost less (a 3/4 song read as 5/4). The
 # decoder keeps a pulse wherever there is sound, so leading and trailing beats the network gives
-# less than NET_MIN_END_BEAT are dropped: a final chord's ring-out, a noisy intro.
+# less than NET_MIN_END_BEAT are dropped: a final chord's ring-out, a noisy intro. The beat
+# probability is floored at NET_ACTIVATION_FLOOR before decoding: where the network hears next to
+# nothing (a drumless passage, a loud stretch it cannot read) a beat state then costs little
+# more than any other (at 1 / OBSERVATION_LAMBDA it would cost the same), so the tempo holds and
+# the beats go on; with a floor near 0 every beat there cost so much that the decoder slowed
+# down to place fewer, and left holes. (0.0625 lost pieces without drums to another level.)
 NET_MIN_BEAT_SALIENCE = 0.07
 NET_MIN_END_BEAT = 0.15
 NET_MIN_BEAT_STATES = 4
+NET_ACTIVATION_FLOOR = 0.03
 NET_TEMPO_FLOOR = 0.03
 NET_DOWNBEAT_FLOOR = 0.3
 NET_METER_PRIOR = np.array([0.3, 0.3, 0.3, 0.1])
+NET_METER_SWITCH = 1e-3
+# How the network's downbeat logit and the _bar_features columns (harmonic and bass change, low-band
+# and full onsets, level) weigh into a bar start: a logistic regression on the tuning splits' beats
+# (python -m benchmarks.beats --fit-net-downbeats dev band-fit).
+NET_DOWNBEAT_WEIGHTS = np.array([0.9, 0.12, 0.28, 0.12, 0.17, 0.54, -0.04, 0.39, -0.1])
+NET_DOWNBEAT_BIAS = -0.6
+# Holes (_fill_holes): an interval of at least HOLE_RATIO times the song's median one, within
+# HOLE_TOLERANCE of a whole multiple of the period of the HOLE_CONTEXT beats either side.
+HOLE_RATIO = 1.6
+HOLE_TOLERANCE = 0.15
+HOLE_CONTEXT = 16
 # The chroma and bass novelty columns of _bar_features, and how much more harmonic change (sum of
 # robust z-scores) beat 3 must show than beat 1 to move the bar.
 HARMONIC_COLUMNS = 5
@@ -343,7 +361,7 @@ def _active_frames(rms_db: np.ndarray) -> np.ndarray:
 
 def _track_beat_frames(
     onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float, normalise: bool,
-    log_prior: Callable[[np.ndarray], np.ndarray], min_beat_states: int = 1,
+    log_prior: Callable[[np.ndarray], np.ndarray], min_beat_states: int = 1, activation_floor: float = 1e-4,
 ) -> tuple[np.ndarray, float]:
     """Beat frames from a beat activation (an onset envelope to ``normalise``, or a beat
     probability) with the (period, position) DBN, only where active, and their salience: the
@@ -355,7 +373,7 @@ def _track_beat_frames(
     if normalise:
         # Over its moving maximum (about 3 s): soft passages count as much as loud ones.
         activation = envelope / (scipy.ndimage.maximum_filter1d(envelope, size=int(3 * FPS)) + 1e-9)
-    activation = np.clip(activation, 1e-4, 1 - 1e-4)
+    activation = np.clip(activation, activation_floor, 1 - 1e-4)
     intervals = np.unique(np.round(60.0 * FPS / np.geomspace(max_bpm, min_bpm, 80)).astype(np.int64))
     bpm = 60.0 * FPS / intervals
     log_trans = beat_transitions(intervals, transition_lambda=TRANSITION_LAMBDA, log_prior=log_prior(bpm))
@@ -399,6 +417,38 @@ def _trim_faint_ends(frames: np.ndarray, activation: np.ndarray, floor: float) -
     return frames[strong[0] : strong[-1] + 1] if len(strong) else frames[:0]
 
 
+def _fill_holes(frames: np.ndarray, activation: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """``frames`` with the beats put back where the decoder left a hole in a steady pulse.
+
+    Where an interval between two beats is close to a whole multiple (2, 3, ...) of the beat
+    period around it (the median of the ordinary intervals within ``HOLE_CONTEXT`` beats either
+    side) and the music sounds throughout (``active``), the missing beats are placed evenly
+    inside it, each on the strongest ``activation`` within two frames. A silence or a break is
+    not active and keeps its gap; a tempo change is no whole multiple and keeps its beats.
+    """
+    if len(frames) < 4:
+        return frames
+    intervals = np.diff(frames).astype(np.float64)
+    ordinary = intervals < HOLE_RATIO * np.median(intervals)
+    added = []
+    for i in np.flatnonzero(~ordinary):
+        around = slice(max(i - HOLE_CONTEXT, 0), i + HOLE_CONTEXT + 1)
+        near = intervals[around][ordinary[around]]
+        # Inside a long stretch without ordinary beats near, the song's ordinary period.
+        period = float(np.median(near if len(near) >= 4 else intervals[ordinary]))
+        count = int(round(intervals[i] / period))
+        if count < 2 or abs(intervals[i] / period - count) > HOLE_TOLERANCE:
+            continue
+        lo, hi = frames[i], frames[i + 1]
+        if not active[lo:hi].all():
+            continue
+        for k in range(1, count):
+            guess = int(round(lo + k * (hi - lo) / count))
+            first = max(guess - 2, 0)
+            added.append(first + int(np.argmax(activation[first : guess + 3])))
+    return np.sort(np.concatenate([frames, np.array(added, dtype=np.int64)])) if added else frames
+
+
 def _track_bars(frames: np.ndarray, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Bar position and meter of each beat from harmonic, bass and low-band changes."""
     columns = _bar_features(frames, features)
@@ -417,14 +467,27 @@ def _track_bars(frames: np.ndarray, features: dict[str, np.ndarray]) -> tuple[np
     return positions, beats_per_bar
 
 
-def _track_bars_net(frames: np.ndarray, beat: np.ndarray, down: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bar position and meter of each beat from the network's downbeat activation."""
+def _track_bars_net(
+    frames: np.ndarray, beat: np.ndarray, down: np.ndarray, features: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bar position and meter of each beat from the network's downbeat activation and the
+    harmonic, bass and low-band changes at each beat (``_net_bar_columns``)."""
+    score = _net_bar_columns(frames, beat, down, features) @ NET_DOWNBEAT_WEIGHTS + NET_DOWNBEAT_BIAS
+    p = np.clip(1.0 / (1.0 + np.exp(-score)), 1e-3, 1 - 1e-3)
+    return viterbi_bars(np.log(p), np.log1p(-p), METERS, np.log(NET_METER_PRIOR), np.log(NET_METER_SWITCH))
+
+
+def _net_bar_columns(
+    frames: np.ndarray, beat: np.ndarray, down: np.ndarray, features: dict[str, np.ndarray]
+) -> np.ndarray:
+    """Per-beat evidence for a bar start [shape=(b, 9)]: the logit of the network's downbeat
+    probability (over its beat probability, near the beat), then ``_bar_features``."""
     near = [slice(max(f - 2, 0), f + 3) for f in frames]
     p = np.array([down[s].max() / max(beat[s].max(), 1e-3) for s in near])
     # Where the network is unsure of every bar start (its downbeats faint throughout), lift them.
     p = p * max(1.0, NET_DOWNBEAT_FLOOR / (np.percentile(p, 90) + 1e-9))
     p = np.clip(p, 1e-3, 1 - 1e-3)
-    return viterbi_bars(np.log(p), np.log1p(-p), METERS, np.log(NET_METER_PRIOR), np.log(1e-3))
+    return np.column_stack([np.log(p) - np.log1p(-p), _bar_features(frames, features)])
 
 
 def _bar_features(frames: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:
