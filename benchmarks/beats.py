@@ -5,6 +5,9 @@ Build the set first (``python -m synth.beat_set``), then::
     python -m benchmarks.beats --split dev                     # tune on this one
     python -m benchmarks.beats --split heldout --record        # choose on this one; appends to RESULTS.md
     python -m benchmarks.beats --split heldout-musescore       # the same music, a soundfont never trained on
+    python -m benchmarks.beats --split sectoid --songs DIR     # real recordings (benchmarks/real_songs.py)
+    python -m benchmarks.beats --split band-dev                # produced band songs (synth/band.py)
+    python -m benchmarks.beats --fit-net-downbeats dev band-fit  # the tcn bar model's weights
 
 Candidates: ``librosa`` (``librosa.beat.beat_track``, no downbeats), Beatwalk's own trackers
 (:func:`pipelines.music.beats.track_beats`): ``tcn`` (its beat network, the default) and ``dsp``

@@ -38,6 +38,11 @@ at two tempi, and the network heard simple 90-110 BPM drum songs at twice their 
 ``pipelines/music/weights/beat_tcn.safetensors`` and a JSON record beside it that embeds the first
 stage's record (and the tempo weights' record embeds the beat weights').
 
+``--band N`` adds N produced band songs (``synth/band.py``, seeds 0..N-1: distorted guitars,
+skank and other off-beat grooves, compression, MP3). Two fine-tunes with them (issue 17) learnt
+the synthetic grooves, hardly the real recordings, and broke the example song: the shipped
+weights have none (``benchmarks/RESULTS.md``, "Issue 17, first round").
+
 Targets are madmom-style: 1 at a beat's frame, 0.5 on the frames either side; the tempo head's,
 a Gaussian over its tempo classes around the crop's median beat period. Each step trains on
 random crops of about 18 s, time-stretched by up to ±18 % (so every style is seen at more tempi),
