@@ -144,20 +144,6 @@ def activations(log_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return probs[:, 0], probs[:, 1]
 
 
-def beats_and_tempo(log_mel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`activations` and :func:`tempo_probabilities` of ``log_mel``, in one pass of the
-    network when the beat weights carry the tempo head themselves (``WEIGHTS`` is
-    ``TEMPO_WEIGHTS``)."""
-    if WEIGHTS != TEMPO_WEIGHTS:
-        return (*activations(log_mel), tempo_probabilities(log_mel))
-    model, torch = _trained_model(WEIGHTS)
-    with torch.inference_mode():
-        features = model.features(torch.from_numpy(np.ascontiguousarray(log_mel.T, dtype=np.float32))[None])
-        probs = torch.sigmoid(model.head(features)[0].T).numpy().astype(np.float64)
-        tempo = torch.softmax(model.tempo_logits(None, features)[0].double(), dim=0).numpy()
-    return probs[:, 0], probs[:, 1], tempo
-
-
 def tempo_probabilities(log_mel: np.ndarray) -> np.ndarray:
     """The tempo head's distribution over ``TEMPO_BPM`` for the whole of ``log_mel``.
 

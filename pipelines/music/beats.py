@@ -9,9 +9,11 @@ the Viterbi decoders of :mod:`pipelines.music.beat_dbn`:
     downbeat probability; a dynamic Bayesian network over (beat period, position in the beat)
     decoded with Viterbi (Krebs, Böck & Widmer 2015, as in madmom's
     ``DBNBeatTrackingProcessor``) turns the beat probability into beats through ramps, jumps and
-    rubato, with the song's tempo distribution from the network's tempo head as its tempo prior;
-    a bar model over beats (meters of 2, 3, 4 or 5 beats, allowed to change at bar lines) reads
-    the downbeat probability at each beat.
+    rubato, with the song's tempo distribution from the network's tempo head as its tempo prior
+    (the beat probability floored, so that a passage it cannot read keeps its tempo and its
+    beats, and whole-multiple holes refilled); a bar model over beats (meters of 2, 3, 4 or 5
+    beats, allowed to change at bar lines) reads the downbeat probability at each beat together
+    with the harmonic and bass change there.
 
 ``dsp`` (no network; numpy, scipy, librosa and numba only)
     1. SuperFlux-style spectral flux on the log mel spectrogram, with the low band weighted up
@@ -158,8 +160,8 @@ def track_beats(
     if tracker == "tcn":
         from pipelines.music import beat_net
 
-        beat_activation, down_activation, tempo = beat_net.beats_and_tempo(features["log_mel"])
-        log_prior = _tempo_head_prior(tempo)
+        beat_activation, down_activation = beat_net.activations(features["log_mel"])
+        log_prior = _tempo_head_prior(beat_net.tempo_probabilities(features["log_mel"]))
         frames, _ = _track_beat_frames(
             beat_activation, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=False,
             min_beat_states=NET_MIN_BEAT_STATES, log_prior=log_prior, activation_floor=NET_ACTIVATION_FLOOR,

@@ -29,7 +29,10 @@ def test_an_anchor_renders_as_the_offline_keyframe_and_pulses_and_mixes_change_i
     ])  # fmt: skip
     offline = preview_keyframe(tiny_pipe, [Keyframe(time=0, prompt="a red sun", seed=7)],
                                RenderSettings(width=SIZE, height=SIZE, steps=1), 0)  # fmt: skip
-    np.testing.assert_array_equal(still, np.asarray(offline))
+    # The same frame, up to the rounding of a batch of four against a batch of one (on some CPUs
+    # a pixel or so lands one level apart).
+    difference = np.abs(still.astype(int) - np.asarray(offline).astype(int))
+    assert difference.max() <= 1 and (difference == 0).mean() > 0.999
     assert np.abs(pulsed.astype(int) - still).mean() > 2
     np.testing.assert_allclose(mixed.astype(int), halfway.astype(int), atol=2)  # the point between, as the walk's
     live.sync(anchors, {1})  # forgotten anchors are dropped, the ones in use kept
