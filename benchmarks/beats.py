@@ -87,20 +87,9 @@ def _resample_8k(samples: np.ndarray, sample_rate: int, rng: np.random.Generator
 
 
 def _mp3(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):
-    import subprocess
-    import tempfile
+    from synth.band import mp3_round_trip
 
-    from pipelines.ffmpeg import ffmpeg_exe
-
-    # Through files, not pipes: the encoder's delay is written in the file's header only when it
-    # can seek back, and the decoder trims it only then (else the beats move by about 50 ms).
-    with tempfile.TemporaryDirectory() as folder:
-        wav, mp3, back = (str(Path(folder) / name) for name in ("in.wav", "out.mp3", "back.wav"))
-        soundfile.write(wav, samples, sample_rate)
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", wav, "-b:a", "48k", mp3], check=True)
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", mp3, back], check=True)
-        decoded, rate = soundfile.read(back, dtype="float32")
-    return decoded, rate
+    return mp3_round_trip(samples, sample_rate, 48), sample_rate
 
 
 def _pink_noise(samples: np.ndarray, sample_rate: int, rng: np.random.Generator):

@@ -113,20 +113,30 @@ def _compress(y: np.ndarray, rng) -> np.ndarray:
     return y * gain
 
 
-def _mp3(y: np.ndarray, bitrate: int) -> np.ndarray:
+def mp3_round_trip(y: np.ndarray, sample_rate: int, bitrate: int) -> np.ndarray:
+    """Mono ``y`` through an MP3 encoder at ``bitrate`` kbit/s and back, at ``sample_rate``, its
+    length kept.
+
+    Through files, not pipes: the encoder's delay is written in the file's header only when it
+    can seek back, and the decoder trims it only then (else everything moves by about 50 ms).
+    """
+    import shutil
     import subprocess
     import tempfile
     from pathlib import Path
 
     import soundfile
 
-    from pipelines.ffmpeg import ffmpeg_exe
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        import imageio_ffmpeg
 
+        ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     with tempfile.TemporaryDirectory() as folder:
         wav, mp3, back = (str(Path(folder) / name) for name in ("in.wav", "out.mp3", "back.wav"))
-        soundfile.write(wav, y.astype(np.float32), SAMPLE_RATE)
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", wav, "-b:a", f"{bitrate}k", mp3], check=True)
-        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", mp3, "-ar", str(SAMPLE_RATE), back], check=True)
+        soundfile.write(wav, np.asarray(y, dtype=np.float32), sample_rate)
+        subprocess.run([ffmpeg, "-v", "error", "-i", wav, "-b:a", f"{bitrate}k", mp3], check=True)
+        subprocess.run([ffmpeg, "-v", "error", "-i", mp3, "-ar", str(sample_rate), back], check=True)
         decoded, _ = soundfile.read(back, dtype="float32")
     decoded = decoded.mean(axis=1) if decoded.ndim == 2 else decoded
     return np.pad(decoded, (0, max(0, len(y) - len(decoded))))[: len(y)]
@@ -286,6 +296,6 @@ def band_clip(
         y = y + (10 ** (tilt / 20) - 1) * scipy.signal.sosfilt(sos, y)
     y = y / (np.abs(y).max() + 1e-12) * rng.uniform(0.1, 0.9)
     if rng.random() < 0.25:
-        y = _mp3(y, int(rng.choice([32, 48, 64, 96])))
+        y = mp3_round_trip(y, SAMPLE_RATE, int(rng.choice([32, 48, 64, 96])))
     beats = beats[beats < seconds]
     return y.astype(np.float32), beats, beats[::BEATS_PER_BAR]

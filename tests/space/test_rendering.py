@@ -3,6 +3,8 @@ resumes the job, and the video equals one uninterrupted render."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -23,9 +25,13 @@ def test_a_render_in_short_gpu_windows_equals_one_render(song_120, tmp_path, mon
         render=RenderSettings(model="tiny", width=64, height=64, fps=24, steps=2, batch_size=2),  # 2 steps: slower than one 2 s window on any machine
     )
     analysis = read_song(song).analysis
+    started = time.perf_counter()
     whole = render_project(project, tmp_path / "whole.mp4", analysis=analysis)
+    # Windows of a third of the whole render (2 s at least): several on any machine, each long
+    # enough for its own start on a slow one (at 2 s a loaded 2-core Xeon made no frame in one).
+    window = max(2.0, (time.perf_counter() - started) / 3)
 
-    monkeypatch.setenv("BEATWALK_GPU_WINDOW_SECONDS", "2")
+    monkeypatch.setenv("BEATWALK_GPU_WINDOW_SECONDS", f"{window:.2f}")
     calls = []
     real = gpu._render_on_gpu
 
@@ -41,7 +47,7 @@ def test_a_render_in_short_gpu_windows_equals_one_render(song_120, tmp_path, mon
     assert len(calls) > 1 and calls[0] is False and all(calls[1:])  # several windows, each resuming the job
     assert all(np.array_equal(a, b) for a, b in zip(read_frames(folder / "final.mp4"), read_frames(whole), strict=True))
     # Chunks are whole batches; a window's end loses at most the chunk it cut off.
-    chunk = gpu._window_chunk_frames(project, draft=False, window=2.0)
+    chunk = gpu._window_chunk_frames(project, draft=False, window=window)
     assert chunk % 2 == 0 and 2 <= chunk <= 96
     done = [p.frames_done for p in progress]
     assert done[-1] == 288 and all(later > earlier - chunk for earlier, later in zip(done, done[1:]))
