@@ -160,10 +160,14 @@ def items(split: str, *, songs: Path | None = None):
                 yield Item(f"{style}-{j}", style, f"4/4 {bpm:6.1f} band", y, 22050, beats, downbeats)
     else:
         for clip, path in load(split):
-            samples, sample_rate = soundfile.read(path, dtype="float32")
-            samples = samples.mean(axis=1) if samples.ndim == 2 else samples
+            samples, sample_rate = _read_mono(path)
             label = f"{clip.meter:5s} {clip.bpm:6.1f} {clip.tempo:7s}"
             yield Item(clip.name, clip.category, label, samples, sample_rate, np.asarray(clip.beats), np.asarray(clip.downbeats))
+
+
+def _read_mono(path: Path) -> tuple[np.ndarray, int]:
+    samples, sample_rate = soundfile.read(path, dtype="float32")
+    return (samples.mean(axis=1) if samples.ndim == 2 else samples), sample_rate
 
 
 def coverage(truth: np.ndarray, found: np.ndarray, window: float = 0.07) -> float:
@@ -202,9 +206,8 @@ def evaluate(
         beat_f = mir_eval.beat.f_measure(item.beats, beats)
         down_f = mir_eval.beat.f_measure(item.downbeats, np.asarray(downbeats, dtype=float))
         rows.append((item, beat_f, down_f, coverage(item.beats, beats)))
-    samples, sample_rate = soundfile.read(DEMO, dtype="float32")
     truth = json.loads(DEMO.with_suffix(".beats.json").read_text())
-    beats, downbeats = tracker(*degraded(samples.mean(axis=1) if samples.ndim == 2 else samples, sample_rate))
+    beats, downbeats = tracker(*degraded(*_read_mono(DEMO)))
     demo = (
         mir_eval.beat.f_measure(np.asarray(truth["beats"]), np.asarray(beats, dtype=float)),
         mir_eval.beat.f_measure(np.asarray(truth["downbeats"]), np.asarray(downbeats, dtype=float)),
@@ -238,38 +241,14 @@ def report(name: str, result: dict, *, verbose: bool) -> list[str]:
     return [line, list(by_category)]
 
 
-def fit_downbeats(split: str = "dev") -> tuple[np.ndarray, float]:
-    """Fit ``pipelines.music.beats.DOWNBEAT_WEIGHTS`` by logistic regression on a split's tracked beats.
+def fit_downbeats(splits: list[str], tracker_name: str = "dsp") -> tuple[np.ndarray, float]:
+    """Fit a bar model's weights by logistic regression on the beats a tracker finds in ``splits``:
+    ``dsp``'s ``DOWNBEAT_WEIGHTS`` (columns: ``_bar_features``) or ``tcn``'s
+    ``NET_DOWNBEAT_WEIGHTS`` (columns: ``_net_bar_columns``).
 
     Each correctly tracked beat (within 70 ms of a true beat) is one example, labelled by whether
     a true downbeat is within 70 ms. Returns the weights and the fitted intercept.
     """
-    from sklearn.linear_model import LogisticRegression
-
-    from pipelines.music import beats as tracker
-
-    features, labels = [], []
-    for clip, path in load(split):
-        samples, sample_rate = soundfile.read(path, dtype="float32")
-        samples = librosa.resample(samples, orig_sr=sample_rate, target_sr=tracker.SAMPLE_RATE)
-        beats = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker="dsp").beats
-        if len(beats) < 2:
-            continue
-        frames = np.round(beats * tracker.FPS).astype(int)
-        columns = tracker._bar_features(frames, tracker._features(samples))
-        on_beat = np.min(np.abs(np.subtract.outer(beats, clip.beats)), axis=1) < 0.07
-        on_downbeat = np.min(np.abs(np.subtract.outer(beats, clip.downbeats)), axis=1) < 0.07
-        features.append(columns[on_beat])
-        labels.append(on_downbeat[on_beat])
-    model = LogisticRegression().fit(np.concatenate(features), np.concatenate(labels))
-    return model.coef_[0], float(model.intercept_[0])
-
-
-def fit_net_downbeats(splits: list[str]) -> tuple[np.ndarray, float]:
-    """Fit ``pipelines.music.beats.NET_DOWNBEAT_WEIGHTS`` by logistic regression on the beats the
-    ``tcn`` tracker finds in ``splits``: each correctly tracked beat (within 70 ms of a true beat)
-    is one example of the ``_net_bar_columns``, labelled by whether a true downbeat is within
-    70 ms. Returns the weights and the intercept."""
     from sklearn.linear_model import LogisticRegression
 
     from pipelines.music import beat_net
@@ -281,13 +260,16 @@ def fit_net_downbeats(splits: list[str]) -> tuple[np.ndarray, float]:
             samples = item.samples
             if item.sample_rate != tracker.SAMPLE_RATE:
                 samples = librosa.resample(samples, orig_sr=item.sample_rate, target_sr=tracker.SAMPLE_RATE)
-            found = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker="tcn").beats
+            found = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker=tracker_name).beats
             if len(found) < 2:
                 continue
             frames = np.round(found * tracker.FPS).astype(int)
             frame_features = tracker._features(samples)
-            beat, down = beat_net.activations(frame_features["log_mel"])
-            columns = tracker._net_bar_columns(frames, beat, down, frame_features)
+            if tracker_name == "tcn":
+                beat, down = beat_net.activations(frame_features["log_mel"])
+                columns = tracker._net_bar_columns(frames, beat, down, frame_features)
+            else:
+                columns = tracker._bar_features(frames, frame_features)
             on_beat = np.min(np.abs(np.subtract.outer(found, item.beats)), axis=1) < 0.07
             on_downbeat = np.min(np.abs(np.subtract.outer(found, item.downbeats)), axis=1) < 0.07
             features.append(columns[on_beat])
@@ -306,14 +288,14 @@ def main(argv=None):
     parser.add_argument("--degrade", choices=list(DEGRADATIONS), help="degrade the audio first (see DEGRADATIONS)")
     parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.name}")
     parser.add_argument("--fit-downbeats", action="store_true", help="fit the dsp downbeat weights on --split")
-    parser.add_argument("--fit-net-downbeats", nargs="+", metavar="SPLIT", help="fit the tcn downbeat weights on these")
+    parser.add_argument("--fit-net-downbeats", nargs="+", metavar="SPLIT", help="fit the tcn bar model's weights on these")
     args = parser.parse_args(argv)
     if args.fit_net_downbeats:
-        weights, intercept = fit_net_downbeats(args.fit_net_downbeats)
+        weights, intercept = fit_downbeats(args.fit_net_downbeats, "tcn")
         print(f"NET_DOWNBEAT_WEIGHTS = np.array({[round(float(w), 2) for w in weights]})  # intercept {intercept:.2f}")
         return
     if args.fit_downbeats:
-        weights, intercept = fit_downbeats(args.split)
+        weights, intercept = fit_downbeats([args.split])
         print(f"DOWNBEAT_WEIGHTS = np.array({[round(float(w), 2) for w in weights]})  # intercept {intercept:.2f}")
         return
     lines, categories = [], []
