@@ -103,6 +103,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--cadence", type=int, default=None, metavar="K", help="feedback: diffuse every K-th frame")
     render.add_argument("--color-coherence", choices=("lab", "rgb", "hsv", "none"), default=None,
                         help="feedback: match colours to the keyframes' stills against drift")
+    render.add_argument("--processes", type=int, default=None, metavar="N",
+                        help="on a CPU: render in N processes (default: one per core)")
     render.add_argument("--workers", type=int, default=None, metavar="N",
                         help="render on a local Ray farm of N workers (one per GPU, or CPU workers)")
     render.add_argument("--ray", default=None, metavar="ADDRESS",
@@ -375,6 +377,9 @@ def _render(args: argparse.Namespace) -> int:
     settings = {"model": args.model, "fps": args.fps, "steps": args.steps, "batch_size": args.batch_size}
     project = with_render_settings(loaded, width=width, height=height, renderer=args.renderer, **settings)
     project = with_camera(project, preset=args.camera, cadence=args.cadence, color_coherence=args.color_coherence)
+    from pipelines.render.processes import render_processes
+
+    render_processes(args.processes)  # a bad --processes (or BEATWALK_RENDER_PROCESSES) before any work
     if args.chunk_frames is not None and args.chunk_frames < 1:
         raise BeatwalkError(f"--chunk-frames must be at least 1, got {args.chunk_frames}")
     if sidecar_path(args.out).resolve() == args.project.resolve():
@@ -384,7 +389,7 @@ def _render(args: argparse.Namespace) -> int:
             f"choose another --out (e.g. {args.project.stem}-video.mp4)"
         )
 
-    options = {"resume": args.resume, "draft": args.draft, "chunk_frames": args.chunk_frames}
+    options = {"resume": args.resume, "draft": args.draft, "chunk_frames": args.chunk_frames, "processes": args.processes}
     bar = None
     farm = None
     if args.workers is not None or args.ray is not None:

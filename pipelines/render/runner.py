@@ -73,6 +73,7 @@ def iter_render(
     pipe=None,
     chunk_frames: int | None = None,
     farm=None,
+    processes: int | None = None,
 ) -> Iterator[RenderProgress]:
     """Render ``project`` to ``out_path``, yielding progress after every batch.
 
@@ -105,6 +106,10 @@ def iter_render(
         Render the chunks on these Ray workers (:class:`pipelines.render.farm.Farm`) instead of in
         this process; the job, the join and the video are this process's either way, and the
         frames the same.
+    processes : int or None
+        On a CPU, render the chunks in this many forked processes of this one
+        (:mod:`pipelines.render.processes`); default ``BEATWALK_RENDER_PROCESSES``, else one per
+        core where that is safe (this process runs no other thread).
 
     Yields
     ------
@@ -160,7 +165,7 @@ def iter_render(
         if farm is not None:
             steps = farm.render_chunks(job, project, plan, camera, should_stop=should_stop)
         else:
-            steps = _render_chunks(job, project, pipe, plan, camera, should_stop=should_stop)
+            steps = _render_chunks(job, project, pipe, plan, camera, should_stop=should_stop, processes=processes)
         resumed_at, render_started = job.frames_done, time.monotonic()
         with contextlib.closing(steps):
             for done, frame in steps:
@@ -198,15 +203,21 @@ def iter_render(
     )
 
 
-def _render_chunks(job: RenderJob, project: Project, pipe, plan, camera, *, should_stop=None):
-    """Render the job's pending chunks in this process: yields ``(frames done, latest frame)`` after
+def _render_chunks(job: RenderJob, project: Project, pipe, plan, camera, *, should_stop=None, processes=None):
+    """Render the job's pending chunks on this machine: yields ``(frames done, latest frame)`` after
     every batch, and ``(None, None)`` when ``should_stop`` stops it (the chunk under way is dropped,
-    unless its last batch is done)."""
+    unless its last batch is done). On a CPU, in several processes (:mod:`pipelines.render.processes`)."""
     from pipelines.diffusion.conditioning import KeyframeConditioning
+    from pipelines.render.processes import render_in_processes, render_processes
 
     # Prompts are encoded and seed noises drawn once per render, not once per chunk.
     frames_of = chunk_source(project, KeyframeConditioning(pipe, project.keyframes, project.render), plan, camera)
     chained = project.render.renderer == "feedback"
+    if not chained and pipe.device.type == "cpu":
+        count = render_processes(processes)
+        if count > 1:
+            yield from render_in_processes(job, frames_of, project.render, plan.fps, processes=count, should_stop=should_stop)
+            return
     for chunk in job.pending:
         previous = job.last_frame(job.chunks[chunk.index - 1]) if chained and chunk.index else None
         writer = write_chunk(frames_of(chunk, previous), job.partial_path(chunk), chunk, project.render, plan.fps)

@@ -33,6 +33,15 @@ FPS, SECONDS, CHUNK = 8.0, 2.0, 4
 N_FRAMES = round(SECONDS * FPS)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_process():
+    """These tests follow a render chunk by chunk in one process (stops after so many frames, kills
+    after the first chunk): renders in several processes have tests of their own (test_processes)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BEATWALK_RENDER_PROCESSES", "1")
+        yield
+
+
 @pytest.fixture(scope="module")
 def project(song_120):
     song, _, _ = song_120
