@@ -169,7 +169,7 @@ def check_costs(project: Project, *, duration: float, limits: Limits) -> None:
     render = project.render
     limits.check_render(
         duration=duration, width=render.width, height=render.height, fps=render.fps, steps=render.steps,
-        batch_size=render.batch_size, keyframes=len(project.keyframes),
+        batch_size=1 if render.batch_size == "auto" else render.batch_size, keyframes=len(project.keyframes),
     )  # fmt: skip
 
 
@@ -206,7 +206,7 @@ def fit_to_limits(
     tops = {"width": largest_side(limits), "height": largest_side(limits), "steps": most_steps(limits)}
     tops["batch_size"] = largest_batch(limits)
     for name, top in tops.items():
-        if getattr(render, name) > top:
+        if getattr(render, name) != "auto" and getattr(render, name) > top:  # "auto" batches stay within any limit
             notes.append(f"{name} {getattr(render, name)} → {top}")
             changes[name] = top
     if render.model not in (offered_models() if offered is None else offered):

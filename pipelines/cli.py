@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("--size", default=None, metavar="WxH", help="frame size, pixels (multiples of 8)")
     render.add_argument("--fps", type=float, default=None, help="frames per second")
     render.add_argument("--steps", type=int, default=None, help="denoising steps")
-    render.add_argument("--batch-size", type=int, default=None, help="frames denoised together")
+    render.add_argument("--batch-size", default=None, metavar="N|auto",
+                        help="frames denoised together; auto: chosen for the device and frame size")
     render.add_argument("--draft", action="store_true", help="quick look: half size (at most 256 px)")
     render.add_argument("--resume", action="store_true", help="continue an interrupted render")
     render.add_argument("--chunk-frames", type=int, default=None, metavar="N", help="frames per chunk")
@@ -173,6 +174,16 @@ def _parse_size(text: str | None) -> tuple[int, int] | None:
     except ValueError:
         raise BeatwalkError(f"--size must look like 512x512, got {text!r}") from None
     return width, height
+
+
+def _parse_batch(text: str | None) -> int | str | None:
+    """``--batch-size N`` or ``auto``; None when not given (the project's own)."""
+    if text is None or text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise BeatwalkError(f"--batch-size must be a number of frames or 'auto', got {text!r}") from None
 
 
 def _compose(args: argparse.Namespace) -> int:
@@ -374,7 +385,7 @@ def _render(args: argparse.Namespace) -> int:
 
     loaded = Project.load(args.project)
     width, height = _parse_size(args.size) or (None, None)
-    settings = {"model": args.model, "fps": args.fps, "steps": args.steps, "batch_size": args.batch_size}
+    settings = {"model": args.model, "fps": args.fps, "steps": args.steps, "batch_size": _parse_batch(args.batch_size)}
     project = with_render_settings(loaded, width=width, height=height, renderer=args.renderer, **settings)
     project = with_camera(project, preset=args.camera, cadence=args.cadence, color_coherence=args.color_coherence)
     from pipelines.render.processes import render_processes

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -220,7 +220,11 @@ class RenderSettings(_Model):
     height: int = Field(512, ge=64, le=2048, multiple_of=8)
     fps: float = Field(24.0, ge=1, le=60)
     steps: int = Field(4, ge=1, le=150)
-    batch_size: int = Field(4, ge=1, le=256)
+    batch_size: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = Field(
+        "auto",
+        description="Frames denoised together; 'auto': chosen for the device and frame size when rendering "
+        "(pipelines.diffusion.batching), and kept by the job and the sidecar.",
+    )
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     fast_decoder: bool = Field(False, description="Decode with AutoencoderTiny (faster, slightly softer).")
     renderer: Literal["walk", "feedback"] = Field(

@@ -175,12 +175,16 @@ def _window_chunk_frames(project: Project, *, draft: bool, window: float) -> int
     so that every window finishes chunks (a chunk cut off by the window's end is rendered again)."""
     from pipelines.render.jobs import default_chunk_frames
 
+    from pipelines.diffusion.batching import render_batch_size
+
     render = _frame_settings(project, draft=draft)
+    pipe = pipeline_for(render)
+    batch = render_batch_size(project.model_copy(update={"render": render}), device=str(pipe.device), pipe=pipe)
     per_frame = estimate_seconds(render, 1, keyframes=0, feedback=project.feedback) - estimate_seconds(
         render, 0, keyframes=0, feedback=project.feedback
     )
-    fitting = render.batch_size * max(1, int(window / 2 / max(per_frame * render.batch_size, 1e-9)))
-    return min(fitting, default_chunk_frames(render.fps, render.batch_size))
+    fitting = batch * max(1, int(window / 2 / max(per_frame * batch, 1e-9)))
+    return min(fitting, default_chunk_frames(render.fps, batch))
 
 
 def render_window(project_json: str, *args, **kwargs) -> Iterator:

@@ -103,8 +103,8 @@ def build(limits: Limits, *, model: str) -> MotionTab:
                 1, most_steps(limits), render.steps, step=1, label="Denoising steps", elem_id="steps"
             )
             c["batch_size"] = gr.Slider(
-                1, largest_batch(limits), render.batch_size, step=1, label="Batch size (frames per GPU call)",
-                elem_id="batch-size",
+                0, largest_batch(limits), batch_control(render.batch_size), step=1,
+                label="Batch size (frames per GPU call; 0: chosen for the GPU and frame size)", elem_id="batch-size",
             )  # fmt: skip
             c["fast_decoder"] = gr.Checkbox(
                 render.fast_decoder, label="Fast decoder (AutoencoderTiny)", elem_id="fast-decoder"
@@ -220,6 +220,7 @@ def apply_settings(project: Project, values) -> Project:
     check_offered(named["model"])
     for name in ("width", "height", "steps", "batch_size", "cadence"):
         named[name] = int(named[name])
+    named["batch_size"] = named["batch_size"] or "auto"
     motion = {name: named[name] for name in MOTION_FIELDS}
     render = project.render.model_dump() | {name: named[name] for name in RENDER_FIELDS}
     preset = named["camera_preset"]
@@ -229,9 +230,15 @@ def apply_settings(project: Project, values) -> Project:
     return project.replace(motion=motion, render=render, camera=camera, feedback=feedback)
 
 
+def batch_control(batch_size: int | str) -> int:
+    """The batch size slider's value: 0 stands for ``"auto"``."""
+    return 0 if batch_size == "auto" else batch_size
+
+
 def control_values(motion: MotionTab, project: Project) -> dict:
     """The controls' values for a project (after an import), keyed by control."""
     settings = project.motion.model_dump() | project.render.model_dump() | project.feedback.model_dump()
     settings["border"] = project.camera.border
+    settings["batch_size"] = batch_control(project.render.batch_size)
     settings["camera_preset"] = preset_of(project.camera.model_copy(update={"border": "reflect"})) or CUSTOM
     return {motion.controls[name]: settings[name] for name in FIELDS}

@@ -65,14 +65,19 @@ class RenderJob:
     """
 
     def __init__(
-        self, workdir: Path, *, project_hash: str, plan_hash: str, n_frames: int, chunk_frames: int, chunks
-    ):
+        self, workdir: Path, *, project_hash: str, plan_hash: str, n_frames: int, chunk_frames: int, chunks,
+        batch_size: int | None = None,
+    ):  # fmt: skip
         self.workdir = Path(workdir)
         self.project_hash = project_hash
         self.plan_hash = plan_hash
         self.n_frames = n_frames
         self.chunk_frames = chunk_frames
         self.chunks: list[Chunk] = chunks
+        self.batch_size = batch_size
+        """The batch size the job renders with (a project's ``"auto"``, resolved when it started; None in
+        a job from before it was recorded): a resumed job keeps it, so its frames are denoised in the
+        same batches on any device."""
 
     @classmethod
     def start(
@@ -85,6 +90,7 @@ class RenderJob:
         chunk_frames: int,
         resume: bool,
         indexed: bool = False,
+        batch_size: int | None = None,
     ) -> RenderJob:
         """Create the job in ``workdir``, or with ``resume`` continue the one there.
 
@@ -130,6 +136,7 @@ class RenderJob:
             n_frames=n_frames,
             chunk_frames=chunk_frames,
             chunks=chunks,
+            batch_size=batch_size,
         )
         try:
             workdir.mkdir(parents=True, exist_ok=True)
@@ -233,6 +240,7 @@ class RenderJob:
             "plan_hash": self.plan_hash,
             "n_frames": self.n_frames,
             "chunk_frames": self.chunk_frames,
+            "batch_size": self.batch_size,
             "chunks": [asdict(chunk) | {"file": chunk.name} for chunk in self.chunks],
         }
         manifest = self.workdir / MANIFEST
@@ -255,6 +263,7 @@ class RenderJob:
                 n_frames=data["n_frames"],
                 chunk_frames=data["chunk_frames"],
                 chunks=chunks,
+                batch_size=data.get("batch_size"),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise BeatwalkError(

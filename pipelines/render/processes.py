@@ -35,9 +35,11 @@ STOP_SECONDS = 10.0
 
 
 def render_processes(requested: int | None = None) -> int:
-    """How many processes render a CPU job: ``requested`` (the CLI's ``--processes``), else
-    ``BEATWALK_RENDER_PROCESSES``, else one per core this process may run on; 1 where forking is
-    unsafe (this process runs other threads) or impossible (no ``fork`` on this platform)."""
+    """How many processes render a CPU job: ``requested`` (the CLI's ``--processes``: the caller
+    vouches that forking is safe), else ``BEATWALK_RENDER_PROCESSES`` or one per core this process
+    may run on, where forking is safe (this process runs no other thread); 1 where it is not, or
+    where it is impossible (no ``fork`` on this platform)."""
+    vouched = requested is not None
     if requested is None:
         configured = os.environ.get("BEATWALK_RENDER_PROCESSES", "").strip()
         try:
@@ -48,21 +50,22 @@ def render_processes(requested: int | None = None) -> int:
         raise BeatwalkError(f"a render needs at least 1 process, got {requested}")
     if requested is None:
         requested = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+    if "fork" not in multiprocessing.get_all_start_methods() or (threading.active_count() > 1 and not vouched):
         return 1
     return requested
 
 
 def render_in_processes(
-    job, frames_of: Callable, render, fps: float, *, processes: int, should_stop: Callable[[], bool] | None = None
+    job, write: Callable, *, processes: int, should_stop: Callable[[], bool] | None = None
 ) -> Iterator[tuple[int | None, object]]:
     """Render ``job``'s pending chunks in forked workers: ``processes`` of them (fewer when fewer
     chunks are left), each with the torch threads of this process shared out among ``processes``.
     So every chunk of a job is rendered with the same number of threads, whatever is left of it
     on a resume, and its frames are the same.
 
-    ``frames_of(chunk, previous)`` is the render's chunk source
-    (:func:`pipelines.render.runner.chunk_source`), made before the fork. Yields ``(frames done,
+    ``write(chunk, path)`` renders a chunk into ``path``, yielding ``(frames written, frame)`` after
+    each batch (:func:`pipelines.render.runner.write_chunk` of the render's chunk source, made
+    before the fork). Yields ``(frames done,
     latest frame)`` after every batch of any worker, and ``(None, None)`` after a stop (the chunks
     under way are dropped, their files deleted by their workers before this returns).
     """
@@ -78,7 +81,7 @@ def render_in_processes(
     for _ in range(count):
         tasks.put(None)
     workers = [
-        context.Process(target=_work, args=(tasks, results, stop, frames_of, render, fps, threads), daemon=True)
+        context.Process(target=_work, args=(tasks, results, stop, write, threads), daemon=True)
         for _ in range(count)
     ]
     for worker in workers:
@@ -131,14 +134,13 @@ def _stop(workers, stop, results, job, pending: dict) -> None:
         worker.join()
 
 
-def _work(tasks, results, stop, frames_of, render, fps: float, threads: int) -> None:
+def _work(tasks, results, stop, write: Callable, threads: int) -> None:
     """A worker: chunks from ``tasks`` until a ``None`` or a stop, each written to its partial file."""
     from pathlib import Path
 
     import torch
 
     from pipelines.render.jobs import Chunk
-    from pipelines.render.runner import write_chunk
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     torch.set_num_threads(threads)
@@ -146,7 +148,7 @@ def _work(tasks, results, stop, frames_of, render, fps: float, threads: int) -> 
         index, start, end, partial = task
         chunk = Chunk(index, start, end)
         try:
-            writer = write_chunk(frames_of(chunk, None), Path(partial), chunk, render, fps)
+            writer = write(chunk, Path(partial))
             frame = None
             with contextlib.closing(writer):  # closed early (a stop), the unfinished file is deleted
                 for done, frame in writer:

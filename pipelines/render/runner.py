@@ -108,8 +108,9 @@ def iter_render(
         frames the same.
     processes : int or None
         On a CPU, render the chunks in this many forked processes of this one
-        (:mod:`pipelines.render.processes`); default ``BEATWALK_RENDER_PROCESSES``, else one per
-        core where that is safe (this process runs no other thread).
+        (:mod:`pipelines.render.processes`; the caller vouches that forking this process is
+        safe); default ``BEATWALK_RENDER_PROCESSES``, else one per core, where forking is safe
+        (this process runs no other thread), else 1.
 
     Yields
     ------
@@ -147,15 +148,22 @@ def iter_render(
         pipe = load_pipeline(render.model, dtype=render.dtype, fast_decoder=render.fast_decoder)
     if farm is not None:  # every worker loads the model before the job starts: a model that cannot load is one line
         farm.load(render.model, dtype=render.dtype, fast_decoder=render.fast_decoder)
+    from pipelines.diffusion.batching import render_batch_size
+
+    # A farm's workers batch for their kind of device (unprobed); this process for its pipeline's.
+    batch = render_batch_size(project, pipe=pipe, device=str(pipe.device) if pipe is not None else farm.device or "cpu")
     job = RenderJob.start(
         workdir,
         project_hash=project_hash(project),
         plan_hash=plan_hash(plan),
         n_frames=plan.n_frames,
-        chunk_frames=chunk_frames or default_chunk_frames(plan.fps, render.batch_size),
+        chunk_frames=chunk_frames or default_chunk_frames(plan.fps, batch),
         resume=resume,
         indexed=indexed,
+        batch_size=batch,
     )
+    # The frames, the farm and the sidecar see the batch size the job renders with (a resumed job's own).
+    project = project.model_copy(update={"render": render.model_copy(update={"batch_size": job.batch_size or batch})})
     if render.renderer == "feedback":  # a chain: finished chunks count only as far as each one's last frame is kept
         job.keep_chain()
     yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
@@ -216,7 +224,10 @@ def _render_chunks(job: RenderJob, project: Project, pipe, plan, camera, *, shou
     if not chained and pipe.device.type == "cpu":
         count = render_processes(processes)
         if count > 1:
-            yield from render_in_processes(job, frames_of, project.render, plan.fps, processes=count, should_stop=should_stop)
+            def write(chunk, path):
+                return write_chunk(frames_of(chunk, None), path, chunk, project.render, plan.fps)
+
+            yield from render_in_processes(job, write, processes=count, should_stop=should_stop)
             return
     for chunk in job.pending:
         previous = job.last_frame(job.chunks[chunk.index - 1]) if chained and chunk.index else None

@@ -7,7 +7,10 @@ import json
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,6 +24,7 @@ from pipelines.render.processes import render_processes
 from pipelines.render.runner import default_workdir, iter_render, render_project
 from pipelines.render.video import read_frames
 
+REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # one thread per process either way: equal bytes
 CHUNK = 4
 
@@ -102,14 +106,12 @@ def test_ctrl_c_stops_the_workers_and_loses_nothing_finished(project, analysis, 
     assert finished_chunks(out) >= 1 and not any("partial" in name for name in names)
 
 
-def test_a_killed_worker_is_one_line_and_its_chunk_is_rendered_on_resume(
-    project, analysis, tiny_pipe, one_process, tmp_path
-):
+def test_a_killed_worker_is_one_line_and_its_chunk_is_rendered_on_resume(project, analysis, tiny_pipe, tmp_path):
     out = tmp_path / "walk.mp4"
     killed = []
 
     def kill_a_worker():
-        if finished_chunks(out) >= 1 and not killed:
+        if finished_chunks(out) >= 1 and not killed and multiprocessing.active_children():
             victim = multiprocessing.active_children()[0]
             os.kill(victim.pid, signal.SIGKILL)
             victim.join()
@@ -117,31 +119,36 @@ def test_a_killed_worker_is_one_line_and_its_chunk_is_rendered_on_resume(
         return False
 
     with pytest.raises(BeatwalkError, match=r"^a render process died \(exit code -9\): \d+ chunks were not rendered$"):
-        render_project(project, out, analysis=analysis, pipe=tiny_pipe, chunk_frames=CHUNK, processes=2,
-                       should_stop=kill_a_worker)  # fmt: skip
+        render_project(project, out, analysis=analysis, pipe=tiny_pipe, chunk_frames=2, processes=2,
+                       should_stop=kill_a_worker)  # fmt: skip  (12 chunks: work is left when the first is done)
     assert killed and not multiprocessing.active_children()
     assert finished_chunks(out) >= 1
     render_project(project, out, analysis=analysis, pipe=tiny_pipe, resume=True, processes=2)
-    assert equal_videos(read_frames(out), one_process)
+    alone = tmp_path / "alone.mp4"
+    render_project(project, alone, analysis=analysis, pipe=tiny_pipe, chunk_frames=2, processes=1)
+    assert equal_videos(read_frames(out), read_frames(alone))
 
 
 def test_how_many_processes(monkeypatch):
     monkeypatch.delenv("BEATWALK_RENDER_PROCESSES", raising=False)
-    cores = len(os.sched_getaffinity(0))
-    assert render_processes() == cores and render_processes(3) == 3
-    monkeypatch.setenv("BEATWALK_RENDER_PROCESSES", "2")
-    assert render_processes() == 2 and render_processes(1) == 1
+    # By default one per core, in a fresh process (this one may run threads of earlier tests).
+    ask = "from pipelines.render.processes import render_processes as r; print(r())"
+    for env, expected in (({}, len(os.sched_getaffinity(0))), ({"BEATWALK_RENDER_PROCESSES": "3"}, 3)):
+        fresh = subprocess.run([sys.executable, "-c", ask], cwd=REPO, env=os.environ | env, capture_output=True, text=True)
+        assert fresh.stdout.strip() == str(expected), fresh.stderr
+    assert render_processes(3) == 3 and render_processes(1) == 1
     monkeypatch.setenv("BEATWALK_RENDER_PROCESSES", "many")
     with pytest.raises(BeatwalkError, match="BEATWALK_RENDER_PROCESSES must be a number of processes, got 'many'"):
         render_processes()
     with pytest.raises(BeatwalkError, match="at least 1 process, got 0"):
         render_processes(0)
-    # A process running other threads (a web server's) is never forked.
+    # A process running other threads (a web server's) is forked only when the caller asks for it.
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()
     try:
-        assert render_processes(4) == 1
+        monkeypatch.setenv("BEATWALK_RENDER_PROCESSES", "2")
+        assert render_processes() == 1 and render_processes(2) == 2
     finally:
         release.set()
         other.join()
