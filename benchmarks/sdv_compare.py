@@ -23,6 +23,12 @@ Usage::
 
     python -m benchmarks.sdv_compare --setup     # once: the sdv venv (see SDV_REQUIREMENTS)
     python -m benchmarks.sdv_compare             # the comparison; appends to benchmarks/RESULTS.md
+    python -m benchmarks.sdv_compare --beatwalk-defaults --sizes 64 --steps 4 --guidance 0 --prompts 3 \
+        --duration 30 --batch-sizes 8,16,32 --sdv-threads 1,2   # Beatwalk as it ships against sdv at its fastest
+
+``--beatwalk-defaults`` renders Beatwalk with its own defaults (``batch_size="auto"``, its threads and
+render processes) and sdv at every batch size and thread count given, and compares Beatwalk with
+sdv's fastest setting.
 """
 
 from __future__ import annotations
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not (args.venv / "bin" / "python").exists():
         sys.exit(f"error: no sdv venv at {args.venv}: run `python -m benchmarks.sdv_compare --setup` first")
-    compare(args)
+    compare_defaults(args) if args.beatwalk_defaults else compare(args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +117,13 @@ def _parser() -> argparse.ArgumentParser:
         "threads wait on each other; use the core count on an idle one)",
     )
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool and setting (default 3)")
+    parser.add_argument(
+        "--beatwalk-defaults",
+        action="store_true",
+        help="Beatwalk with its defaults (auto batch, its threads and processes) against sdv at its fastest "
+        "of --batch-sizes x --sdv-threads",
+    )
+    parser.add_argument("--sdv-threads", default="1,2", help="with --beatwalk-defaults: sdv's thread counts (1,2)")
     parser.add_argument("--no-record", action="store_true", help="do not append to benchmarks/RESULTS.md")
     parser.add_argument("--beatwalk-job", help=argparse.SUPPRESS)  # internal: one timed Beatwalk run
     return parser
@@ -145,16 +158,7 @@ def setup(venv: Path) -> None:
 
 
 def compare(args) -> None:
-    from pipelines.diffusion.models import load_pipeline
-    from pipelines.music.decode import load_audio
-
-    work = Path(tempfile.mkdtemp(prefix="beatwalk-vs-sdv-"))
-    song = Path(args.song) if args.song else _drum_song(work / "song.wav", args.duration)
-    duration = min(args.duration, load_audio(str(song)).duration)
-    model_dir = work / "tiny-sd"
-    load_pipeline("tiny").save_pretrained(model_dir)
-    prompts, seeds = PROMPTS[: args.prompts], SEEDS[: args.prompts]
-    print(f"song {song} ({duration:.1f} s), model {model_dir}, work folder {work}", flush=True)
+    work, song, duration, model_dir, prompts, seeds = _prepare(args)
 
     versions = {
         "beatwalk": _beatwalk_versions(),
@@ -197,6 +201,73 @@ def compare(args) -> None:
     if not args.no_record:
         _record(table, rows, versions, args)
         print(f"\nappended to {RESULTS}")
+
+
+def compare_defaults(args) -> None:
+    """Beatwalk as it ships (auto batch, its own threads and processes) against sdv's fastest setting."""
+    work, song, duration, model_dir, prompts, seeds = _prepare(args)
+    versions = {"beatwalk": _beatwalk_versions(), "sdv": _check_same_model(args, model_dir, prompts[0], seeds[0], work)}
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        base = dict(size=size, fps=args.fps, steps=args.steps, guidance=args.guidance, duration=duration,
+                    prompts=prompts, seeds=seeds, song=str(song))  # fmt: skip
+        sdv_settings = [dict(base, batch_size=int(b), threads=int(t))
+                        for b in args.batch_sizes.split(",") for t in args.sdv_threads.split(",")]  # fmt: skip
+        ours = dict(base, batch_size="auto", threads=None)
+        runs = {"beatwalk": []} | {_label(setting): [] for setting in sdv_settings}
+        for repeat in range(args.repeats):
+            order = [*sdv_settings, ours] if repeat % 2 == 0 else [ours, *sdv_settings]
+            for setting in order:
+                tool = "beatwalk" if setting is ours else "sdv"
+                out = work / f"{tool}-{size}-{_label(setting)}-r{repeat}".replace(" ", "")
+                run = _run_beatwalk(setting, out) if tool == "beatwalk" else _run_sdv(args, model_dir, setting, out)
+                runs["beatwalk" if tool == "beatwalk" else _label(setting)].append(run)
+                print(f"  {size}px run {repeat + 1}: {tool:8s} {_label(setting)}: {run['frames']} frames in "
+                      f"{run['seconds']:.1f} s = {run['fps']:.2f} fps ({run['cpu_seconds']:.1f} CPU s)", flush=True)  # fmt: skip
+        medians = {label: statistics.median(r["seconds"] for r in rs) for label, rs in runs.items()}
+        fastest = min((label for label in medians if label != "beatwalk"), key=medians.get)
+        rows.append(dict(base, runs=runs, medians=medians, fastest=fastest))
+    lines = [
+        "| size | steps | frames | sdv, each setting: median s | sdv fastest | Beatwalk defaults s "
+        "| **Beatwalk / sdv fastest, wall** (range over runs) | CPU time ratio |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        ours_runs, theirs = row["runs"]["beatwalk"], row["runs"][row["fastest"]]
+        pairs = [t["seconds"] / o["seconds"] for t, o in zip(theirs, ours_runs)]
+        cpu = statistics.median(r["cpu_seconds"] for r in theirs) / statistics.median(r["cpu_seconds"] for r in ours_runs)
+        each = ", ".join(f"{label} {seconds:.1f}" for label, seconds in row["medians"].items() if label != "beatwalk")
+        lines.append(
+            f"| {row['size']}² | {row['steps']} | {ours_runs[0]['frames']} | {each} | {row['fastest']} "
+            f"| {row['medians']['beatwalk']:.1f} | **{row['medians'][row['fastest']] / row['medians']['beatwalk']:.2f}×** "
+            f"({min(pairs):.2f}–{max(pairs):.2f}) | {cpu:.2f}× |"
+        )
+    table = "\n".join(lines)
+    print("\n" + table)
+    if not args.no_record:
+        args.threads = f"Beatwalk its own; sdv {args.sdv_threads}"
+        _record(table, rows, versions, args)
+        print(f"\nappended to {RESULTS}")
+
+
+def _label(setting: dict) -> str:
+    if setting["batch_size"] == "auto":
+        return "defaults"
+    return f"batch {setting['batch_size']} x{setting['threads']}"
+
+
+def _prepare(args):
+    """The work folder, the song, its duration, the shared model folder, the prompts and seeds."""
+    from pipelines.diffusion.models import load_pipeline
+    from pipelines.music.decode import load_audio
+
+    work = Path(tempfile.mkdtemp(prefix="beatwalk-vs-sdv-"))
+    song = Path(args.song) if args.song else _drum_song(work / "song.wav", args.duration)
+    duration = min(args.duration, load_audio(str(song)).duration)
+    model_dir = work / "tiny-sd"
+    load_pipeline("tiny").save_pretrained(model_dir)
+    print(f"song {song} ({duration:.1f} s), model {model_dir}, work folder {work}", flush=True)
+    return work, song, duration, model_dir, PROMPTS[: args.prompts], SEEDS[: args.prompts]
 
 
 def _check_same_model(args, model_dir: Path, prompt: str, seed: int, work: Path) -> dict:
@@ -276,7 +347,8 @@ def _run_sdv(args, model_dir: Path, setting: dict, out: Path) -> dict:
         num_interpolation_steps=[round(WARMUP_SECONDS * setting["fps"])],
     )
     result = _sdv(
-        args, dict(action="walk", model=str(model_dir), walk=walk, warmup=warmup), out.with_suffix(".json")
+        args, dict(action="walk", model=str(model_dir), walk=walk, warmup=warmup, threads=setting["threads"]),
+        out.with_suffix(".json"),
     )
     return _with_frames(result, Path(result["video"]))
 
@@ -368,13 +440,15 @@ def _sdv(args, job: dict, job_file: Path) -> dict:
         [str(args.venv / "bin" / "python"), str(RUNNER), str(job_file)],
         capture_output=True,
         text=True,
-        env=_env(args.threads),
+        env=_env(job.get("threads", args.threads)),
     )
     return _last_json(completed, "stable-diffusion-videos")
 
 
-def _env(threads: int) -> dict:
-    return dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+def _env(threads: int | None) -> dict:
+    """The environment of a run: ``threads`` OpenMP threads, or (None) the tool's own choice."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    return env if threads is None else dict(env, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
 
 
 def _last_json(completed: subprocess.CompletedProcess, tool: str) -> dict:

@@ -26,11 +26,13 @@ import numpy as np
 from pipelines.errors import BeatwalkError
 from pipelines.project import Project
 from pipelines.render.jobs import RenderJob, default_chunk_frames, plan_hash, project_hash
-from pipelines.render.video import VideoWriter, join_chunks
+from pipelines.render.video import Soundtrack, VideoWriter, join_chunks
 
 DRAFT_MAX_SIDE = 256
 """A draft is half size, and at most this many pixels on its longer side."""
 MIN_SIDE = 64
+SOUNDTRACK = "soundtrack.m4a"
+"""The song's segment as AAC, encoded in the job folder while the frames render."""
 
 
 @dataclass
@@ -168,47 +170,54 @@ def iter_render(
         job.keep_chain()
     yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
 
-    # 3. The pending chunks, batch by batch: here, or on the farm's workers.
+    # The song's AAC is encoded beside the render, for the join to copy (not encode) it.
+    soundtrack = Soundtrack(project.audio, job.workdir / SOUNDTRACK, fps=plan.fps, n_frames=plan.n_frames)
     try:
-        if farm is not None:
-            steps = farm.render_chunks(job, project, plan, camera, should_stop=should_stop)
-        else:
-            steps = _render_chunks(job, project, pipe, plan, camera, should_stop=should_stop, processes=processes)
-        resumed_at, render_started = job.frames_done, time.monotonic()
-        with contextlib.closing(steps):
-            for done, frame in steps:
-                if done is None:  # stopped: the finished chunks stay for a resume
-                    yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
-                    return
-                speed = (done - resumed_at) / (time.monotonic() - render_started)
-                eta = (plan.n_frames - done) / speed if speed > 0 else None
-                yield RenderProgress(done, plan.n_frames, time.monotonic() - started, eta, last_frame=frame)
-    except BeatwalkError as exc:  # the failing chunk's file is gone; the finished ones stay
-        raise BeatwalkError(_kept(str(exc), job)) from None
+        # 3. The pending chunks, batch by batch: here, or on the farm's workers.
+        try:
+            if farm is not None:
+                steps = farm.render_chunks(job, project, plan, camera, should_stop=should_stop)
+            else:
+                steps = _render_chunks(job, project, pipe, plan, camera, should_stop=should_stop, processes=processes)
+            resumed_at, render_started = job.frames_done, time.monotonic()
+            with contextlib.closing(steps):
+                for done, frame in steps:
+                    if done is None:  # stopped: the finished chunks stay for a resume
+                        yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
+                        return
+                    speed = (done - resumed_at) / (time.monotonic() - render_started)
+                    eta = (plan.n_frames - done) / speed if speed > 0 else None
+                    yield RenderProgress(done, plan.n_frames, time.monotonic() - started, eta, last_frame=frame)
+        except BeatwalkError as exc:  # the failing chunk's file is gone; the finished ones stay
+            raise BeatwalkError(_kept(str(exc), job)) from None
 
-    # 4. Join the chunks with the song, write the sidecar, drop the job.
-    joined = out_path.with_name(out_path.name + ".partial.mp4")
-    try:
-        join_chunks(
-            [job.path(c) for c in job.chunks],
-            joined,
-            fps=plan.fps,
-            n_frames=plan.n_frames,
-            audio=project.audio,
+        # 4. Join the chunks with the song, write the sidecar, drop the job.
+        joined = out_path.with_name(out_path.name + ".partial.mp4")
+        try:
+            join_chunks(
+                [job.path(c) for c in job.chunks],
+                joined,
+                fps=plan.fps,
+                n_frames=plan.n_frames,
+                audio=project.audio,
+                soundtrack=soundtrack.path(),
+            )
+            os.replace(joined, out_path)
+            project.save(sidecar_path(out_path))
+        except (OSError, BeatwalkError) as exc:
+            # What the join wrote goes (it would keep a full disk full); the finished chunks stay.
+            joined.unlink(missing_ok=True)
+            reason = (
+                f"cannot write {out_path.name}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
+            )
+            raise BeatwalkError(_kept(reason, job)) from None
+        soundtrack.cancel()  # copied into the video: its file goes before the job's folder
+        job.remove()
+        yield RenderProgress(
+            plan.n_frames, plan.n_frames, time.monotonic() - started, 0.0, video_path=str(out_path)
         )
-        os.replace(joined, out_path)
-        project.save(sidecar_path(out_path))
-    except (OSError, BeatwalkError) as exc:
-        # What the join wrote goes (it would keep a full disk full); the finished chunks stay.
-        joined.unlink(missing_ok=True)
-        reason = (
-            f"cannot write {out_path.name}: {exc.strerror or exc}" if isinstance(exc, OSError) else str(exc)
-        )
-        raise BeatwalkError(_kept(reason, job)) from None
-    job.remove()
-    yield RenderProgress(
-        plan.n_frames, plan.n_frames, time.monotonic() - started, 0.0, video_path=str(out_path)
-    )
+    finally:  # a stop, an error, a closed generator: the background encoding goes too
+        soundtrack.cancel()
 
 
 def _render_chunks(job: RenderJob, project: Project, pipe, plan, camera, *, should_stop=None, processes=None):

@@ -222,6 +222,53 @@ class VideoWriter:
             path.unlink()
 
 
+class Soundtrack:
+    """The song's segment encoded to AAC in the background, while the frames render: the join then
+    copies it instead of encoding it (seconds of a long song's AAC off the end of every render).
+
+    ``path()`` waits for it: the ``.m4a``, or None when the encoding failed (the join encodes the
+    song itself then, and says what is wrong with it). ``cancel()`` stops it and deletes its file.
+    """
+
+    def __init__(self, audio: AudioRef, path: str | Path, *, fps: float, n_frames: int):
+        self._path = Path(path)
+        song = Path(audio.path)
+        self._process = None
+        if song.is_file():
+            command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+                       *_audio_input(audio, fps=fps, n_frames=n_frames), *_aac_output(0, fps=fps, n_frames=n_frames),
+                       "-vn", "-f", "mp4", str(self._path)]  # fmt: skip
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+
+    def path(self) -> Path | None:
+        if self._process is None or self._process.wait() != 0 or not self._path.is_file():
+            self.cancel()
+            return None
+        return self._path
+
+    def cancel(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._path.unlink(missing_ok=True)
+
+
+def _audio_input(audio: AudioRef, *, fps: float, n_frames: int) -> list[str]:
+    """ffmpeg arguments reading the song's segment (at most ``n_frames / fps`` seconds of it)."""
+    length = n_frames / fps if audio.end is None else min(audio.end - audio.start, n_frames / fps)
+    return ["-ss", f"{audio.start:.6f}", "-t", f"{length:.6f}", *input_args(Path(audio.path))]
+
+
+def _aac_output(stream: int, *, fps: float, n_frames: int) -> list[str]:
+    """ffmpeg arguments encoding input ``stream``'s audio to AAC of exactly ``n_frames / fps``
+    seconds (padded with silence, or cut)."""
+    seconds = f"{n_frames / fps:.6f}"
+    return ["-map", f"{stream}:a:0", "-c:a", "aac", "-b:a", AUDIO_BITRATE,
+            "-af", f"apad=whole_dur={seconds},atrim=end={seconds}"]  # fmt: skip
+
+
 def join_chunks(
     chunks: Sequence[str | Path],
     out_path: str | Path,
@@ -229,6 +276,7 @@ def join_chunks(
     fps: float,
     n_frames: int,
     audio: AudioRef | None = None,
+    soundtrack: str | Path | None = None,
 ) -> Path:
     """Concatenate H.264 chunk files without re-encoding, and mux the song in.
 
@@ -246,9 +294,10 @@ def join_chunks(
         Frames in all chunks together; the soundtrack lasts ``n_frames / fps`` s.
     audio : AudioRef or None
         The song and its segment, encoded to AAC; None: no soundtrack.
+    soundtrack : path or None
+        That segment already encoded (:class:`Soundtrack`): copied, not encoded again.
     """
     out_path = Path(out_path)
-    seconds = f"{n_frames / fps:.6f}"
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         for chunk in chunks:
             # The concat demuxer's quoting: close the quote, escape the quote, reopen.
@@ -256,15 +305,15 @@ def join_chunks(
             listing.write(f"file '{quoted}'\n")
     command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
                "-f", "concat", "-safe", "0", "-i", listing.name]  # fmt: skip
-    if audio is not None:
+    if soundtrack is not None:
+        command += ["-i", str(soundtrack), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "copy"]
+    elif audio is not None:
         song = Path(audio.path)
         if not song.is_file():
             os.unlink(listing.name)
             raise BeatwalkError(f"song not found: {song}")
-        length = n_frames / fps if audio.end is None else min(audio.end - audio.start, n_frames / fps)
-        command += ["-ss", f"{audio.start:.6f}", "-t", f"{length:.6f}", *input_args(song),
-                    "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", AUDIO_BITRATE,
-                    "-af", f"apad=whole_dur={seconds},atrim=end={seconds}"]  # fmt: skip
+        command += [*_audio_input(audio, fps=fps, n_frames=n_frames), "-map", "0:v:0",
+                    *_aac_output(1, fps=fps, n_frames=n_frames)]  # fmt: skip
     command += ["-c:v", "copy", "-movflags", "+faststart", "-f", "mp4", str(out_path)]
     try:
         _run(command, f"writing {out_path}")

@@ -11,7 +11,7 @@ import scipy.signal
 from pipelines.errors import BeatwalkError
 from pipelines.music.decode import load_audio
 from pipelines.project import AudioRef
-from pipelines.render.video import VideoWriter, join_chunks, probe_video, read_frames
+from pipelines.render.video import Soundtrack, VideoWriter, join_chunks, probe_video, read_frames
 from synth.songs import write_song
 
 
@@ -112,6 +112,25 @@ def test_join_chunks_copies_streams_and_adds_the_song(tmp_path, song_120):
     assert len(joined) == len(parts)
     # Stream copy: the very same pictures, bit for bit.
     assert all(np.array_equal(a, b) for a, b in zip(joined, parts, strict=True))
+
+
+def test_a_soundtrack_encoded_beside_the_render_is_the_one_the_join_encodes(tmp_path, song_120):
+    song, _, _ = song_120
+    chunk, audio = write(tmp_path / "chunk.mp4", 20), AudioRef(path=str(song), start=1.5, end=3.0)
+    encoded = join_chunks([chunk], tmp_path / "encoded.mp4", fps=8.0, n_frames=20, audio=audio)
+    soundtrack = Soundtrack(audio, tmp_path / "song.m4a", fps=8.0, n_frames=20)  # 2.5 s: 1 s of silence padded
+    copied = join_chunks([chunk], tmp_path / "copied.mp4", fps=8.0, n_frames=20, soundtrack=soundtrack.path())
+    assert probe_video(copied).audio_codec == "aac"
+    assert probe_video(copied).duration == pytest.approx(2.5, abs=0.03)
+    assert np.array_equal(load_audio(str(copied)).samples, load_audio(str(encoded)).samples)
+    soundtrack.cancel()
+    assert not (tmp_path / "song.m4a").exists()
+    # A song that cannot be read: no soundtrack, and the join says why (it reads the song itself).
+    missing = Soundtrack(AudioRef(path=str(tmp_path / "gone.wav")), tmp_path / "gone.m4a", fps=8.0, n_frames=20)
+    assert missing.path() is None and not (tmp_path / "gone.m4a").exists()
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF not really")
+    assert Soundtrack(AudioRef(path=str(broken)), tmp_path / "b.m4a", fps=8.0, n_frames=20).path() is None
 
 
 def test_full_disk_is_one_clear_error(tmp_path):
