@@ -255,12 +255,12 @@ def _tempo_arguments(command: argparse.ArgumentParser) -> None:
 
 def _read_song(args: argparse.Namespace):
     """The song named by ``analyze`` / ``new``'s arguments, decoded and analysed (``Song``)."""
-    from pipelines.music.song import read_song
+    from pipelines.music.cache import read_song_kept
     from pipelines.music.tempo_range import with_defaults
 
     # --min-bpm / --max-bpm: the default fills in the one not given.
     tempo_range = with_defaults(args.min_bpm, args.max_bpm)
-    return read_song(
+    return read_song_kept(
         args.song, start=args.start, end=args.end, tempo_range=tempo_range, max_seconds=_max_song_seconds()
     )
 
@@ -348,7 +348,7 @@ def _plan(args: argparse.Namespace) -> int:
     from pipelines.project import Project
 
     project = Project.load(args.project)
-    _, analysis = project.audio.read(max_seconds=_max_song_seconds())
+    analysis = project.audio.analysis(max_seconds=_max_song_seconds())
     plan = plan_frames(project, analysis)
     camera = plan_camera(project, analysis)
     if args.plot is not None:
@@ -409,7 +409,7 @@ def _render(args: argparse.Namespace) -> int:
         farm = Farm(args.workers, address=args.ray)
     try:
         try:
-            _, analysis = project.audio.read(max_seconds=_max_song_seconds())
+            analysis = project.audio.analysis(max_seconds=_max_song_seconds())
             if farm is not None:
                 farm.start()
                 options["farm"] = farm

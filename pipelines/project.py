@@ -76,6 +76,16 @@ class AudioRef(_Model):
         )
 
 
+    def analysis(self, *, max_seconds: float | None = None):
+        """The analysis of :meth:`read` (no audio), kept on disk and read back for the same song
+        segment (:mod:`pipelines.music.cache`)."""
+        from pipelines.music.cache import cached_analysis
+
+        return cached_analysis(
+            self.path, start=self.start, end=self.end, tempo_range=self.tempo_range, max_seconds=max_seconds
+        )
+
+
 class PromptSource(_Model):
     """What wrote a keyframe's prompt when a person did not (prompt ideas from the music)."""
 

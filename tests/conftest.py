@@ -40,6 +40,7 @@ def _offline_and_quiet(tmp_path_factory):
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
     os.environ.setdefault("BEATWALK_JOBS_DIR", str(tmp_path_factory.mktemp("jobs")))
+    os.environ.setdefault("BEATWALK_CACHE_DIR", str(tmp_path_factory.mktemp("analyses")))
 
 
 @pytest.fixture(scope="session")

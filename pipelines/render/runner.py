@@ -133,7 +133,7 @@ def iter_render(
 
     # 1. The song and its analysis.
     if analysis is None:
-        _, analysis = project.audio.read()
+        analysis = project.audio.analysis()
     elif not Path(project.audio.path).is_file():
         raise BeatwalkError(f"song not found: {project.audio.path}")
     project.validate_against(analysis.duration)
