@@ -169,10 +169,12 @@ def test_the_tempo_range_goes_from_new_to_plan_and_render(song_120, tmp_path, ca
         return real(audio, tempo_range=tempo_range)
 
     monkeypatch.setattr(pipelines.music.analysis, "analyze", recording)
+    monkeypatch.setenv("BEATWALK_CACHE_DIR", str(tmp_path / "no analyses kept yet"))
     assert main(["plan", str(out)]) == 0
     assert main(["render", str(out), "--out", str(tmp_path / "render.mp4"), "--model", "tiny", "--size",
                  "64x64", "--fps", "4", "--steps", "1"]) == 0  # fmt: skip
-    assert ranges == [(45.0, 80.0), (45.0, 80.0)]
+    assert ranges == [(45.0, 80.0)]  # plan analysed the song with the range; render read plan's analysis back
+    assert Project.load(tmp_path / "render.json").audio.tempo_range == (45.0, 80.0)
 
 
 def test_new_prints_to_stdout_and_refuses_a_blank_prompt(song_120, capsys):

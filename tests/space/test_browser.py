@@ -155,6 +155,7 @@ def test_upload_analyse_edit_and_render_a_draft_that_plays(page, song):
 def test_stop_keeps_the_job_and_resume_finishes_it(page, song, space):
     analyse(page, song)
     small_render_settings(page)
+    set_slider(page, "batch-size", 2)  # 24 batches: still under way when Stop lands (auto, 32, makes two)
     page.locator("#tab-render-button").click()
     page.locator("#render-final").click()
     expect_text(page, "#render-progress", r"[1-9]\d* / \d+ frames")
