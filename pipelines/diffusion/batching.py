@@ -50,7 +50,7 @@ def auto_batch_size(width: int, height: int, *, device: str, pipe=None, cfg: boo
     free, _ = torch.cuda.mem_get_info(torch.device(device))
     # What this process's allocator holds but does not use is free for the render too.
     available = free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
-    key = (id(pipe), width, height, cfg)
+    key = (id(pipe), getattr(pipe, "name_or_path", ""), width, height, cfg)
     if key not in _probed:  # once per pipeline and frame size: a window's call and its render's ask alike
         _probed[key] = probe_frame_bytes(pipe, width, height, cfg=cfg)
     return fitting_batch(available, _probed[key])

@@ -1,8 +1,9 @@
 """A CPU render in several processes: the job's chunks shared out among forked copies of this one.
 
 On a CPU a diffusion model's small convolutions keep one core busy better than they split over
-several: two processes of one torch thread each render about 1.7–1.9 times as fast as one process
-of two threads (measured in ``benchmarks/RESULTS.md``). So a CPU render forks one worker per core
+several: on two cores, two processes of one torch thread each render 1.7–1.9 times as fast as one
+process of one thread, and about 1.5 times as fast as one of two threads (``benchmarks/RESULTS.md``,
+issue 22). So a CPU render forks one worker per core
 after the pipeline and the keyframes' conditioning are made (the copies share their memory until
 written), each with its share of the torch threads, and hands them whole chunks. A worker writes
 its chunk's partial file into the job folder itself; this process, which owns the job, finishes
@@ -65,9 +66,9 @@ def render_in_processes(
 
     ``write(chunk, path)`` renders a chunk into ``path``, yielding ``(frames written, frame)`` after
     each batch (:func:`pipelines.render.runner.write_chunk` of the render's chunk source, made
-    before the fork). Yields ``(frames done,
-    latest frame)`` after every batch of any worker, and ``(None, None)`` after a stop (the chunks
-    under way are dropped, their files deleted by their workers before this returns).
+    before the fork). Yields ``(frames done, latest frame)`` after every batch of any worker, and
+    ``(None, None)`` after a stop (the chunks under way are dropped, their files deleted by their
+    workers before this returns).
     """
     import torch
 
