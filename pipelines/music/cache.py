@@ -55,7 +55,8 @@ def read_song_kept(path, *, start=None, end=None, tempo_range=None, max_seconds=
     from pipelines.music.song import read_song
 
     song = read_song(path, start=start, end=end, tempo_range=tempo_range, max_seconds=max_seconds)
-    _keep(cache_dir() / f"{_key(path, start, end, tempo_range)}.json", song.analysis.to_dict())
+    with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
+        _keep(cache_dir() / f"{_key(path, start, end, tempo_range)}.json", song.analysis.to_dict())
     return song
 
 
@@ -66,6 +67,8 @@ def _key(path, start, end, tempo_range) -> str:
 
     start, tempo_range = float(start or 0.0), [float(bpm) for bpm in (tempo_range or TEMPO_RANGE)]
     end = None if end is None else float(end)
+    if not Path(path).is_file():  # a pipe or a device is never hashed (it would wait for a writer): the decoder says what it is
+        raise OSError(f"not a regular file: {path}")
     digest = hashlib.sha256()
     with open(path, "rb") as song:
         while block := song.read(1 << 20):

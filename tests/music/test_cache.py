@@ -92,3 +92,16 @@ def test_limits_and_bad_songs_are_the_songs_own_lines(fresh_song, folder):
         cached_analysis(fresh_song, max_seconds=3.0)
     with pytest.raises(BeatwalkError, match="not found"):
         cached_analysis(folder / "gone.wav")
+
+
+def test_a_pipe_is_refused_by_the_decoder_not_waited_on(folder):
+    """Hashing a named pipe would wait for a writer forever: it is never hashed, and the decoder
+    refuses it in one line."""
+    import os
+
+    fifo = folder / "song.fifo"
+    os.mkfifo(fifo)
+    for read in (cached_analysis, read_song_kept):
+        with pytest.raises(BeatwalkError, match="song path is not a file"):
+            read(fifo)
+    assert not (folder / "analyses").exists()
