@@ -55,7 +55,7 @@ def read_song_kept(path, *, start=None, end=None, tempo_range=None, max_seconds=
     from pipelines.music.song import read_song
 
     song = read_song(path, start=start, end=end, tempo_range=tempo_range, max_seconds=max_seconds)
-    with contextlib.suppress(OSError):  # a cache that cannot be written is no cache
+    with contextlib.suppress(OSError):  # a file that cannot be hashed is not kept
         _keep(cache_dir() / f"{_key(path, start, end, tempo_range)}.json", song.analysis.to_dict())
     return song
 
