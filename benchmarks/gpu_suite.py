@@ -24,17 +24,14 @@ tiny model (a check of the script, not a measurement)::
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
 import sys
 import time
-from pathlib import Path
 
 import torch
 
 from benchmarks.gpu_walk import measure, walk_plan, walk_project
+from benchmarks.results import record
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 YARDSTICK_TFLOPS = 800.0
 """Dense half-precision TFLOP/s of one H100/H200 (the issue's yardstick)."""
 
@@ -91,15 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     table = _table(rows, size)
     print(f"\n{table}\n\n{time.monotonic() - started:.0f} s in all", flush=True)
     if not args.no_record:
-        where = torch.cuda.get_device_name() if device == "cuda" else f"CPU, {os.cpu_count()} cores"
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        command = "python -m benchmarks.gpu_suite " + " ".join(sys.argv[1:] if argv is None else argv)
-        with RESULTS.open("a", encoding="utf-8") as results:
-            results.write(
-                f"\n## GPU suite — {stamp}\n\n- {where}, torch {torch.__version__} · `{command.strip()}` · "
-                f"{time.monotonic() - started:.0f} s in all\n- Random weights, real sizes; {frames} distinct frames per "
-                f"setting, encoding (libx264) included; limit: {YARDSTICK_TFLOPS:g} TFLOP/s\n\n{table}\n"
-            )
+        where = torch.cuda.get_device_name() if device == "cuda" else "the CPU (a check of the script)"
+        record("GPU suite", script="gpu_suite", argv=argv, text=table,
+               setup=f"{where}, torch {torch.__version__}, {time.monotonic() - started:.0f} s in all",
+               more=(f"Random weights, real sizes; {frames} distinct frames per setting, encoding (libx264) included; "
+                     f"limit: {YARDSTICK_TFLOPS:g} TFLOP/s",))  # fmt: skip
     return 0
 
 

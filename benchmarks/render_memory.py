@@ -13,17 +13,16 @@ with its analysis kept on disk (as after ``new``). Memory flat in song length me
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.results import record
+
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "RESULTS.md"
 MEASURE = """
 import resource, runpy, sys
 sys.argv = ["pipelines", *sys.argv[1:]]
@@ -81,14 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print("\n" + table)
     if not args.no_record:
-        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
-        command = "python -m benchmarks.render_memory " + " ".join(sys.argv[1:] if argv is None else argv)
-        with RESULTS.open("a", encoding="utf-8") as results:
-            results.write(
-                f"\n## Render memory against song length — {stamp}\n\n- {platform.processor() or platform.machine()}, "
-                f"{os.cpu_count()} cores · `{command.strip()}` · tiny, {args.size}², {args.fps:g} fps, {args.steps} step(s), "
-                f"Beatwalk's defaults\n\n{table}\n"
-            )
+        record("Render memory against song length", script="render_memory", argv=argv, text=table,
+               setup=f"tiny, {args.size}², {args.fps:g} fps, {args.steps} step(s), Beatwalk's defaults")  # fmt: skip
     return 0
 
 
