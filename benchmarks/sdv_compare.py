@@ -7,7 +7,8 @@ the same prompts, seeds, steps, guidance, size, fps, batch size and song, the
 same number of frames, and the same ffmpeg binary for encoding.
 
 What is timed, on both sides, is the whole render after the model is loaded:
-reading the song and turning its energy into walk speed, encoding prompts,
+reading the song and turning its energy into walk speed (Beatwalk analyses the song in every
+timed run: no analysis is kept from an earlier one), encoding prompts,
 denoising, decoding, and writing the mp4 with the song. Model loading is
 excluded from both. Every timed run is a fresh process that first loads the
 model and renders a 1 s warm-up (untimed); runs of the two tools alternate,
@@ -368,7 +369,8 @@ def _run_beatwalk(setting: dict, out: Path) -> dict:
         cwd=REPO,
         capture_output=True,
         text=True,
-        env=_env(setting["threads"]),
+        # A cache of its own: every run analyses the song, as sdv does (no analysis kept from before).
+        env=dict(_env(setting["threads"]), BEATWALK_CACHE_DIR=str(out / "analyses")),
     )
     result = _last_json(completed, "Beatwalk")
     return _with_frames(result, Path(result["video"]))

@@ -90,15 +90,17 @@ def _load_pretrained(model: str, dtype: torch.dtype, device: str, fast_decoder: 
 
 
 def _ready(pipe, dtype: torch.dtype, device: str):
-    """Move to the device and dtype; on CUDA, channels_last and the optional ``torch.compile``."""
+    """Move to the device and dtype; channels_last; on CUDA, the optional ``torch.compile``."""
     pipe.to(device)
     if pipe.unet.dtype != dtype:
         pipe.to(dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
+    # channels_last convolutions are faster on tensor cores and in oneDNN on a CPU (the tiny model's
+    # batch of 32 at 64², one thread: 16 % less time; benchmarks/RESULTS.md, issue 22). The images
+    # change only by float rounding.
+    pipe.unet.to(memory_format=torch.channels_last)
+    pipe.vae.to(memory_format=torch.channels_last)
     if str(device).startswith("cuda"):
-        # channels_last convolutions are faster on tensor cores; the images do not change.
-        pipe.unet.to(memory_format=torch.channels_last)
-        pipe.vae.to(memory_format=torch.channels_last)
         if os.environ.get(COMPILE_ENV, "") not in ("", "0"):
             pipe.unet = torch.compile(pipe.unet, fullgraph=True)
     return pipe

@@ -14,6 +14,7 @@ asks ffmpeg itself.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -30,6 +31,9 @@ from pipelines.ffmpeg import VIDEO_DEMUXERS, ffmpeg_exe, input_args
 from pipelines.project import AudioRef
 
 AUDIO_BITRATE = "192k"
+SOUNDTRACK_NICENESS = 19
+"""The background AAC encoding's niceness: it yields to the render's processes (a 30 s song's AAC is
+about a second of one core's time)."""
 
 
 @dataclass(frozen=True)
@@ -241,6 +245,10 @@ class Soundtrack:
             self._process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
+            # The frames come first: the encoding takes the cycles they leave (a render's start, its
+            # last chunk on one core of two, the join), not the cores that render.
+            with contextlib.suppress(OSError, AttributeError):
+                os.setpriority(os.PRIO_PROCESS, self._process.pid, SOUNDTRACK_NICENESS)
 
     def path(self) -> Path | None:
         if self._process is None or self._process.wait() != 0 or not self._path.is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 
 import numpy as np
@@ -11,7 +12,7 @@ import scipy.signal
 from pipelines.errors import BeatwalkError
 from pipelines.music.decode import load_audio
 from pipelines.project import AudioRef
-from pipelines.render.video import Soundtrack, VideoWriter, join_chunks, probe_video, read_frames
+from pipelines.render.video import SOUNDTRACK_NICENESS, Soundtrack, VideoWriter, join_chunks, probe_video, read_frames
 from synth.songs import write_song
 
 
@@ -119,6 +120,8 @@ def test_a_soundtrack_encoded_beside_the_render_is_the_one_the_join_encodes(tmp_
     chunk, audio = write(tmp_path / "chunk.mp4", 20), AudioRef(path=str(song), start=1.5, end=3.0)
     encoded = join_chunks([chunk], tmp_path / "encoded.mp4", fps=8.0, n_frames=20, audio=audio)
     soundtrack = Soundtrack(audio, tmp_path / "song.m4a", fps=8.0, n_frames=20)  # 2.5 s: 1 s of silence padded
+    # It yields the cores to the render's processes (read before path() reaps it).
+    assert os.getpriority(os.PRIO_PROCESS, soundtrack._process.pid) == SOUNDTRACK_NICENESS
     copied = join_chunks([chunk], tmp_path / "copied.mp4", fps=8.0, n_frames=20, soundtrack=soundtrack.path())
     assert probe_video(copied).audio_codec == "aac"
     assert probe_video(copied).duration == pytest.approx(2.5, abs=0.03)
