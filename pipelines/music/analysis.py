@@ -35,6 +35,7 @@ _ENVELOPE_DECIMALS = 3
 # Onsets inside digital silence (a silent intro, a gap: dither and codec noise
 # make flux there) are dropped: this window around each must hold sound, seconds.
 _SOUND_WINDOW = 0.1
+_SOUND_ROWS = 1000  # 10 s of 10 ms blocks at a time
 
 
 @dataclass
@@ -206,11 +207,13 @@ def analyze(audio: Audio, *, tempo_range: tuple[float, float] | None = None) -> 
     (120.0, [0.502, 1.001, 1.502])
     """
     # A DC offset is no sound: without it, a constant shift of the waveform changes nothing found.
-    samples, sr = audio.samples - audio.samples.mean(), audio.sample_rate
+    # It is taken off block by block where the samples are read (a long song is not copied whole).
+    samples, sr = audio.samples, audio.sample_rate
+    offset = float(samples.mean())
     slowest, fastest = check_tempo_range(*(tempo_range or TEMPO_RANGE))
 
     # 1. One spectrogram for onsets, envelopes, beats and sections.
-    spec = spectrogram(samples, sr)
+    spec = spectrogram(samples, sr, offset=offset)
     onset = onset_strength(spec)
     envelopes = energy_envelopes(spec, onset)
 
@@ -226,7 +229,7 @@ def analyze(audio: Audio, *, tempo_range: tuple[float, float] | None = None) -> 
         onset_envelope=envelopes["onset"], sr=sr, hop_length=spec.hop_length
     )
     onsets = librosa.frames_to_time(onset_frames, sr=sr, hop_length=spec.hop_length)
-    onsets = onsets[_in_sound(onsets, samples, sr)]
+    onsets = onsets[_in_sound(onsets, samples, sr, offset=offset)]
 
     # 4. Sections on the beat grid.
     sections = find_sections(spec, duration=audio.duration, beats=track.beats, downbeats=track.downbeats)
@@ -260,12 +263,16 @@ def analyze(audio: Audio, *, tempo_range: tuple[float, float] | None = None) -> 
     )
 
 
-def _in_sound(times: np.ndarray, samples: np.ndarray, sr: int) -> np.ndarray:
-    """Mask of the times with sound (RMS above silence) within ``_SOUND_WINDOW`` seconds."""
+def _in_sound(times: np.ndarray, samples: np.ndarray, sr: int, *, offset: float = 0.0) -> np.ndarray:
+    """Mask of the times with sound (RMS of ``samples - offset`` above silence) within
+    ``_SOUND_WINDOW`` seconds."""
     block = max(1, sr // 100)  # 10 ms
     n_blocks = max(1, len(samples) // block)
-    blocks = samples[: n_blocks * block].reshape(n_blocks, -1).astype(np.float64)
-    sounding = np.sqrt(np.mean(blocks**2, axis=1)) >= SILENCE_RMS
+    blocks = samples[: n_blocks * block].reshape(n_blocks, -1)
+    sounding = np.empty(n_blocks, dtype=bool)
+    for first in range(0, n_blocks, _SOUND_ROWS):  # in float64, a few seconds at a time
+        rows = (blocks[first : first + _SOUND_ROWS] - offset).astype(np.float64)
+        sounding[first : first + _SOUND_ROWS] = np.sqrt(np.mean(rows**2, axis=1)) >= SILENCE_RMS
     cumulative = np.concatenate([[0], np.cumsum(sounding)])
     lo = np.clip(((times - _SOUND_WINDOW) * sr / block).astype(int), 0, n_blocks)
     hi = np.clip(((times + _SOUND_WINDOW) * sr / block).astype(int) + 1, 0, n_blocks)

@@ -43,7 +43,7 @@ import scipy.signal
 
 from pipelines.errors import BeatwalkError
 from pipelines.music.beat_dbn import beat_transitions, viterbi_bars, viterbi_beats
-from pipelines.music.envelopes import stft_magnitude
+from pipelines.music.envelopes import padded_piece, stft_magnitude
 
 SAMPLE_RATE = 22050
 HOP_LENGTH = 256
@@ -266,12 +266,11 @@ def _empty_track() -> BeatTrack:
 def _features(y: np.ndarray, spectrum: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Frame-rate features at ``FPS``: onset envelope, low-band flux, chroma, bass chroma, level
     (``spectrum``: ``y``'s STFT magnitude if already computed, ``y`` less its mean)."""
+    # A DC offset is no sound: it is taken off block by block, never from a copy of the whole song.
     offset = float(y.mean())
-    if abs(offset) > 1e-6:  # a DC offset is no sound (the analysis hands over centred samples: no copy)
-        y = y - offset
     if spectrum is None:
-        spectrum = stft_magnitude(y, n_fft=N_FFT, hop_length=HOP_LENGTH)
-    rms_db = 20 * np.log10(frame_rms(y) + 1e-10)
+        spectrum = stft_magnitude(y, n_fft=N_FFT, hop_length=HOP_LENGTH, offset=offset)
+    rms_db = 20 * np.log10(frame_rms(y, offset=offset) + 1e-10)
     log_mel = np.log1p(LOG_MEL_SCALE * normalised_mel(spectrum))
     # SuperFlux: compare with the maximum of neighbouring bands in the previous frame, so
     # vibrato and glissandi do not look like onsets.
@@ -296,14 +295,17 @@ def _features(y: np.ndarray, spectrum: np.ndarray | None = None) -> dict[str, np
     }
 
 
-def frame_rms(y: np.ndarray, *, block_frames: int = 4096) -> np.ndarray:
-    """``librosa.feature.rms(y=y, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]``, a block of frames
-    at a time: librosa squares every frame's samples at once, four times the song's own size."""
-    frames = librosa.util.frame(np.pad(y, N_FFT // 2), frame_length=N_FFT, hop_length=HOP_LENGTH)
-    rms = np.empty(frames.shape[1], dtype=y.dtype)
-    for start in range(0, len(rms), block_frames):
-        block = frames[:, start : start + block_frames]
-        rms[start : start + block.shape[1]] = np.sqrt(np.mean(np.abs(block) ** 2, axis=0))
+def frame_rms(y: np.ndarray, *, block_frames: int = 4096, offset: float = 0.0) -> np.ndarray:
+    """``librosa.feature.rms(y=y - offset, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]``, a block
+    of frames at a time: librosa squares every frame's samples at once, four times the song's own
+    size, and a padded copy of the song is not needed either."""
+    n_frames = 1 + len(y) // HOP_LENGTH
+    rms = np.empty(n_frames, dtype=y.dtype)
+    for start in range(0, n_frames, block_frames):
+        stop = min(start + block_frames, n_frames)
+        piece = padded_piece(y, start * HOP_LENGTH - N_FFT // 2, (stop - 1) * HOP_LENGTH + N_FFT // 2, offset)
+        block = librosa.util.frame(piece, frame_length=N_FFT, hop_length=HOP_LENGTH)
+        rms[start:stop] = np.sqrt(np.mean(np.abs(block) ** 2, axis=0))
     return rms
 
 

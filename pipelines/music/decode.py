@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import struct
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,42 +193,87 @@ def _decode(path: Path, *, start: float, length: float | None, sr: int) -> tuple
     # Channels are kept as they are and averaged here: ffmpeg's own downmix
     # scales stereo by 1/sqrt(2) per channel, which changes the level.
     command += ["-map", "0:a:0", "-vn", "-ar", str(sr), "-c:a", "pcm_f32le", "-f", "wav", "-"]
-    try:
-        result = subprocess.run(command, capture_output=True, check=False)
-    except OSError as exc:
-        raise BeatwalkError(f"could not run ffmpeg: {exc}") from None
-    log = result.stderr.decode("utf-8", errors="replace")
-    if result.returncode != 0:
+    with tempfile.TemporaryFile() as log_file:
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file)
+        except OSError as exc:
+            raise BeatwalkError(f"could not run ffmpeg: {exc}") from None
+        with process.stdout:
+            try:
+                samples, channels = _read_wav_stream(process.stdout)
+                failure = None
+            except ValueError as exc:
+                failure = exc
+                while process.stdout.read(_READ_BYTES):  # ffmpeg finishes, so its own error comes first
+                    pass
+        process.wait()
+        log_file.seek(0)
+        log = log_file.read().decode("utf-8", errors="replace")
+    if process.returncode != 0:
         raise BeatwalkError(_failure_line(log, path.name))
-    try:
-        interleaved, channels = _parse_wav_stream(result.stdout)
-    except ValueError as exc:
-        raise BeatwalkError(f"could not decode {path.name}: {exc}") from None
-    samples = interleaved.reshape(-1, channels).mean(axis=1, dtype=np.float32)
-    return np.ascontiguousarray(samples, dtype=np.float32), channels, log
+    if failure is not None:
+        raise BeatwalkError(f"could not decode {path.name}: {failure}")
+    return samples, channels, log
 
 
-def _parse_wav_stream(data: bytes) -> tuple[np.ndarray, int]:
-    """Parse the float WAV ffmpeg writes to a pipe (its size fields are unknown).
+_READ_BYTES = 1 << 20
 
-    Returns the interleaved float32 samples and the channel count.
+
+def _read_wav_stream(stream) -> tuple[np.ndarray, int]:
+    """Read the float WAV ffmpeg writes to a pipe (its size fields are unknown) as it comes, a
+    mebibyte at a time, each piece averaged to mono at once: the interleaved channels of a long
+    song never exist whole (nor do copies of them).
+
+    Returns the mono float32 samples and the channel count.
     """
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+    head = b""
+    while (layout := _wav_layout(head)) is None:
+        more = stream.read(_READ_BYTES)
+        if not more:
+            _wav_layout(head, complete=True)  # raises: what the stream lacks
+        head += more
+    channels, body = layout
+    frame_bytes = 4 * channels
+    parts, rest = [], head[body:]
+    while True:
+        more = stream.read(_READ_BYTES)
+        data = rest + more
+        usable = len(data) - len(data) % frame_bytes
+        if usable:
+            interleaved = np.frombuffer(data, dtype="<f4", count=usable // 4)
+            parts.append(interleaved.reshape(-1, channels).mean(axis=1, dtype=np.float32))
+        rest = data[usable:]
+        if not more:
+            break
+    samples = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+    return np.ascontiguousarray(samples, dtype=np.float32), channels
+
+
+def _wav_layout(data: bytes, *, complete: bool = False) -> tuple[int, int] | None:
+    """(channel count, where the samples start) of a WAV stream's first bytes; None while they do
+    not reach the data chunk yet (``complete``: they never will, which raises)."""
+    if len(data) < 12:
+        if complete:
+            raise ValueError("ffmpeg wrote no WAV stream")
+        return None
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         raise ValueError("ffmpeg wrote no WAV stream")
     position, channels = 12, None
     while position + 8 <= len(data):
         chunk, size = data[position : position + 4], struct.unpack("<I", data[position + 4 : position + 8])[0]
         body = position + 8
         if chunk == b"fmt ":
+            if body + 4 > len(data):
+                break
             channels = struct.unpack("<H", data[body + 2 : body + 4])[0]
         elif chunk == b"data":
             if not channels:
                 raise ValueError("WAV stream has no format chunk")
-            payload = data[body:]
-            usable = len(payload) - len(payload) % (4 * channels)
-            return np.frombuffer(payload[:usable], dtype="<f4"), channels
+            return channels, body
         position = body + size + (size & 1)
-    raise ValueError("WAV stream has no data")
+    if complete:
+        raise ValueError("WAV stream has no data")
+    return None
 
 
 def _failure_line(log: str, name: str) -> str:

@@ -77,13 +77,15 @@ class Spectrogram:
         return self.sample_rate / self.hop_length
 
 
-def spectrogram(samples: np.ndarray, sample_rate: int) -> Spectrogram:
+def spectrogram(samples: np.ndarray, sample_rate: int, *, offset: float = 0.0) -> Spectrogram:
     """Compute the shared spectrogram of a mono signal.
 
     Parameters
     ----------
     samples : np.ndarray [shape=(n,), float32]
     sample_rate : int > 0, Hz
+    offset : float
+        A DC offset, subtracted from the samples block by block (no centred copy of the song).
 
     Returns
     -------
@@ -91,7 +93,7 @@ def spectrogram(samples: np.ndarray, sample_rate: int) -> Spectrogram:
     """
     hop_length = max(1, round(_HOP_SECONDS * sample_rate))
     n_fft = 4 * hop_length
-    magnitude = stft_magnitude(samples, n_fft=n_fft, hop_length=hop_length)
+    magnitude = stft_magnitude(samples, n_fft=n_fft, hop_length=hop_length, offset=offset)
     mel_basis = librosa.filters.mel(
         sr=sample_rate, n_fft=n_fft, n_mels=_N_MELS, fmax=min(11025.0, sample_rate / 2), norm=None
     )
@@ -121,23 +123,35 @@ def spectrogram(samples: np.ndarray, sample_rate: int) -> Spectrogram:
     return Spectrogram(magnitude, mel_db, mel_power, band_power, chroma_power, sample_rate, hop_length, n_fft)
 
 
-def stft_magnitude(samples: np.ndarray, *, n_fft: int, hop_length: int, block_frames: int = 4096) -> np.ndarray:
-    """``np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop_length))``, a block of frames at
-    a time, so that the complex STFT of a long song never exists whole (it is twice the magnitude).
+def stft_magnitude(
+    samples: np.ndarray, *, n_fft: int, hop_length: int, block_frames: int = 4096, offset: float = 0.0
+) -> np.ndarray:
+    """``np.abs(librosa.stft(samples - offset, n_fft=n_fft, hop_length=hop_length))``, a block of
+    frames at a time, so that neither the complex STFT of a long song (twice the magnitude) nor a
+    padded or centred copy of its samples ever exists whole.
 
     Returns
     -------
     np.ndarray [shape=(n_fft // 2 + 1, 1 + len(samples) // hop_length), float32]
     """
-    # librosa's centred frames: the signal padded with n_fft // 2 zeros at each end.
-    padded = np.pad(samples, n_fft // 2)
     n_frames = 1 + len(samples) // hop_length
     magnitude = np.empty((n_fft // 2 + 1, n_frames), dtype=np.float32)
     for start in range(0, n_frames, block_frames):
         stop = min(start + block_frames, n_frames)
-        piece = padded[start * hop_length : (stop - 1) * hop_length + n_fft]
+        # librosa's centred frames: the signal padded with n_fft // 2 zeros at each end.
+        piece = padded_piece(samples, start * hop_length - n_fft // 2, (stop - 1) * hop_length + n_fft // 2, offset)
         magnitude[:, start:stop] = np.abs(librosa.stft(piece, n_fft=n_fft, hop_length=hop_length, center=False))
     return magnitude
+
+
+def padded_piece(samples: np.ndarray, begin: int, end: int, offset: float = 0.0) -> np.ndarray:
+    """``samples[begin:end] - offset``, zeros where ``begin:end`` reaches past either end of the
+    samples (the zero padding of centred frames, without a padded copy of the whole song)."""
+    piece = np.zeros(end - begin, dtype=samples.dtype)
+    lo, hi = max(begin, 0), min(end, len(samples))
+    if hi > lo:
+        piece[lo - begin : hi - begin] = samples[lo:hi] - offset if offset else samples[lo:hi]
+    return piece
 
 
 def onset_strength(spec: Spectrogram) -> np.ndarray:
