@@ -16,7 +16,7 @@ import numpy as np
 
 from pipelines.errors import BeatwalkError
 from pipelines.frames import frame_count
-from pipelines.music.beats import SAMPLE_RATE, track_beats
+from pipelines.music.beats import HOP_LENGTH, SAMPLE_RATE, SpectrumReduction, track_beats
 from pipelines.music.decode import Audio
 from pipelines.music.envelopes import (
     ENVELOPE_NAMES,
@@ -213,13 +213,15 @@ def analyze(audio: Audio, *, tempo_range: tuple[float, float] | None = None) -> 
     slowest, fastest = check_tempo_range(*(tempo_range or TEMPO_RANGE))
 
     # 1. One spectrogram for onsets, envelopes, beats and sections.
-    spec = spectrogram(samples, sr, offset=offset)
+    # The beat features read the same STFT magnitude as it is made, block by block (it is never whole).
+    beat_spectrum = SpectrumReduction(1 + len(samples) // HOP_LENGTH) if sr == SAMPLE_RATE else None
+    spec = spectrogram(samples, sr, offset=offset, also=beat_spectrum.add if beat_spectrum is not None else None)
     onset = onset_strength(spec)
     envelopes = energy_envelopes(spec, onset)
 
     # 2. Beats, downbeats and the tempo curve (the tracker keeps silence free of beats).
     track = track_beats(
-        samples, sr, min_bpm=slowest, max_bpm=fastest, spectrum=spec.magnitude if sr == SAMPLE_RATE else None
+        samples, sr, min_bpm=slowest, max_bpm=fastest, spectrum=beat_spectrum
     )
 
     # 3. Onsets, from the same onset strength.

@@ -32,6 +32,8 @@ beats barely stand out) get none. ``BEATWALK_BEAT_TRACKER`` (or ``tracker=``) pi
 
 from __future__ import annotations
 
+import functools
+
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,7 +45,7 @@ import scipy.signal
 
 from pipelines.errors import BeatwalkError
 from pipelines.music.beat_dbn import beat_transitions, viterbi_bars, viterbi_beats
-from pipelines.music.envelopes import padded_piece, stft_magnitude
+from pipelines.music.envelopes import padded_piece, stft_blocks
 
 SAMPLE_RATE = 22050
 HOP_LENGTH = 256
@@ -94,7 +96,7 @@ class BeatTrack:
 
 def track_beats(
     samples: np.ndarray, sample_rate: float, *, min_bpm: float = 45.0, max_bpm: float = 230.0,
-    tracker: str | None = None, spectrum: np.ndarray | None = None,
+    tracker: str | None = None, spectrum: np.ndarray | SpectrumReduction | None = None,
 ) -> BeatTrack:
     """Track beats, downbeats and the tempo curve of a song.
 
@@ -109,10 +111,10 @@ def track_beats(
     tracker : str, optional
         One of ``TRACKERS``; default: the ``BEATWALK_BEAT_TRACKER`` environment variable, else
         ``"tcn"``.
-    spectrum : np.ndarray [shape=(N_FFT // 2 + 1, t)], optional
-        The STFT magnitude of ``samples`` less their mean (``N_FFT`` points, hop ``HOP_LENGTH``),
-        when the caller has it already and ``sample_rate`` is ``SAMPLE_RATE``: the analysis shares
-        its own.
+    spectrum : np.ndarray [shape=(N_FFT // 2 + 1, t)] or SpectrumReduction, optional
+        The STFT magnitude of ``samples`` less their mean (``N_FFT`` points, hop ``HOP_LENGTH``), or
+        its :class:`SpectrumReduction`, when the caller has it already and ``sample_rate`` is
+        ``SAMPLE_RATE``: the analysis shares its own, reduced as it is made.
 
     Returns
     -------
@@ -263,36 +265,116 @@ def _empty_track() -> BeatTrack:
     return BeatTrack(empty, empty.copy(), 0, empty.copy(), empty.copy())
 
 
-def _features(y: np.ndarray, spectrum: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _features(y: np.ndarray, spectrum: np.ndarray | SpectrumReduction | None = None) -> dict[str, np.ndarray]:
     """Frame-rate features at ``FPS``: onset envelope, low-band flux, chroma, bass chroma, level
-    (``spectrum``: ``y``'s STFT magnitude if already computed, ``y`` less its mean)."""
+    (``spectrum``: ``y``'s STFT magnitude less its mean, or its :class:`SpectrumReduction`, if
+    already computed)."""
     # A DC offset is no sound: it is taken off block by block, never from a copy of the whole song.
     offset = float(y.mean())
-    if spectrum is None:
-        spectrum = stft_magnitude(y, n_fft=N_FFT, hop_length=HOP_LENGTH, offset=offset)
+    if not isinstance(spectrum, SpectrumReduction):
+        reduction = SpectrumReduction(1 + len(y) // HOP_LENGTH)
+        if spectrum is None:
+            for start, block in stft_blocks(y, n_fft=N_FFT, hop_length=HOP_LENGTH, offset=offset):
+                reduction.add(start, block)
+        else:
+            for start in range(0, spectrum.shape[1], 4096):
+                reduction.add(start, spectrum[:, start : start + 4096])
+        spectrum = reduction
     rms_db = 20 * np.log10(frame_rms(y, offset=offset) + 1e-10)
-    log_mel = np.log1p(LOG_MEL_SCALE * normalised_mel(spectrum))
+    log_mel = spectrum.normalised_mel()
+    log_mel *= LOG_MEL_SCALE
+    np.log1p(log_mel, out=log_mel)  # in place: the size of the song's mel spectrogram
     # SuperFlux: compare with the maximum of neighbouring bands in the previous frame, so
     # vibrato and glissandi do not look like onsets.
     reference = scipy.ndimage.maximum_filter1d(log_mel, size=3, axis=0)
     flux = np.maximum(log_mel[:, 1:] - reference[:, :-1], 0.0)
     flux = np.pad(flux, ((0, 0), (1, 0)))
     centers = librosa.mel_frequencies(n_mels=N_MELS + 2, fmin=MEL_FMIN, fmax=11000.0)[1:-1]
-    freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
-    chroma_basis = librosa.filters.chroma(sr=SAMPLE_RATE, n_fft=N_FFT)
-    # Chroma from a time-median-filtered spectrum below 2 kHz: drums smeared out, chords kept.
-    tonal_bins = freqs < 2000.0
-    tonal = scipy.ndimage.median_filter(spectrum[tonal_bins], size=(1, 9))
-    bass_bins = freqs[tonal_bins] < 250.0
     return {
         "log_mel": log_mel,
         "onset": flux.sum(axis=0),
         "low": flux[centers < 150.0].sum(axis=0),
-        "chroma": chroma_basis[:, tonal_bins] @ tonal,
-        "bass": chroma_basis[:, tonal_bins][:, bass_bins] @ tonal[bass_bins],
+        "chroma": spectrum.chroma,
+        "bass": spectrum.bass,
         "rms_db": rms_db,
-        "chord": _chord_change(chroma_basis @ spectrum[: chroma_basis.shape[1]]),
+        "chord": _chord_change(spectrum.chord_chroma),
     }
+
+
+class SpectrumReduction:
+    """What the beat features read of a song's STFT magnitude (``N_FFT`` points, hop
+    ``HOP_LENGTH``), gathered a block of frames at a time, so the magnitude of a long song never
+    has to exist whole: the mel bands, each frame's strongest bin, and chroma from a
+    time-median-filtered spectrum below 2 kHz (drums smeared out, chords kept) and from the plain one.
+
+    ``add`` the blocks in order, then read the attributes; the result is the same as from the whole
+    magnitude at once (the median filter carries its context across blocks).
+    """
+
+    _TONAL_WIDTH = 9  # frames of the tonal median filter
+
+    def __init__(self, n_frames: int):
+        freqs = librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT)
+        self.n_frames = n_frames
+        self._mel_basis, self._first = _mel_filter()
+        self._chroma_basis = librosa.filters.chroma(sr=SAMPLE_RATE, n_fft=N_FFT)
+        self._tonal_bins = freqs < 2000.0
+        self._bass_bins = freqs[self._tonal_bins] < 250.0
+        self.mel = np.empty((N_MELS, n_frames), dtype=np.float32)
+        self.frame_peak = np.empty(n_frames, dtype=np.float32)
+        self.chroma = np.empty((12, n_frames), dtype=np.float32)
+        self.bass = np.empty((12, n_frames), dtype=np.float32)
+        self.chord_chroma = np.empty((12, n_frames), dtype=np.float32)
+        self._tonal_tail = np.empty((int(self._tonal_bins.sum()), 0), dtype=np.float32)
+        self._filled = 0
+
+    def add(self, start: int, block: np.ndarray) -> None:
+        """The magnitude's frames ``start:start + block.shape[1]`` (blocks in order, none skipped)."""
+        if start != self._filled:
+            raise ValueError(f"blocks must come in order: frame {start} after {self._filled}")
+        stop = start + block.shape[1]
+        self.mel[:, start:stop], self.frame_peak[start:stop] = _mel_and_peak(block)
+        self.chord_chroma[:, start:stop] = self._chroma_basis @ block[: self._chroma_basis.shape[1]]
+        self._filled = stop
+        # The median over 9 frames needs 4 on each side: the frames of the block before that are
+        # not done yet (the last 4) and their context (4 more) come along with this block.
+        half = self._TONAL_WIDTH // 2
+        tonal = np.concatenate([self._tonal_tail, block[self._tonal_bins]], axis=1)
+        first = stop - tonal.shape[1]  # the song's frame of tonal's first column
+        filtered = scipy.ndimage.median_filter(tonal, size=(1, self._TONAL_WIDTH))
+        # Columns whose 9 frames all lie in ``tonal``, or run past the song's own start or end
+        # (mirrored there, as over the whole magnitude).
+        lo = 0 if first == 0 else half
+        hi = tonal.shape[1] if stop == self.n_frames else tonal.shape[1] - half
+        done = filtered[:, lo:hi]
+        frames = slice(first + lo, first + hi)
+        self.chroma[:, frames] = self._chroma_basis[:, self._tonal_bins] @ done
+        self.bass[:, frames] = self._chroma_basis[:, self._tonal_bins][:, self._bass_bins] @ done[self._bass_bins]
+        self._tonal_tail = tonal[:, max(0, hi - half) :]
+
+    def normalised_mel(self) -> np.ndarray:
+        """:func:`normalised_mel` of the whole magnitude."""
+        return _normalised(self.mel, self.frame_peak)
+
+
+@functools.cache
+def _mel_filter() -> tuple[np.ndarray, int]:
+    """The mel filter bank, and the first bin at ``MEL_FMIN`` and up."""
+    mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=11000.0)
+    first = int(np.searchsorted(librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT), MEL_FMIN))
+    return mel_basis, first
+
+
+def _mel_and_peak(spectrum: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mel bands of magnitude frames, and each frame's strongest bin at 30 Hz and up, where the
+    mel bands start (a DC offset, bin 0, would otherwise set the scale and leave the music near zero)."""
+    mel_basis, first = _mel_filter()
+    return mel_basis @ spectrum, spectrum[first:].max(axis=0)
+
+
+def _normalised(mel: np.ndarray, frame_peak: np.ndarray) -> np.ndarray:
+    """Mel bands relative to the 99th percentile of the frames' maxima (a click cannot set it alone)."""
+    return mel / (float(np.percentile(frame_peak, 99)) + 1e-12)
 
 
 def frame_rms(y: np.ndarray, *, block_frames: int = 4096, offset: float = 0.0) -> np.ndarray:
@@ -323,12 +405,7 @@ def normalised_mel(spectrum: np.ndarray) -> np.ndarray:
         Scale-free magnitudes (the 99th percentile of the frames' maxima is 1, so a click cannot
         set it alone); ``log1p(LOG_MEL_SCALE * ...)`` of it is what the trackers read.
     """
-    # The frames' strongest bins at 30 Hz and up, where the mel bands start: a DC offset (bin 0)
-    # would otherwise set the scale and leave the music near zero.
-    first = int(np.searchsorted(librosa.fft_frequencies(sr=SAMPLE_RATE, n_fft=N_FFT), MEL_FMIN))
-    peak = float(np.percentile(spectrum[first:].max(axis=0), 99)) + 1e-12
-    mel_basis = librosa.filters.mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=MEL_FMIN, fmax=11000.0)
-    return (mel_basis @ spectrum) / peak
+    return _normalised(*_mel_and_peak(spectrum))
 
 
 def _chord_change(chroma: np.ndarray, *, width: int = 8) -> np.ndarray:

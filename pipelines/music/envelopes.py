@@ -9,6 +9,7 @@ its magnitude, the beat tracker and the sections.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import librosa
@@ -41,8 +42,6 @@ class Spectrogram:
 
     Attributes
     ----------
-    magnitude : np.ndarray [shape=(n_fft // 2 + 1, t)]
-        STFT magnitude.
     mel_db : np.ndarray [shape=(n_mels, t)]
         Log-power mel spectrogram, dB.
     mel_power : np.ndarray [shape=(n_mels, t)]
@@ -58,11 +57,10 @@ class Spectrogram:
     n_fft : int
         FFT size, samples.
 
-    The linear power spectrogram itself is never kept: the same size as the magnitude, it would
-    double a long song's memory for what these few rows hold.
+    Neither the STFT magnitude nor the power spectrogram is kept: each is computed a block of frames
+    at a time and reduced to these few rows (a long song's would be hundreds of megabytes).
     """
 
-    magnitude: np.ndarray
     mel_db: np.ndarray
     mel_power: np.ndarray
     band_power: dict[str, np.ndarray]
@@ -77,7 +75,9 @@ class Spectrogram:
         return self.sample_rate / self.hop_length
 
 
-def spectrogram(samples: np.ndarray, sample_rate: int, *, offset: float = 0.0) -> Spectrogram:
+def spectrogram(
+    samples: np.ndarray, sample_rate: int, *, offset: float = 0.0, also: Callable[[int, np.ndarray], None] | None = None
+) -> Spectrogram:
     """Compute the shared spectrogram of a mono signal.
 
     Parameters
@@ -86,6 +86,10 @@ def spectrogram(samples: np.ndarray, sample_rate: int, *, offset: float = 0.0) -
     sample_rate : int > 0, Hz
     offset : float
         A DC offset, subtracted from the samples block by block (no centred copy of the song).
+    also : callable, optional
+        ``also(first frame, magnitude block)`` for each block of the STFT magnitude, in order: what
+        else reads the same magnitude (the beat features) reads it here, so it is computed once and
+        never kept whole.
 
     Returns
     -------
@@ -93,7 +97,6 @@ def spectrogram(samples: np.ndarray, sample_rate: int, *, offset: float = 0.0) -
     """
     hop_length = max(1, round(_HOP_SECONDS * sample_rate))
     n_fft = 4 * hop_length
-    magnitude = stft_magnitude(samples, n_fft=n_fft, hop_length=hop_length, offset=offset)
     mel_basis = librosa.filters.mel(
         sr=sample_rate, n_fft=n_fft, n_mels=_N_MELS, fmax=min(11025.0, sample_rate / 2), norm=None
     )
@@ -106,42 +109,54 @@ def spectrogram(samples: np.ndarray, sample_rate: int, *, offset: float = 0.0) -
     frequencies = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
     low_end, high_start = np.searchsorted(frequencies, BAND_EDGES)
     bands = {"low": slice(0, low_end), "mid": slice(low_end, high_start), "high": slice(high_start, None)}
-    n_frames = magnitude.shape[1]
+    n_frames = 1 + len(samples) // hop_length
     mel_power = np.empty((_N_MELS, n_frames), dtype=np.float32)
     chroma_power = np.empty((len(chroma_basis), n_frames), dtype=np.float32)
     band_power = {name: np.empty(n_frames, dtype=np.float32) for name in bands}
-    for start in range(0, n_frames, _BLOCK_FRAMES):  # the power a block at a time
-        frames = slice(start, start + _BLOCK_FRAMES)
-        power = magnitude[:, frames] ** 2
+    for start, magnitude in stft_blocks(samples, n_fft=n_fft, hop_length=hop_length, block_frames=_BLOCK_FRAMES, offset=offset):
+        frames = slice(start, start + magnitude.shape[1])
+        power = magnitude**2
         mel_power[:, frames] = mel_basis @ power
         chroma_power[:, frames] = chroma_basis @ power
         for name, bins in bands.items():
             band_power[name][frames] = power[bins].mean(axis=0)
+        if also is not None:
+            also(start, magnitude)
     # Power below silence level is clamped to it: hiss under -80 dBFS makes no
     # onsets, and entering a song from digital silence is a step, not a cliff.
     mel_db = librosa.power_to_db(mel_power, ref=1.0, amin=_silence_power(n_fft), top_db=None)
-    return Spectrogram(magnitude, mel_db, mel_power, band_power, chroma_power, sample_rate, hop_length, n_fft)
+    return Spectrogram(mel_db, mel_power, band_power, chroma_power, sample_rate, hop_length, n_fft)
 
 
 def stft_magnitude(
     samples: np.ndarray, *, n_fft: int, hop_length: int, block_frames: int = 4096, offset: float = 0.0
 ) -> np.ndarray:
-    """``np.abs(librosa.stft(samples - offset, n_fft=n_fft, hop_length=hop_length))``, a block of
-    frames at a time, so that neither the complex STFT of a long song (twice the magnitude) nor a
-    padded or centred copy of its samples ever exists whole.
+    """``np.abs(librosa.stft(samples - offset, n_fft=n_fft, hop_length=hop_length))``, whole, from
+    :func:`stft_blocks`.
 
     Returns
     -------
     np.ndarray [shape=(n_fft // 2 + 1, 1 + len(samples) // hop_length), float32]
     """
+    magnitude = np.empty((n_fft // 2 + 1, 1 + len(samples) // hop_length), dtype=np.float32)
+    for start, block in stft_blocks(samples, n_fft=n_fft, hop_length=hop_length, block_frames=block_frames, offset=offset):
+        magnitude[:, start : start + block.shape[1]] = block
+    return magnitude
+
+
+def stft_blocks(
+    samples: np.ndarray, *, n_fft: int, hop_length: int, block_frames: int = 4096, offset: float = 0.0
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``np.abs(librosa.stft(samples - offset, n_fft=n_fft, hop_length=hop_length))`` a block of
+    frames at a time, ``(first frame, magnitude [shape=(n_fft // 2 + 1, frames), float32])``: neither
+    the complex STFT of a long song (twice the magnitude), nor its whole magnitude, nor a padded or
+    centred copy of its samples ever exists."""
     n_frames = 1 + len(samples) // hop_length
-    magnitude = np.empty((n_fft // 2 + 1, n_frames), dtype=np.float32)
     for start in range(0, n_frames, block_frames):
         stop = min(start + block_frames, n_frames)
         # librosa's centred frames: the signal padded with n_fft // 2 zeros at each end.
         piece = padded_piece(samples, start * hop_length - n_fft // 2, (stop - 1) * hop_length + n_fft // 2, offset)
-        magnitude[:, start:stop] = np.abs(librosa.stft(piece, n_fft=n_fft, hop_length=hop_length, center=False))
-    return magnitude
+        yield start, np.abs(librosa.stft(piece, n_fft=n_fft, hop_length=hop_length, center=False))
 
 
 def padded_piece(samples: np.ndarray, begin: int, end: int, offset: float = 0.0) -> np.ndarray:
@@ -187,8 +202,8 @@ def energy_envelopes(spec: Spectrogram, onset: np.ndarray) -> dict[str, np.ndarr
     # Harmonic and percussive energies average amplitudes over mel bands rather
     # than powers, so a snare counts beside a kick ten times its power.
     amplitudes = {
-        "percussive": np.sqrt(percussive_mask * spec.mel_power).mean(axis=0),
-        "harmonic": np.sqrt(harmonic_mask * spec.mel_power).mean(axis=0),
+        "percussive": _masked_amplitude(percussive_mask, spec.mel_power),
+        "harmonic": _masked_amplitude(harmonic_mask, spec.mel_power),
         **{name: np.sqrt(power) for name, power in spec.band_power.items()},
     }
     floor = np.sqrt(_silence_power(spec.n_fft))
@@ -243,10 +258,19 @@ def _hpss_masks(mel_power: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     pairs = pairs.reshape(len(mel_power), -1, 2).mean(axis=2)
     harmonic = scipy.ndimage.median_filter(pairs, size=(1, _HPSS_KERNEL[0] // 2 + 1), mode="nearest")
     percussive = scipy.ndimage.median_filter(pairs, size=(_HPSS_KERNEL[1], 1), mode="nearest")
-    harmonic, percussive = harmonic**2, percussive**2
-    total = harmonic + percussive + 1e-20
-    harmonic_mask = np.repeat(harmonic / total, 2, axis=1)[:, :n_frames]
+    # In place: each of these is the size of the song's mel spectrogram (half of it, in pairs).
+    np.square(harmonic, out=harmonic)
+    np.square(percussive, out=percussive)
+    total = np.add(harmonic, percussive, out=percussive)
+    total += 1e-20
+    harmonic_mask = np.repeat(np.divide(harmonic, total, out=harmonic), 2, axis=1)[:, :n_frames]
     return harmonic_mask, 1.0 - harmonic_mask
+
+
+def _masked_amplitude(mask: np.ndarray, power: np.ndarray) -> np.ndarray:
+    """``np.sqrt(mask * power).mean(axis=0)``, with one temporary the size of ``power``."""
+    amplitude = np.multiply(mask, power)
+    return np.sqrt(amplitude, out=amplitude).mean(axis=0)
 
 
 def _silence_power(n_fft: int) -> float:

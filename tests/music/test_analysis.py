@@ -319,3 +319,56 @@ def test_section_novelty_needs_no_whole_similarity_matrix():
         window = kernel[lo - i + half : hi - i + half, lo - i + half : hi - i + half]
         whole[i] = (similarity[lo:hi, lo:hi] * window).sum() / np.abs(window).sum()
     np.testing.assert_allclose(_checkerboard_novelty(cells, half_width=half), whole, atol=1e-12)
+
+
+def test_the_beat_features_read_block_by_block_are_those_of_the_whole_magnitude():
+    """SpectrumReduction fed uneven blocks (the tonal median filter's 9 frames straddling their
+    edges) gives the features of the whole magnitude at once."""
+    import librosa
+    import scipy.ndimage
+
+    from pipelines.music import beats
+
+    rng = np.random.default_rng(1)
+    spectrum = rng.random((beats.N_FFT // 2 + 1, 1000)).astype(np.float32) ** 4
+    reduction = beats.SpectrumReduction(1000)
+    for start, stop in itertools.pairwise([0, 5, 9, 300, 301, 777, 1000]):
+        reduction.add(start, spectrum[:, start:stop])
+    freqs = librosa.fft_frequencies(sr=beats.SAMPLE_RATE, n_fft=beats.N_FFT)
+    chroma_basis = librosa.filters.chroma(sr=beats.SAMPLE_RATE, n_fft=beats.N_FFT)
+    tonal = scipy.ndimage.median_filter(spectrum[freqs < 2000.0], size=(1, 9))
+    bass = freqs[freqs < 2000.0] < 250.0
+    np.testing.assert_allclose(reduction.chroma, chroma_basis[:, freqs < 2000.0] @ tonal, rtol=1e-5)
+    np.testing.assert_allclose(reduction.bass, chroma_basis[:, freqs < 2000.0][:, bass] @ tonal[bass], rtol=1e-5)
+    np.testing.assert_allclose(reduction.normalised_mel(), beats.normalised_mel(spectrum), rtol=1e-5)
+    np.testing.assert_allclose(reduction.chord_chroma, chroma_basis @ spectrum[: chroma_basis.shape[1]], rtol=1e-5)
+    with pytest.raises(ValueError, match="in order"):
+        beats.SpectrumReduction(1000).add(5, spectrum[:, 5:10])
+
+
+def test_stft_blocks_are_the_stft_of_the_centred_song():
+    import librosa
+
+    from pipelines.music.envelopes import stft_magnitude
+
+    samples = np.random.default_rng(2).standard_normal(50_000).astype(np.float32) + 0.3
+    whole = np.abs(librosa.stft(samples - np.float32(0.3), n_fft=1024, hop_length=256))
+    blocked = stft_magnitude(samples, n_fft=1024, hop_length=256, block_frames=37, offset=0.3)
+    np.testing.assert_allclose(blocked, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_a_long_song_is_analysed_without_copies_of_it_or_its_spectrum():
+    """A 6-minute song: the analysis's peak of traced memory stays within five times the decoded
+    samples (its mel-rate features; a centred, a padded and a float64 copy of the samples and the
+    whole STFT magnitude made it over eight)."""
+    import tracemalloc
+
+    samples, _, _ = drum_song(duration=360.0, bpm=120.0)
+    audio = _audio(samples)
+    tracemalloc.start()
+    try:
+        analyze(audio)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * audio.samples.nbytes
