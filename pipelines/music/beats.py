@@ -270,7 +270,7 @@ def _features(y: np.ndarray, spectrum: np.ndarray | SpectrumReduction | None = N
     (``spectrum``: ``y``'s STFT magnitude less its mean, or its :class:`SpectrumReduction`, if
     already computed)."""
     # A DC offset is no sound: it is taken off block by block, never from a copy of the whole song.
-    offset = float(y.mean())
+    offset = float(y.mean()) if len(y) else 0.0
     if not isinstance(spectrum, SpectrumReduction):
         reduction = SpectrumReduction(1 + len(y) // HOP_LENGTH)
         if spectrum is None:
