@@ -145,7 +145,6 @@ def _work(tasks, results, stop, write: Callable, threads: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     torch.set_num_threads(threads)
-    _keep_freed_memory()
     while not stop.is_set() and (task := tasks.get()) is not None:
         index, start, end, partial = task
         chunk = Chunk(index, start, end)
@@ -163,25 +162,3 @@ def _work(tasks, results, stop, write: Callable, threads: int) -> None:
             results.put(("failed", index, message.splitlines()[0] if message else type(exc).__name__))
             return
 
-
-MALLOC_KEEP_BYTES = 256 * 1024 * 1024
-"""Freed blocks up to this size stay in a worker's heap (glibc's ``M_MMAP_THRESHOLD`` and
-``M_TRIM_THRESHOLD``)."""
-
-
-def _keep_freed_memory() -> None:
-    """Keep freed memory in this worker's heap instead of handing it back to the system.
-
-    Every batch allocates and frees the same activations; by default glibc maps the large ones
-    afresh and returns freed memory, so each batch page-faults its working set in again (the tiny
-    model's batch of 32 at 64²: 6,000–10,000 faults, about 6 % of its time). A worker lives for one
-    render, so the memory it keeps goes with it. Elsewhere than glibc, nothing changes.
-    """
-    import ctypes
-    import ctypes.util
-
-    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-    with contextlib.suppress(OSError, AttributeError, TypeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, MALLOC_KEEP_BYTES)
-        libc.mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP_BYTES)

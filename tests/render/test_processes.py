@@ -163,28 +163,3 @@ def test_cli_renders_in_processes_and_refuses_none(project, tmp_path, capsys):
     code = main(["render", str(project_file), "--out", str(tmp_path / "other.mp4"), "--processes", "0"])
     assert code == 2 and capsys.readouterr().err.strip() == "error: a render needs at least 1 process, got 0"
 
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
-def test_a_worker_keeps_freed_memory_instead_of_faulting_it_in_again():
-    """A worker's batches reuse the memory the batch before freed: no page faults for it."""
-    script = """
-import resource, sys
-import torch
-from pipelines.render.processes import _keep_freed_memory
-if sys.argv[1] == "keep":
-    _keep_freed_memory()
-def batch():  # 64 MiB of activations, written, then freed
-    torch.empty(16 * 2**20, dtype=torch.float32).fill_(1.0)
-batch()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-batch()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-
-    def faults(mode: str) -> int:
-        out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True)
-        return int(out.stdout)
-
-    pages = 64 * 2**20 // os.sysconf("SC_PAGE_SIZE")
-    assert faults("default") > pages / 2  # glibc maps it afresh, and every page faults in again
-    assert faults("keep") < pages / 20
