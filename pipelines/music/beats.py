@@ -33,7 +33,6 @@ beats barely stand out) get none. ``BEATWALK_BEAT_TRACKER`` (or ``tracker=``) pi
 from __future__ import annotations
 
 import functools
-
 import os
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -198,14 +198,19 @@ def _decode(path: Path, *, start: float, length: float | None, sr: int) -> tuple
             process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file)
         except OSError as exc:
             raise BeatwalkError(f"could not run ffmpeg: {exc}") from None
-        with process.stdout:
-            try:
-                samples, channels = _read_wav_stream(process.stdout)
-                failure = None
-            except ValueError as exc:
-                failure = exc
-                while process.stdout.read(_READ_BYTES):  # ffmpeg finishes, so its own error comes first
-                    pass
+        try:
+            with process.stdout:
+                try:
+                    samples, channels = _read_wav_stream(process.stdout)
+                    failure = None
+                except ValueError as exc:
+                    failure = exc
+                    while process.stdout.read(_READ_BYTES):  # ffmpeg finishes, so its own error comes first
+                        pass
+        except BaseException:  # a Ctrl-C, no memory: ffmpeg does not outlive the decode
+            process.kill()
+            process.wait()
+            raise
         process.wait()
         log_file.seek(0)
         log = log_file.read().decode("utf-8", errors="replace")
