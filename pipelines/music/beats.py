@@ -278,8 +278,7 @@ def _features(y: np.ndarray, spectrum: np.ndarray | SpectrumReduction | None = N
             for start, block in stft_blocks(y, n_fft=N_FFT, hop_length=HOP_LENGTH, offset=offset):
                 reduction.add(start, block)
         else:
-            for start in range(0, spectrum.shape[1], 4096):
-                reduction.add(start, spectrum[:, start : start + 4096])
+            reduction.add(0, spectrum)
         spectrum = reduction
     rms_db = 20 * np.log10(frame_rms(y, offset=offset) + 1e-10)
     log_mel = spectrum.normalised_mel()

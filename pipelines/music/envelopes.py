@@ -128,22 +128,6 @@ def spectrogram(
     return Spectrogram(mel_db, mel_power, band_power, chroma_power, sample_rate, hop_length, n_fft)
 
 
-def stft_magnitude(
-    samples: np.ndarray, *, n_fft: int, hop_length: int, block_frames: int = 4096, offset: float = 0.0
-) -> np.ndarray:
-    """``np.abs(librosa.stft(samples - offset, n_fft=n_fft, hop_length=hop_length))``, whole, from
-    :func:`stft_blocks`.
-
-    Returns
-    -------
-    np.ndarray [shape=(n_fft // 2 + 1, 1 + len(samples) // hop_length), float32]
-    """
-    magnitude = np.empty((n_fft // 2 + 1, 1 + len(samples) // hop_length), dtype=np.float32)
-    for start, block in stft_blocks(samples, n_fft=n_fft, hop_length=hop_length, block_frames=block_frames, offset=offset):
-        magnitude[:, start : start + block.shape[1]] = block
-    return magnitude
-
-
 def stft_blocks(
     samples: np.ndarray, *, n_fft: int, hop_length: int, block_frames: int = 4096, offset: float = 0.0
 ) -> Iterator[tuple[int, np.ndarray]]:

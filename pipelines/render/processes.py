@@ -161,4 +161,3 @@ def _work(tasks, results, stop, write: Callable, threads: int) -> None:
             message = str(exc) if isinstance(exc, BeatwalkError) else f"{type(exc).__name__}: {exc}"
             results.put(("failed", index, message.splitlines()[0] if message else type(exc).__name__))
             return
-

@@ -349,11 +349,13 @@ def test_the_beat_features_read_block_by_block_are_those_of_the_whole_magnitude(
 def test_stft_blocks_are_the_stft_of_the_centred_song():
     import librosa
 
-    from pipelines.music.envelopes import stft_magnitude
+    from pipelines.music.envelopes import stft_blocks
 
     samples = np.random.default_rng(2).standard_normal(50_000).astype(np.float32) + 0.3
     whole = np.abs(librosa.stft(samples - np.float32(0.3), n_fft=1024, hop_length=256))
-    blocked = stft_magnitude(samples, n_fft=1024, hop_length=256, block_frames=37, offset=0.3)
+    blocks = list(stft_blocks(samples, n_fft=1024, hop_length=256, block_frames=37, offset=0.3))
+    assert [start for start, _ in blocks] == list(range(0, whole.shape[1], 37))
+    blocked = np.concatenate([block for _, block in blocks], axis=1)
     np.testing.assert_allclose(blocked, whole, rtol=1e-5, atol=1e-5)
 
 
