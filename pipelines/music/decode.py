@@ -28,6 +28,7 @@ _DURATION = re.compile(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 _AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio: .*?(\d+) Hz")
 # A decoded stream this much shorter than the header says is a cut-off download.
 _TRUNCATION_TOLERANCE = 0.05
+_OGG_MAX_PAGE = 27 + 255 + 255 * 255  # header, segment table, body: RFC 3533's largest page
 
 
 @dataclass
@@ -144,6 +145,13 @@ def load_audio(
         raise BeatwalkError(
             f"song file is truncated or corrupt: {name} says {song_duration:.1f} s "
             f"but only {start + duration:.1f} s decode"
+        )
+    # An Ogg file's duration comes from its last page, so a cut-off one looks whole to ffmpeg; what
+    # shows the cut is that its last page is incomplete or does not end the stream.
+    if end is None and _ogg_cut_off(path):
+        raise BeatwalkError(
+            f"song file is truncated or corrupt: {name} ends before its last Ogg page "
+            f"(only {start + duration:.1f} s decode)"
         )
     if not np.isfinite(samples).all():  # float WAVs can carry NaN or infinity
         raise BeatwalkError(f"song file is corrupt: {name} holds samples that are not numbers")
@@ -279,6 +287,23 @@ def _wav_layout(data: bytes, *, complete: bool = False) -> tuple[int, int] | Non
     if complete:
         raise ValueError("WAV stream has no data")
     return None
+
+
+def _ogg_cut_off(path: Path) -> bool:
+    """Whether ``path`` is an Ogg file (Vorbis, Opus, FLAC in Ogg) whose last page is cut short or
+    lacks the end-of-stream flag that an encoder sets on every stream's last page (RFC 3533)."""
+    with path.open("rb") as file:
+        if file.read(4) != b"OggS":
+            return False
+        size = file.seek(0, 2)
+        file.seek(max(0, size - _OGG_MAX_PAGE))
+        tail = file.read()
+    at = tail.rfind(b"OggS\x00")
+    if at < 0 or len(tail) - at < 27:
+        return True
+    segments = tail[at + 27 : at + 27 + tail[at + 26]]
+    page_end = at + 27 + tail[at + 26] + sum(segments)
+    return page_end > len(tail) or not tail[at + 5] & 0x04
 
 
 def _failure_line(log: str, name: str) -> str:

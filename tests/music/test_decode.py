@@ -121,7 +121,7 @@ def test_longer_than_the_limit_is_refused_without_decoding_it_all(song_120):
     assert load_audio(song_120[0], start=1.0, end=5.0, max_duration=5.0).duration == pytest.approx(4.0)
 
 
-def _bad_inputs(folder: Path, mp3: Path, flac: Path) -> dict[str, Path]:
+def _bad_inputs(folder: Path, mp3: Path, flac: Path, ogg: Path) -> dict[str, Path]:
     """Every bad file of the issue, written into ``folder``: name -> path."""
     files = {}
 
@@ -135,6 +135,10 @@ def _bad_inputs(folder: Path, mp3: Path, flac: Path) -> dict[str, Path]:
     soundfile.write(files["zero-length.wav"], np.zeros(0, dtype=np.float32), 22050)
     write("truncated.mp3", mp3.read_bytes()[: len(mp3.read_bytes()) // 3])
     write("truncated.flac", flac.read_bytes()[: len(flac.read_bytes()) // 3])
+    # Cut mid-page, and cut between pages (every page whole, the stream's last one missing): an Ogg
+    # file's duration comes from its last page, so neither shows in what ffmpeg reports.
+    write("truncated.ogg", ogg.read_bytes()[: len(ogg.read_bytes()) // 3])
+    write("truncated-on-a-page.ogg", ogg.read_bytes()[: ogg.read_bytes().rfind(b"OggS")])
     data = bytearray(flac.read_bytes())
     data[8:4000] = np.random.default_rng(0).integers(0, 256, 3992, dtype=np.uint8).tobytes()
     write("corrupt.flac", bytes(data))
@@ -167,6 +171,8 @@ BAD_INPUTS = {
     "zero-length.wav": "no audio",
     "truncated.mp3": "truncated",
     "truncated.flac": "truncated",
+    "truncated.ogg": "truncated",
+    "truncated-on-a-page.ogg": "truncated",
     "corrupt.flac": "corrupt",
     "image.wav": "not an audio file",
     "video-only.mp4": "no audio stream",
@@ -178,7 +184,7 @@ BAD_INPUTS = {
 
 @pytest.fixture(scope="module")
 def bad_inputs(variants, tmp_path_factory):
-    return _bad_inputs(tmp_path_factory.mktemp("bad"), variants["mp3"], variants["flac"])
+    return _bad_inputs(tmp_path_factory.mktemp("bad"), variants["mp3"], variants["flac"], variants["ogg"])
 
 
 @pytest.mark.parametrize("name", sorted(BAD_INPUTS))
