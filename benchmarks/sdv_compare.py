@@ -214,7 +214,7 @@ def compare_defaults(args) -> None:
                     prompts=prompts, seeds=seeds, song=str(song))  # fmt: skip
         sdv_settings = [dict(base, batch_size=int(b), threads=int(t))
                         for b in args.batch_sizes.split(",") for t in args.sdv_threads.split(",")]  # fmt: skip
-        ours = dict(base, batch_size="auto", threads=None)
+        ours = dict(base, batch_size="auto", threads=None, floor=True)
         runs = {"beatwalk": []} | {_label(setting): [] for setting in sdv_settings}
         for repeat in range(args.repeats):
             order = [*sdv_settings, ours] if repeat % 2 == 0 else [ours, *sdv_settings]
@@ -230,18 +230,21 @@ def compare_defaults(args) -> None:
         rows.append(dict(base, runs=runs, medians=medians, fastest=fastest))
     lines = [
         "| size | steps | frames | sdv, each setting: median s | sdv fastest | Beatwalk defaults s "
-        "| **Beatwalk / sdv fastest, wall** (range over runs) | CPU time ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| **Beatwalk / sdv fastest, wall** (range over runs) | CPU time ratio "
+        "| Beatwalk's model calls alone s | sdv fastest / model calls alone |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         ours_runs, theirs = row["runs"]["beatwalk"], row["runs"][row["fastest"]]
         pairs = [t["seconds"] / o["seconds"] for t, o in zip(theirs, ours_runs)]
         cpu = statistics.median(r["cpu_seconds"] for r in theirs) / statistics.median(r["cpu_seconds"] for r in ours_runs)
         each = ", ".join(f"{label} {seconds:.1f}" for label, seconds in row["medians"].items() if label != "beatwalk")
+        floor = statistics.median(r["model_floor_seconds"] for r in ours_runs)
         lines.append(
             f"| {row['size']}² | {row['steps']} | {ours_runs[0]['frames']} | {each} | {row['fastest']} "
             f"| {row['medians']['beatwalk']:.1f} | **{row['medians'][row['fastest']] / row['medians']['beatwalk']:.2f}×** "
-            f"({min(pairs):.2f}–{max(pairs):.2f}) | {cpu:.2f}× |"
+            f"({min(pairs):.2f}–{max(pairs):.2f}) | {cpu:.2f}× | {floor:.1f} "
+            f"| {row['medians'][row['fastest']] / floor:.2f}× |"
         )
     table = "\n".join(lines)
     print("\n" + table)
@@ -361,6 +364,7 @@ def _run_beatwalk(setting: dict, out: Path) -> dict:
         warmup=_project(setting, WARMUP_SECONDS),
         out=str(out / "walk.mp4"),
         warmup_out=str(out / "warmup.mp4"),
+        floor=setting.get("floor", False),
     )
     job_file = out.with_suffix(".json")
     job_file.write_text(json.dumps(job))
@@ -418,12 +422,14 @@ def _beatwalk_worker(job: dict) -> None:
     start, start_cpu = time.perf_counter(), cpu_seconds()
     video = render_project(project, job["out"], pipe=pipe)
     seconds, cpu = time.perf_counter() - start, cpu_seconds() - start_cpu
+    floor = _model_floor(pipe, project) if job.get("floor") else None
     print(
         json.dumps(
             {
                 "seconds": seconds,
                 "cpu_seconds": cpu,
                 "model_cpu_seconds": model["seconds"],
+                "model_floor_seconds": floor,
                 "video": str(video),
                 "versions": {
                     "torch": torch.__version__,
@@ -433,6 +439,77 @@ def _beatwalk_worker(job: dict) -> None:
             }
         )
     )
+
+
+def _model_floor(pipe, project) -> float:
+    """Wall seconds of the model calls alone that the render makes: for every frame, its steps of
+    the UNet and one VAE decode, in the render's own batches, processes and threads, on random
+    inputs and with nothing else running (no audio, planning, images, files or encoding). No render
+    of these frames on this machine with these kernels can be faster; sdv's seconds over these
+    are the most any pipeline of these model calls could lead it by."""
+    import multiprocessing
+
+    import torch
+
+    from pipelines.diffusion.batching import probe_inputs
+
+    render = project.render
+    shares = _floor_shares(project, pipe)
+    processes = len(shares)
+    threads = max(1, torch.get_num_threads() // processes)
+    context = multiprocessing.get_context("fork")
+    ready, go = context.Barrier(processes + 1), context.Event()
+
+    def work(share: list[int]) -> None:
+        torch.set_num_threads(threads)
+        latents, conditioning = probe_inputs(pipe, render.width, render.height)
+        generator = torch.Generator().manual_seed(len(share))
+        inputs = [
+            (torch.randn((n, *latents.shape[1:]), generator=generator),
+             _random_rows(conditioning, n, generator))
+            for n in share
+        ]  # fmt: skip
+        ready.wait()
+        go.wait()
+        with torch.inference_mode():
+            for x, kwargs in inputs:
+                for step in range(render.steps):
+                    pipe.unet(x, 999 - step, **kwargs, return_dict=False)
+                pipe.vae.decode(x, return_dict=False)
+
+    workers = [context.Process(target=work, args=(share,)) for share in shares]
+    for worker in workers:
+        worker.start()
+    ready.wait()
+    start = time.perf_counter()
+    go.set()
+    for worker in workers:
+        worker.join()
+    return time.perf_counter() - start
+
+
+def _floor_shares(project, pipe) -> list[list[int]]:
+    """The batch sizes each render process denoises in :func:`_model_floor`: the render's distinct
+    frames (a held frame is rendered once) in its own batch size, dealt out among its processes."""
+    from pipelines.diffusion.batching import render_batch_size
+    from pipelines.plan.timeline import plan_frames
+    from pipelines.render.processes import render_processes
+
+    batch = render_batch_size(project, device="cpu", pipe=pipe)
+    plan = plan_frames(project, project.audio.analysis())
+    frames = len(set(zip(plan.key_a, plan.key_b, plan.t, plan.pulse)))
+    sizes = [batch] * (frames // batch) + ([frames % batch] if frames % batch else [])
+    processes = min(render_processes(), len(sizes))
+    return [sizes[k::processes] for k in range(processes)]
+
+
+def _random_rows(value, n: int, generator):
+    """``value`` (a tensor, or a dict of them, nested) with ``n`` rows of random numbers."""
+    import torch
+
+    if isinstance(value, dict):
+        return {key: _random_rows(item, n, generator) for key, item in value.items()}
+    return torch.randn((n, *value.shape[1:]), generator=generator, dtype=value.dtype)
 
 
 def _sdv(args, job: dict, job_file: Path) -> dict:
