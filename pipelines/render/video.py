@@ -7,8 +7,8 @@ A video holds exactly the frames written, at exactly ``fps``; the soundtrack
 is the song's segment, padded or trimmed to the video's length
 ``n_frames / fps``.
 
-ffmpeg is Debian's on ``PATH`` when there is one, else the binary that
-``imageio-ffmpeg`` ships. ``ffprobe`` is never needed: :func:`probe_video`
+ffmpeg is the static build that ``imageio-ffmpeg`` ships, else Debian's on ``PATH``
+(:func:`pipelines.ffmpeg.ffmpeg_exe`). ``ffprobe`` is never needed: :func:`probe_video`
 asks ffmpeg itself.
 """
 
@@ -138,8 +138,9 @@ class VideoWriter:
             "-vf", filters,
             "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
             "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-            # Same rate in and out and passthrough timestamps: no frame is dropped or duplicated.
-            "-r", _rate(self.fps), "-fps_mode", "passthrough",
+            # The input's timestamps passed through (its rate is the video's): no frame is dropped or
+            # duplicated. (An output -r beside it is refused as contradictory by ffmpeg 7 and later.)
+            "-fps_mode", "passthrough",
             "-movflags", "+faststart", "-f", "mp4", str(self._video_path),
         ]  # fmt: skip
         self._stderr = tempfile.TemporaryFile()

@@ -177,3 +177,43 @@ def test_probe_refuses_what_is_not_a_video(tmp_path, song_120):
         probe_video(song)
     with pytest.raises(BeatwalkError, match="not found"):
         probe_video(tmp_path / "missing.mp4")
+
+
+SYSTEM_FFMPEG = "/usr/bin/ffmpeg"
+
+
+@pytest.mark.skipif(not os.path.exists(SYSTEM_FFMPEG), reason="no system ffmpeg to fall back on")
+def test_the_system_ffmpeg_writes_joins_and_decodes_the_same_way(tmp_path, song_120):
+    """The static build imageio-ffmpeg ships is the default; Debian's (an older ffmpeg) is the
+    fallback, and each option given to ffmpeg means the same to both (ffmpeg 7 refuses an output
+    rate beside passthrough timestamps, which ffmpeg 5 took)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import numpy as np
+from pipelines.ffmpeg import ffmpeg_exe
+from pipelines.music.decode import load_audio
+from pipelines.project import AudioRef
+from pipelines.render.video import VideoWriter, join_chunks, probe_video
+assert ffmpeg_exe() == {SYSTEM_FFMPEG!r}, ffmpeg_exe()
+paths = []
+for k in range(2):
+    with VideoWriter({str(tmp_path)!r} + f"/chunk{{k}}.mp4", width=30, height=20, fps=23.976) as video:
+        for i in range(12):
+            video.write(np.full((20, 30, 3), 20 * i, np.uint8))
+    paths.append(video.path)
+out = join_chunks(paths, {str(tmp_path / "joined.mp4")!r}, fps=23.976, n_frames=24,
+                  audio=AudioRef(path={str(song_120[0])!r}))
+info = probe_video(out)
+print(info.frames, round(info.fps, 3), info.has_audio, len(load_audio({str(song_120[0])!r}).samples))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, IMAGEIO_FFMPEG_EXE=SYSTEM_FFMPEG),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    frames, fps, has_audio, samples = done.stdout.split()
+    assert int(frames) == 24 and has_audio == "True"
+    assert float(fps) == pytest.approx(23.976, abs=0.02)  # ffmpeg's estimate from 24 frames' timestamps
+    assert int(samples) == len(load_audio(song_120[0]).samples)
