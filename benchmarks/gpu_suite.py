@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         where = torch.cuda.get_device_name() if device == "cuda" else "the CPU (a check of the script)"
         record("GPU suite", script="gpu_suite", argv=argv, text=table,
                setup=f"{where}, torch {torch.__version__}, {time.monotonic() - started:.0f} s in all",
-               more=(f"Random weights, real sizes; {frames} distinct frames per setting, encoding (libx264) included; "
+               more=(f"Random weights, real sizes; {frames} distinct frames per setting, encoding included (NVENC where it works, else libx264); "
                      f"limit: {YARDSTICK_TFLOPS:g} TFLOP/s",))  # fmt: skip
     return 0
 
@@ -144,19 +144,19 @@ def _line(row: dict) -> str:
 
 def _table(rows: list[dict], size: int) -> str:
     lines = [
-        f"| model, {size}² | steps | decoder | batch | fps, end to end | peak GiB | s per frame and step "
+        f"| model, {size}² | steps | decoder | batch | fps, end to end | encoder | peak GiB | s per frame and step "
         "(the estimate's) | TFLOP per frame | share of the limit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         head = f"| {row['arch']} | {row['steps']} | {'fast' if row['fast'] else 'full VAE'} | {row['batch']} "
         if "error" in row:
-            lines.append(head + f"| failed: {row['error']} | | | | |")
+            lines.append(head + f"| failed: {row['error']} | | | | | |")
             continue
         peak = f"{row['peak_gib']:.1f}" if row.get("peak_gib") is not None else "–"
         tflops = row["fps"] * row["flops"] / 1e12
         lines.append(
-            head + f"| {row['fps']:.1f} | {peak} | {1 / row['fps'] / row['steps']:.4f} | {row['flops'] / 1e12:.2f} "
+            head + f"| {row['fps']:.1f} | {row['encoder']} | {peak} | {1 / row['fps'] / row['steps']:.4f} | {row['flops'] / 1e12:.2f} "
             f"| {tflops / YARDSTICK_TFLOPS:.1%} ({tflops:.0f} TFLOP/s) |"
         )
     return "\n".join(lines)

@@ -9,7 +9,7 @@ script itself runs (and is checked) on a CPU.
 
 Every timed frame is distinct (a walk through four keyframes with a pulse on
 every beat, no holds), is denoised, decoded, copied to the CPU and encoded by
-:class:`pipelines.render.video.VideoWriter` (libx264, the renderer's settings). A few
+:class:`pipelines.render.video.VideoWriter` (the encoder a render here would choose: NVENC where it works, else libx264). A few
 untimed batches first warm up the kernels (and ``torch.compile`` if asked).
 
 Examples
@@ -50,7 +50,7 @@ from pipelines.diffusion.tiny import real_size_pipeline
 from pipelines.diffusion.walk import walk_frames
 from pipelines.plan.timeline import FramePlan
 from pipelines.project import Project
-from pipelines.render.video import VideoWriter
+from pipelines.render.video import VideoWriter, h264_encoder
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 PROMPTS = [
@@ -93,15 +93,17 @@ def measure(pipe, project: Project, plan: FramePlan, *, warmup_frames: int) -> d
         if torch.cuda.is_available():
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
+        encoder = h264_encoder(render.encoder, str(pipe.device))  # what a render here would encode with
         started = time.perf_counter()
         with VideoWriter(
-            Path(folder) / "walk.mp4", width=render.width, height=render.height, fps=plan.fps
+            Path(folder) / "walk.mp4", width=render.width, height=render.height, fps=plan.fps, encoder=encoder
         ) as video:
             for _, frame in walk_frames(conditioning, plan, batch_size=render.batch_size):
                 video.write(frame)
         seconds = time.perf_counter() - started
     peak = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
-    return {"frames": plan.n_frames, "seconds": seconds, "fps": plan.n_frames / seconds, "peak_gib": peak}
+    return {"frames": plan.n_frames, "seconds": seconds, "fps": plan.n_frames / seconds, "peak_gib": peak,
+            "encoder": encoder}  # fmt: skip
 
 
 def machine(device: str) -> str:
@@ -157,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{arch} {args.size}² {steps} step{'s' * (steps > 1)} "
                     f"batch {batch_size} {str(dtype).removeprefix('torch.')}"
                     f"{' fast-decoder' if args.fast_decoder else ''}: {result['fps']:.1f} fps "
-                    f"({result['frames']} frames in {result['seconds']:.1f} s, encoding included{peak})"
+                    f"({result['frames']} frames in {result['seconds']:.1f} s, {result['encoder']} encoding included{peak})"
                 )
                 print(line, flush=True)
                 lines.append(line)

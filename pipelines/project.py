@@ -241,6 +241,11 @@ class RenderSettings(_Model):
         "walk",
         description="walk: every frame from noise on the latent path; feedback: from the frame before.",
     )
+    encoder: Literal["auto", "libx264", "h264_nvenc"] = Field(
+        "auto",
+        description="H.264 encoder of the chunks; 'auto': NVENC on a CUDA GPU where ffmpeg can use it, "
+        "else libx264 (pipelines.render.video.h264_encoder), kept by the job for its resume.",
+    )
 
 
 class Project(_Model):

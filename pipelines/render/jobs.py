@@ -66,7 +66,7 @@ class RenderJob:
 
     def __init__(
         self, workdir: Path, *, project_hash: str, plan_hash: str, n_frames: int, chunk_frames: int, chunks,
-        batch_size: int | None = None,
+        batch_size: int | None = None, encoder: str | None = None,
     ):  # fmt: skip
         self.workdir = Path(workdir)
         self.project_hash = project_hash
@@ -78,6 +78,10 @@ class RenderJob:
         """The batch size the job renders with (a project's ``"auto"``, resolved when it started; None in
         a job from before it was recorded): a resumed job keeps it, so its frames are denoised in the
         same batches on any device."""
+        self.encoder = encoder
+        """The H.264 encoder of its chunks (a project's ``"auto"``, resolved; None in a job from before
+        it was recorded, whose chunks are libx264's): a resumed job keeps it, as chunks from two
+        encoders cannot be joined without encoding them again."""
 
     @classmethod
     def start(
@@ -91,6 +95,7 @@ class RenderJob:
         resume: bool,
         indexed: bool = False,
         batch_size: int | None = None,
+        encoder: str | None = None,
     ) -> RenderJob:
         """Create the job in ``workdir``, or with ``resume`` continue the one there.
 
@@ -137,6 +142,7 @@ class RenderJob:
             chunk_frames=chunk_frames,
             chunks=chunks,
             batch_size=batch_size,
+            encoder=encoder,
         )
         try:
             workdir.mkdir(parents=True, exist_ok=True)
@@ -241,6 +247,7 @@ class RenderJob:
             "n_frames": self.n_frames,
             "chunk_frames": self.chunk_frames,
             "batch_size": self.batch_size,
+            "encoder": self.encoder,
             "chunks": [asdict(chunk) | {"file": chunk.name} for chunk in self.chunks],
         }
         manifest = self.workdir / MANIFEST
@@ -264,6 +271,7 @@ class RenderJob:
                 chunk_frames=data["chunk_frames"],
                 chunks=chunks,
                 batch_size=data.get("batch_size"),
+                encoder=data.get("encoder"),
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise BeatwalkError(
@@ -322,8 +330,9 @@ def default_chunk_frames(fps: float, batch_size: int) -> int:
 
 def project_hash(project) -> str:
     """SHA-256 of the project's canonical JSON (how its song was composed left out: the song's file
-    is what the frames follow)."""
-    data = project.model_dump(mode="json", exclude={"audio": {"composition"}})
+    is what the frames follow; and the H.264 encoder)."""
+    # The encoder is left out too: it is the job's (resolved once, kept on a resume), not the pictures'.
+    data = project.model_dump(mode="json", exclude={"audio": {"composition"}, "render": {"encoder"}})
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 

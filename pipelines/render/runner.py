@@ -26,7 +26,7 @@ import numpy as np
 from pipelines.errors import BeatwalkError
 from pipelines.project import Project
 from pipelines.render.jobs import RenderJob, default_chunk_frames, plan_hash, project_hash
-from pipelines.render.video import Soundtrack, VideoWriter, join_chunks
+from pipelines.render.video import Soundtrack, VideoWriter, h264_encoder, join_chunks, nvenc_works
 
 DRAFT_MAX_SIDE = 256
 """A draft is half size, and at most this many pixels on its longer side."""
@@ -154,6 +154,12 @@ def iter_render(
 
     # A farm's workers batch for their kind of device (unprobed); this process for its pipeline's.
     batch = render_batch_size(project, pipe=pipe, device=str(pipe.device) if pipe is not None else farm.device or "cpu")
+    # NVENC where this process renders on a GPU that has it; a farm's workers (other machines,
+    # perhaps) get libx264 unless the project names their encoder.
+    if farm is not None:
+        encoder = "libx264" if render.encoder == "auto" else render.encoder
+    else:
+        encoder = h264_encoder(render.encoder, str(pipe.device))
     job = RenderJob.start(
         workdir,
         project_hash=project_hash(project),
@@ -163,9 +169,19 @@ def iter_render(
         resume=resume,
         indexed=indexed,
         batch_size=batch,
+        encoder=encoder,
     )
-    # The frames, the farm and the sidecar see the batch size the job renders with (a resumed job's own).
-    project = project.model_copy(update={"render": render.model_copy(update={"batch_size": job.batch_size or batch})})
+    chunks_encoder = job.encoder or "libx264"  # a job from before encoders were recorded: libx264's
+    if chunks_encoder == "h264_nvenc" and chunks_encoder != encoder and not nvenc_works():
+        raise BeatwalkError(
+            f"the unfinished render in {job.workdir} was encoded with h264_nvenc, which cannot run here: "
+            "resume it where it can, or delete that folder to start over"
+        )
+    # The frames, the farm and the sidecar see the batch size and encoder the job renders with (a
+    # resumed job's own).
+    project = project.model_copy(
+        update={"render": render.model_copy(update={"batch_size": job.batch_size or batch, "encoder": chunks_encoder})}
+    )
     if render.renderer == "feedback":  # a chain: finished chunks count only as far as each one's last frame is kept
         job.keep_chain()
     yield RenderProgress(job.frames_done, plan.n_frames, time.monotonic() - started, None)
@@ -203,7 +219,10 @@ def iter_render(
                 soundtrack=soundtrack.path(),
             )
             os.replace(joined, out_path)
-            project.save(sidecar_path(out_path))
+            # The sidecar keeps the encoder asked for ("auto" picks again wherever it is rendered next).
+            project.model_copy(update={"render": project.render.model_copy(update={"encoder": render.encoder})}).save(
+                sidecar_path(out_path)
+            )
         except (OSError, BeatwalkError) as exc:
             # What the join wrote goes (it would keep a full disk full); the finished chunks stay.
             joined.unlink(missing_ok=True)
@@ -262,7 +281,10 @@ def write_chunk(frames, path: Path, chunk, render, fps: float) -> Iterator[tuple
     # closing: a stop mid-chunk ends the walk (and its inference mode) here, not at garbage collection.
     with (
         contextlib.closing(frames),
-        VideoWriter(path, width=render.width, height=render.height, fps=fps) as video,
+        VideoWriter(
+            path, width=render.width, height=render.height, fps=fps,
+            encoder="libx264" if render.encoder == "auto" else render.encoder,
+        ) as video,
     ):
         for index, frame in frames:
             video.write(frame)

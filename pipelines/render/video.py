@@ -15,6 +15,7 @@ asks ffmpeg itself.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import subprocess
@@ -34,6 +35,54 @@ AUDIO_BITRATE = "192k"
 SOUNDTRACK_NICENESS = 19
 """The background AAC encoding's niceness: it yields to the render's processes (a 30 s song's AAC is
 about a second of one core's time)."""
+
+
+H264_ENCODERS = ("libx264", "h264_nvenc")
+_NVENC_PRESETS = {"ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p3",
+                  "medium": "p4", "slow": "p5", "slower": "p6", "veryslow": "p7"}  # fmt: skip
+
+
+def h264_encoder(requested: str, device: str) -> str:
+    """The H.264 encoder for a render's chunks: ``requested`` (a project's ``render.encoder``)
+    unless it is ``"auto"``, which is NVENC on a CUDA device where ffmpeg can encode with it
+    (:func:`nvenc_works`), else libx264. NVENC asked for where it cannot run is an error."""
+    if requested == "h264_nvenc" and not nvenc_works():
+        raise BeatwalkError(
+            "encoder h264_nvenc cannot run here (it needs an NVIDIA GPU with a video encoder, its driver, "
+            "and an ffmpeg built with NVENC): choose 'auto' or 'libx264'"
+        )
+    if requested != "auto":
+        return requested
+    return "h264_nvenc" if str(device).startswith("cuda") and nvenc_works() else "libx264"
+
+
+def nvenc_works() -> bool:
+    """Whether this machine's ffmpeg encodes H.264 with NVENC. False without an NVIDIA GPU, on GPUs
+    without an encoder (the H100 and H200 have none), and where ffmpeg was built without it."""
+    return _encodes("h264_nvenc")
+
+
+@functools.cache
+def _encodes(encoder: str) -> bool:
+    """Whether ffmpeg encodes a quarter second of a test pattern with ``encoder``, given the
+    options :class:`VideoWriter` gives it."""
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin",
+        "-f", "lavfi", "-i", "testsrc2=size=256x256:rate=24:duration=0.25",
+        *_encoder_args(encoder, crf=18, preset="medium"), "-pix_fmt", "yuv420p", "-f", "null", "-",
+    ]  # fmt: skip
+    try:
+        return subprocess.run(command, capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _encoder_args(encoder: str, *, crf: int, preset: str) -> list[str]:
+    """ffmpeg's options for ``encoder`` at x264's ``crf`` and ``preset`` or NVENC's nearest."""
+    if encoder == "h264_nvenc":
+        return ["-c:v", "h264_nvenc", "-preset", _NVENC_PRESETS.get(preset, "p4"), "-tune", "hq",
+                "-rc", "vbr", "-cq", str(crf + 1), "-b:v", "0", "-profile:v", "high"]  # fmt: skip
+    return ["-c:v", "libx264", "-preset", preset, "-crf", str(crf)]
 
 
 @dataclass(frozen=True)
@@ -75,9 +124,13 @@ class VideoWriter:
         The song and its segment (``start``, ``end`` in seconds). Its audio
         is padded with silence or trimmed to ``frames_written / fps``.
     crf : int
-        x264 quality, 0 (lossless) … 51; 18 is visually lossless.
+        x264 quality, 0 (lossless) … 51; 18 is visually lossless (NVENC: its constant quality
+        ``-cq``, one step above, about as good).
     preset : str
-        x264 speed preset (``ultrafast`` … ``veryslow``).
+        x264 speed preset (``ultrafast`` … ``veryslow``; NVENC: its ``p1`` … ``p7`` alike).
+    encoder : str
+        One of ``H264_ENCODERS``: ``"libx264"`` (any machine), or ``"h264_nvenc"`` (an NVIDIA
+        GPU's encoder; see :func:`h264_encoder`).
 
     Examples
     --------
@@ -96,7 +149,10 @@ class VideoWriter:
         audio: AudioRef | None = None,
         crf: int = 18,
         preset: str = "medium",
+        encoder: str = "libx264",
     ):
+        if encoder not in H264_ENCODERS:
+            raise BeatwalkError(f"unknown H.264 encoder {encoder!r}; choose one of {', '.join(H264_ENCODERS)}")
         if width <= 0 or height <= 0:
             raise BeatwalkError(f"video size must be positive, got {width}x{height}")
         if fps <= 0:
@@ -104,7 +160,7 @@ class VideoWriter:
         self.path = Path(path)
         self.width, self.height, self.fps = width, height, fps
         self.audio = audio
-        self.crf, self.preset = crf, preset
+        self.crf, self.preset, self.encoder = crf, preset, encoder
         self.frames_written = 0
         # With a soundtrack, the video stream is encoded first and the audio muxed in at the end,
         # when the number of frames (hence the audio's exact length) is known.
@@ -136,7 +192,7 @@ class VideoWriter:
             "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}",
             "-r", _rate(self.fps), "-i", "pipe:0",
             "-vf", filters,
-            "-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+            *_encoder_args(self.encoder, crf=self.crf, preset=self.preset), "-pix_fmt", "yuv420p",
             "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
             # The input's timestamps passed through (its rate is the video's): no frame is dropped or
             # duplicated. (An output -r beside it is refused as contradictory by ffmpeg 7 and later.)

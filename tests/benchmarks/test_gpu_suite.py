@@ -20,6 +20,7 @@ def test_the_suite_runs_every_setting_on_the_tiny_model(capsys):
     rows = [line for line in printed.splitlines() if line.startswith("| tiny")]
     assert len(rows) == 3 and not any("failed" in row for row in rows)
     assert "| auto → 32 |" in rows[0] + rows[1]  # the auto batch is reported as what it chose (64² on a CPU)
+    assert all("| libx264 |" in row for row in rows)  # no NVENC on a CPU: the encoder is reported
     fps = [float(row.split("|")[5]) for row in rows]
     assert all(value > 0 for value in fps)
 

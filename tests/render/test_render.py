@@ -399,3 +399,38 @@ def test_cli_bad_camera_flags_are_one_line(project, tmp_path, capsys, flags, mes
     code = main(["render", str(project_file), "--out", str(tmp_path / "x.mp4"), *flags])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and message in err and err.count("\n") == 1
+
+
+def test_the_job_keeps_its_encoder_and_a_resume_where_it_cannot_run_keeps_the_chunks(project, analysis, pipe, tmp_path):
+    from pipelines.render.video import nvenc_works
+
+    if nvenc_works():
+        pytest.skip("this machine's ffmpeg encodes with NVENC")
+    out = tmp_path / "walk.mp4"
+    list(iter_render(project, out, analysis=analysis, pipe=pipe, chunk_frames=CHUNK, should_stop=stop_after(6)))
+    manifest = default_workdir(out) / MANIFEST
+    data = json.loads(manifest.read_text())
+    assert data["encoder"] == "libx264"  # "auto" on a CPU, resolved once for the whole job
+
+    # Chunks from a GPU machine whose ffmpeg had NVENC, resumed here: they cannot be joined to libx264's.
+    manifest.write_text(json.dumps(dict(data, encoder="h264_nvenc")))
+    with pytest.raises(BeatwalkError, match="encoded with h264_nvenc, which cannot run here"):
+        render_project(project, out, analysis=analysis, pipe=pipe, resume=True)
+    assert (default_workdir(out) / "chunk_00000.mp4").is_file()
+
+    manifest.write_text(json.dumps(data))
+    render_project(project, out, analysis=analysis, pipe=pipe, resume=True)
+    assert probe_video(out).frames == N_FRAMES
+    assert Project.load(sidecar_path(out)).render.encoder == "auto"  # what was asked for, not what ran
+
+
+def test_a_project_asking_for_nvenc_where_it_cannot_run_is_one_line(project, tmp_path, capsys):
+    from pipelines.render.video import nvenc_works
+
+    if nvenc_works():
+        pytest.skip("this machine's ffmpeg encodes with NVENC")
+    path = tmp_path / "nvenc.json"
+    project.model_copy(update={"render": project.render.model_copy(update={"encoder": "h264_nvenc"})}).save(path)
+    assert main(["render", str(path), "--out", str(tmp_path / "walk.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "h264_nvenc cannot run here" in err and len(err.strip().splitlines()) == 1

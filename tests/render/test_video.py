@@ -217,3 +217,30 @@ print(info.frames, round(info.fps, 3), info.has_audio, len(load_audio({str(song_
     assert int(frames) == 24 and has_audio == "True"
     assert float(fps) == pytest.approx(23.976, abs=0.02)  # ffmpeg's estimate from 24 frames' timestamps
     assert int(samples) == len(load_audio(song_120[0]).samples)
+
+
+def test_without_nvenc_every_render_encodes_with_libx264():
+    from pipelines.render.video import _encodes, h264_encoder, nvenc_works
+
+    if nvenc_works():
+        pytest.skip("this machine's ffmpeg encodes with NVENC")
+    assert _encodes("libx264")  # the check itself runs: NVENC is what is missing, not ffmpeg or the test pattern
+    assert [h264_encoder("auto", device) for device in ("cpu", "cuda", "cuda:0")] == ["libx264"] * 3
+    assert h264_encoder("libx264", "cuda") == "libx264"
+    with pytest.raises(BeatwalkError, match="h264_nvenc cannot run here"):
+        h264_encoder("h264_nvenc", "cuda")
+
+
+def test_an_encoder_that_cannot_run_is_one_error_and_leaves_no_file(tmp_path):
+    from pipelines.render.video import nvenc_works
+
+    with pytest.raises(BeatwalkError, match="unknown H.264 encoder 'x265'"):
+        VideoWriter(tmp_path / "a.mp4", width=64, height=64, fps=24, encoder="x265")
+    if nvenc_works():
+        pytest.skip("this machine's ffmpeg encodes with NVENC")
+    path = tmp_path / "b.mp4"
+    with pytest.raises(BeatwalkError, match="ffmpeg"):
+        with VideoWriter(path, width=64, height=64, fps=24, encoder="h264_nvenc") as video:
+            for _ in range(4):
+                video.write(np.zeros((64, 64, 3), np.uint8))
+    assert not list(tmp_path.iterdir())
