@@ -457,25 +457,35 @@ def _model_floor(pipe, project) -> float:
     shares = _floor_shares(project, pipe)
     processes = len(shares)
     threads = max(1, torch.get_num_threads() // processes)
+
+    def inputs(share: list[int]) -> list:
+        latents, conditioning = probe_inputs(pipe, render.width, render.height)
+        generator = torch.Generator().manual_seed(len(share))
+        return [(torch.randn((n, *latents.shape[1:]), generator=generator), _random_rows(conditioning, n, generator))
+                for n in share]  # fmt: skip
+
+    def run(batches: list) -> None:
+        with torch.inference_mode():
+            for x, kwargs in batches:
+                for step in range(render.steps):
+                    pipe.unet(x, 999 - step, **kwargs, return_dict=False)
+                pipe.vae.decode(x, return_dict=False)
+
+    if processes == 1:  # as the render: one process forks nothing (and keeps its threads)
+        batches = inputs(shares[0])
+        start = time.perf_counter()
+        run(batches)
+        return time.perf_counter() - start
+
     context = multiprocessing.get_context("fork")
     ready, go = context.Barrier(processes + 1), context.Event()
 
     def work(share: list[int]) -> None:
         torch.set_num_threads(threads)
-        latents, conditioning = probe_inputs(pipe, render.width, render.height)
-        generator = torch.Generator().manual_seed(len(share))
-        inputs = [
-            (torch.randn((n, *latents.shape[1:]), generator=generator),
-             _random_rows(conditioning, n, generator))
-            for n in share
-        ]  # fmt: skip
+        batches = inputs(share)
         ready.wait()
         go.wait()
-        with torch.inference_mode():
-            for x, kwargs in inputs:
-                for step in range(render.steps):
-                    pipe.unet(x, 999 - step, **kwargs, return_dict=False)
-                pipe.vae.decode(x, return_dict=False)
+        run(batches)
 
     workers = [context.Process(target=work, args=(share,)) for share in shares]
     for worker in workers:
