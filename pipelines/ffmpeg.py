@@ -32,9 +32,8 @@ def ffmpeg_exe() -> str:
     else the one on ``PATH`` (Debian's, from ``packages.txt``).
 
     The static build comes first: it is the same version wherever the requirements install it,
-    and it starts in about 16 ms of CPU where a distribution's, linked against a hundred shared
-    libraries, takes about 80 (a render starts one per chunk: on a 3-minute render at 64² that
-    was 3.6 CPU seconds of a 30 s render; ``docs/speed.md``).
+    and it starts several times faster than a distribution's, which links against a hundred shared
+    libraries (a render starts one per chunk; ``docs/speed.md``).
     """
     try:
         import imageio_ffmpeg

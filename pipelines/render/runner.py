@@ -172,7 +172,7 @@ def iter_render(
         encoder=encoder,
     )
     chunks_encoder = job.encoder or "libx264"  # a job from before encoders were recorded: libx264's
-    if chunks_encoder == "h264_nvenc" and chunks_encoder != encoder and not nvenc_works():
+    if farm is None and chunks_encoder == "h264_nvenc" and not nvenc_works():  # a farm's workers encode
         raise BeatwalkError(
             f"the unfinished render in {job.workdir} was encoded with h264_nvenc, which cannot run here: "
             "resume it where it can, or delete that folder to start over"
