@@ -44,7 +44,7 @@ import scipy.signal
 
 from pipelines.errors import BeatwalkError
 from pipelines.music.beat_dbn import beat_transitions, viterbi_bars, viterbi_beats
-from pipelines.music.envelopes import padded_piece, stft_blocks
+from pipelines.music.envelopes import centred_pieces, stft_blocks
 
 SAMPLE_RATE = 22050
 HOP_LENGTH = 256
@@ -320,6 +320,8 @@ class SpectrumReduction:
         self._chroma_basis = librosa.filters.chroma(sr=SAMPLE_RATE, n_fft=N_FFT)
         self._tonal_bins = freqs < 2000.0
         self._bass_bins = freqs[self._tonal_bins] < 250.0
+        self._tonal_chroma = self._chroma_basis[:, self._tonal_bins]
+        self._bass_chroma = self._tonal_chroma[:, self._bass_bins]
         self.mel = np.empty((N_MELS, n_frames), dtype=np.float32)
         self.frame_peak = np.empty(n_frames, dtype=np.float32)
         self.chroma = np.empty((12, n_frames), dtype=np.float32)
@@ -348,8 +350,8 @@ class SpectrumReduction:
         hi = tonal.shape[1] if stop == self.n_frames else tonal.shape[1] - half
         done = filtered[:, lo:hi]
         frames = slice(first + lo, first + hi)
-        self.chroma[:, frames] = self._chroma_basis[:, self._tonal_bins] @ done
-        self.bass[:, frames] = self._chroma_basis[:, self._tonal_bins][:, self._bass_bins] @ done[self._bass_bins]
+        self.chroma[:, frames] = self._tonal_chroma @ done
+        self.bass[:, frames] = self._bass_chroma @ done[self._bass_bins]
         self._tonal_tail = tonal[:, max(0, hi - half) :]
 
     def normalised_mel(self) -> np.ndarray:
@@ -381,13 +383,10 @@ def frame_rms(y: np.ndarray, *, block_frames: int = 4096, offset: float = 0.0) -
     """``librosa.feature.rms(y=y - offset, frame_length=N_FFT, hop_length=HOP_LENGTH)[0]``, a block
     of frames at a time: librosa squares every frame's samples at once, four times the song's own
     size, and a padded copy of the song is not needed either."""
-    n_frames = 1 + len(y) // HOP_LENGTH
-    rms = np.empty(n_frames, dtype=y.dtype)
-    for start in range(0, n_frames, block_frames):
-        stop = min(start + block_frames, n_frames)
-        piece = padded_piece(y, start * HOP_LENGTH - N_FFT // 2, (stop - 1) * HOP_LENGTH + N_FFT // 2, offset)
+    rms = np.empty(1 + len(y) // HOP_LENGTH, dtype=y.dtype)
+    for start, piece in centred_pieces(y, n_fft=N_FFT, hop_length=HOP_LENGTH, block_frames=block_frames, offset=offset):
         block = librosa.util.frame(piece, frame_length=N_FFT, hop_length=HOP_LENGTH)
-        rms[start:stop] = np.sqrt(np.mean(np.abs(block) ** 2, axis=0))
+        rms[start : start + block.shape[1]] = np.sqrt(np.mean(np.abs(block) ** 2, axis=0))
     return rms
 
 
@@ -493,7 +492,7 @@ def _trim_faint_ends(frames: np.ndarray, activation: np.ndarray, floor: float) -
     """``frames`` without the leading and trailing beats whose activation (its peak within two
     frames) is below ``floor``: where the decoder kept the pulse going before the music's beat
     starts or after it ends."""
-    peaks = np.array([activation[max(f - 2, 0) : f + 3].max() for f in frames])
+    peaks = _peak_near(activation, frames)
     strong = np.flatnonzero(peaks >= floor)
     return frames[strong[0] : strong[-1] + 1] if len(strong) else frames[:0]
 
@@ -530,6 +529,11 @@ def _fill_holes(frames: np.ndarray, activation: np.ndarray, active: np.ndarray) 
     return np.sort(np.concatenate([frames, np.array(added, dtype=np.int64)])) if added else frames
 
 
+def _peak_near(signal: np.ndarray, frames: np.ndarray, *, before: int = 2, after: int = 2) -> np.ndarray:
+    """``signal``'s peak from ``before`` frames ahead of each of ``frames`` to ``after`` frames past it."""
+    return np.array([signal[max(f - before, 0) : f + after + 1].max() for f in frames])
+
+
 def _kick_phase(frames: np.ndarray, low: np.ndarray) -> np.ndarray:
     """``frames``, or the points halfway between them where the low band (kick, bass) hits harder
     there than on them: the decoder followed the off-beats of a song whose loudest onsets are off
@@ -538,11 +542,8 @@ def _kick_phase(frames: np.ndarray, low: np.ndarray) -> np.ndarray:
     if len(frames) < 8:
         return frames
 
-    def strength(at: np.ndarray) -> float:
-        return float(np.mean([low[max(f - 2, 0) : f + 3].max() for f in at]))
-
     halfway = np.round((frames[1:] + frames[:-1]) / 2).astype(np.int64)
-    return halfway if strength(halfway) > strength(frames[1:-1]) else frames
+    return halfway if _peak_near(low, halfway).mean() > _peak_near(low, frames[1:-1]).mean() else frames
 
 
 def _track_bars(frames: np.ndarray, features: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -578,8 +579,7 @@ def _net_bar_columns(
 ) -> np.ndarray:
     """Per-beat evidence for a bar start [shape=(b, 9)]: the logit of the network's downbeat
     probability (over its beat probability, near the beat), then ``_bar_features``."""
-    near = [slice(max(f - 2, 0), f + 3) for f in frames]
-    p = np.array([down[s].max() / max(beat[s].max(), 1e-3) for s in near])
+    p = _peak_near(down, frames) / np.maximum(_peak_near(beat, frames), 1e-3)
     # Where the network is unsure of every bar start (its downbeats faint throughout), lift them.
     p = p * max(1.0, NET_DOWNBEAT_FLOOR / (np.percentile(p, 90) + 1e-9))
     p = np.clip(p, 1e-3, 1 - 1e-3)
@@ -592,9 +592,8 @@ def _bar_features(frames: np.ndarray, features: dict[str, np.ndarray]) -> np.nda
     bounds = np.minimum(bounds, features["onset"].shape[0])
     chroma = librosa.util.sync(features["chroma"], bounds, aggregate=np.mean, pad=False)
     bass = librosa.util.sync(features["bass"], bounds, aggregate=np.mean, pad=False)
-    low = np.array([features["low"][max(f - 2, 0) : f + 3].max() for f in frames])
-    onset = np.array([features["onset"][max(f - 2, 0) : f + 3].max() for f in frames])
-    level = np.array([features["rms_db"][max(f - 2, 0) : f + 6].max() for f in frames])
+    low, onset = _peak_near(features["low"], frames), _peak_near(features["onset"], frames)
+    level = _peak_near(features["rms_db"], frames, after=5)
     columns = [
         _novelty(chroma, width=1), _novelty(chroma, width=2), _novelty(chroma, width=4),
         _novelty(bass, width=1), _novelty(bass, width=2), low, onset, level,

@@ -135,12 +135,20 @@ def stft_blocks(
     frames at a time, ``(first frame, magnitude [shape=(n_fft // 2 + 1, frames), float32])``: neither
     the complex STFT of a long song (twice the magnitude), nor its whole magnitude, nor a padded or
     centred copy of its samples ever exists."""
+    for start, piece in centred_pieces(samples, n_fft=n_fft, hop_length=hop_length, block_frames=block_frames, offset=offset):
+        yield start, np.abs(librosa.stft(piece, n_fft=n_fft, hop_length=hop_length, center=False))
+
+
+def centred_pieces(
+    samples: np.ndarray, *, n_fft: int, hop_length: int, block_frames: int, offset: float = 0.0
+) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first frame, samples)`` of librosa's centred frames (the signal padded with ``n_fft // 2``
+    zeros at each end), ``block_frames`` frames at a time, less ``offset``: what framing them with
+    ``center=False`` makes into those frames, without a padded copy of the whole song."""
     n_frames = 1 + len(samples) // hop_length
     for start in range(0, n_frames, block_frames):
         stop = min(start + block_frames, n_frames)
-        # librosa's centred frames: the signal padded with n_fft // 2 zeros at each end.
-        piece = padded_piece(samples, start * hop_length - n_fft // 2, (stop - 1) * hop_length + n_fft // 2, offset)
-        yield start, np.abs(librosa.stft(piece, n_fft=n_fft, hop_length=hop_length, center=False))
+        yield start, padded_piece(samples, start * hop_length - n_fft // 2, (stop - 1) * hop_length + n_fft // 2, offset)
 
 
 def padded_piece(samples: np.ndarray, begin: int, end: int, offset: float = 0.0) -> np.ndarray:
