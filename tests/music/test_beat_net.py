@@ -199,3 +199,37 @@ def test_augment_keeps_shape_and_stays_finite(seed):
     mel = np.random.default_rng(seed).random((50, beat_net.N_MELS)).astype(np.float16)
     out = train_beat_net.augment(mel, np.random.default_rng(seed))
     assert out.shape == mel.shape and np.isfinite(out).all() and (out >= 0).all()
+
+
+def test_averaged_weights_are_the_mean_of_the_fine_tunes_and_keep_their_records(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    paths = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        state = beat_net.build_model(channels=8).state_dict()
+        paths.append(tmp_path / f"tune{seed}.safetensors")
+        save_file({k: v.contiguous() for k, v in state.items()}, str(paths[-1]))
+        paths[-1].with_suffix(".json").write_text(json.dumps({"train_clips": 10 + seed, "seed": seed}))
+    out = tmp_path / "soup.safetensors"
+    train_beat_net.main(["--average", *map(str, paths), "--out", str(out)])
+    soup = beat_net.load_model(out).state_dict()
+    first, second = (beat_net.load_model(p).state_dict() for p in paths)
+    for key in soup:
+        torch.testing.assert_close(soup[key], (first[key] + second[key]) / 2)
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert [m["seed"] for m in record["members"]] == [0, 1] and record["train_clips"] == 11
+    assert record["parameters"] == sum(p.numel() for p in beat_net.load_model(out).parameters())
+
+
+def test_weights_of_two_networks_are_not_averaged(tmp_path):
+    from safetensors.torch import save_file
+
+    paths = []
+    for channels, tempo in ((8, False), (8, True)):
+        paths.append(tmp_path / f"net{int(tempo)}.safetensors")
+        state = beat_net.build_model(channels=channels, tempo=tempo).state_dict()
+        save_file({k: v.contiguous() for k, v in state.items()}, str(paths[-1]))
+    with pytest.raises(SystemExit, match="one network"):
+        train_beat_net.main(["--average", *map(str, paths), "--out", str(tmp_path / "x.safetensors")])
