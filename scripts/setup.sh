@@ -9,7 +9,8 @@ dev=0
 [[ "${1:-}" == "--dev" ]] && dev=1
 
 apt_packages=(ffmpeg)
-(( dev )) && apt_packages+=(chromium chromium-driver fonts-dejavu-core)
+# fretsonfire-songs-sectoid: four real rock recordings with exact beats (29 MB), for the beat tests.
+(( dev )) && apt_packages+=(chromium chromium-driver fonts-dejavu-core fretsonfire-songs-sectoid)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
