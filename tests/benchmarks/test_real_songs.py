@@ -61,7 +61,7 @@ def test_the_held_out_songs_are_refused(tmp_path):
 def test_a_stem_can_be_mixed_at_another_level_and_songs_picked_by_name(tmp_path):
     _song_folder(tmp_path / "A song", bpm=120.0, lead=0.0)
     _song_folder(tmp_path / "B song", bpm=100.0, lead=0.0)
-    [song] = list(fretsonfire_songs(tmp_path, gains={"guitar": 0.0}, names=["A song"]))
+    [song] = list(fretsonfire_songs(tmp_path, mixes=[{"guitar": 0.0}], names=["A song"]))
     assert song.name == "A song"
     # The guitar stem (the second half) is silent; the mix is scaled to the song stem alone.
     assert np.abs(song.samples[-4 * SR :]).max() < 1e-6 and np.abs(song.samples[: 4 * SR]).max() > 0.5
