@@ -7,6 +7,7 @@ Build the set first (``python -m synth.beat_set``), then::
     python -m benchmarks.beats --split heldout-musescore       # the same music, a soundfont never trained on
     python -m benchmarks.beats --split sectoid --songs DIR     # real recordings (benchmarks/real_songs.py)
     python -m benchmarks.beats --split band-dev                # produced band songs (synth/band.py)
+    python -m benchmarks.beats --split mma-dev                 # auto-accompaniment styles (synth/mma_set.py builds it)
     python -m benchmarks.beats --fit-net-downbeats dev band-fit  # the tcn bar model's weights
 
 Candidates: ``librosa`` (``librosa.beat.beat_track``, no downbeats), Beatwalk's own trackers
@@ -44,6 +45,7 @@ import scipy.signal
 import soundfile
 
 from synth.beat_set import SPLITS, load, reverb_tail
+from synth.mma_set import SPLITS as MMA_SPLITS
 
 RESULTS = Path(__file__).parent / "RESULTS.md"
 DEMO = Path(__file__).resolve().parents[1] / "examples" / "beatwalk-demo.ogg"
@@ -280,7 +282,7 @@ def fit_downbeats(splits: list[str], tracker_name: str = "dsp") -> tuple[np.ndar
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", default="dev", choices=list(SPLITS) + list(EXTRA_SPLITS))
+    parser.add_argument("--split", default="dev", choices=list(SPLITS) + list(MMA_SPLITS) + list(EXTRA_SPLITS))
     parser.add_argument("--songs", type=Path, help="--split sectoid: the song folders (default: where Debian puts them)")
     parser.add_argument("--candidates", default="tcn,dsp,librosa")
     parser.add_argument("--verbose", action="store_true", help="print every clip")

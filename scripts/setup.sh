@@ -9,8 +9,9 @@ dev=0
 [[ "${1:-}" == "--dev" ]] && dev=1
 
 apt_packages=(ffmpeg)
-# fretsonfire-songs-sectoid: four real rock recordings with exact beats (29 MB), for the beat tests.
-(( dev )) && apt_packages+=(chromium chromium-driver fonts-dejavu-core fretsonfire-songs-sectoid)
+# fretsonfire-songs-sectoid: four real rock recordings with exact beats (29 MB), for the beat tests;
+# mma: auto-accompaniment styles (synth/mma_set.py, 4 MB), for its tests.
+(( dev )) && apt_packages+=(chromium chromium-driver fonts-dejavu-core fretsonfire-songs-sectoid mma)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -146,6 +147,8 @@ def build(
     With ``categories``, only those are (re)built and merged into the split's existing index;
     a clip's seed depends only on its category's place in ``CATEGORIES``, so the others stay.
     """
+    if shutil.which("fluidsynth") is None:
+        raise SystemExit("error: rendering needs the Debian package fluidsynth (and its soundfonts: see the docstring)")
     spec = SPLITS[split]
     out = out_dir / split
     out.mkdir(parents=True, exist_ok=True)
