@@ -173,7 +173,7 @@ def track_beats(
         if len(frames) < 2:
             return _empty_track()
         frames = _fill_holes(frames, beat_activation, active)
-        frames = _kick_phase(frames, features["low"])
+        frames = _kick_phase(frames, features["low"], beat_activation)
         positions, meters = _track_bars_net(frames, beat_activation, down_activation, features)
     else:
         # Bass and kick onsets weigh more: they mark the beat, hi-hats and arpeggios the
@@ -245,6 +245,11 @@ NET_TEMPO_FLOOR = 0.03
 NET_DOWNBEAT_FLOOR = 0.3
 NET_METER_PRIOR = np.array([0.3, 0.3, 0.3, 0.1])
 NET_METER_SWITCH = 1e-3
+# The kick check (_kick_phase) leaves the network's beats alone where its beat probability halfway
+# between them is under this share of that on them: drumless pieces sit at 0.001-0.06 (the check
+# had moved six of dev-large's there off the beat), a real metal song it must move at 0.25 (for
+# weights that never heard it; benchmarks/RESULTS.md, issue 17's third round).
+NET_KICK_TRUST = 0.1
 # How the network's downbeat logit and the _bar_features columns (harmonic and bass change, low-band
 # and full onsets, level) weigh into a bar start: a logistic regression on the tuning splits' beats
 # (python -m benchmarks.beats --fit-net-downbeats dev band-fit).
@@ -534,15 +539,24 @@ def _peak_near(signal: np.ndarray, frames: np.ndarray, *, before: int = 2, after
     return np.array([signal[max(f - before, 0) : f + after + 1].max() for f in frames])
 
 
-def _kick_phase(frames: np.ndarray, low: np.ndarray) -> np.ndarray:
+def _kick_phase(frames: np.ndarray, low: np.ndarray, activation: np.ndarray | None = None) -> np.ndarray:
     """``frames``, or the points halfway between them where the low band (kick, bass) hits harder
     there than on them: the decoder followed the off-beats of a song whose loudest onsets are off
     the beat (a skank's upstrokes, a metal song's snare and cymbal pushes) while its kick and bass
-    keep the beat. The low band's flux is read at its peak within two frames of each point."""
+    keep the beat. The low band's flux is read at its peak within two frames of each point.
+
+    With the beat network's ``activation``, ``frames`` stay where the network hears next to no beat
+    halfway between them (under ``NET_KICK_TRUST`` of what it hears on them): it is sure of the
+    phase there, as in pieces without drums, whose low band is a bass line, often off the beat."""
     if len(frames) < 8:
         return frames
 
     halfway = np.round((frames[1:] + frames[:-1]) / 2).astype(np.int64)
+    sure = activation is not None and (
+        _peak_near(activation, halfway).mean() < NET_KICK_TRUST * _peak_near(activation, frames[1:-1]).mean()
+    )
+    if sure:
+        return frames
     return halfway if _peak_near(low, halfway).mean() > _peak_near(low, frames[1:-1]).mean() else frames
 
 
