@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -46,6 +47,9 @@ def test_the_page_steers_a_running_session(song, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "pipelines", "live", str(song), "--serve", "127.0.0.1:0", "--seconds", "30"],
         cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # Ctrl-C as a terminal sends it: a run started in the background (nohup, `&`) ignores
+        # SIGINT, and Python then never turns it into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     try:
         line = ""
