@@ -11,11 +11,13 @@ to report a validation loss. Neither held-out split is read.
 The shipped weights were trained in three stages, on a 2-core CPU about 45, 15 and 30 minutes::
 
     python -m synth.beat_set --splits train train-varied dev
+    python -m synth.mma_set --splits mma-train
     python -m scripts.train_beat_net --out stage1.safetensors
     python -m scripts.train_beat_net --init stage1.safetensors --synthetic 1000 --stabs 0.5 \
         --sparse-max-bpm 120 --steps 2000 --lr 5e-4 --seed 2 --out stage2.safetensors
-    REAL="--init stage2.safetensors --synthetic 1000 --stabs 0.5 --sparse-max-bpm 120 --steps 1000 \
-        --lr 5e-4 --seed 5 --real SECTOID --real-share 0.2 --features-cache /tmp/features.pkl"
+    REAL="--init stage2.safetensors --train-splits train train-varied mma-train --synthetic 1000 \
+        --stabs 0.5 --sparse-max-bpm 120 --steps 1000 --lr 5e-4 --seed 5 --real SECTOID \
+        --real-share 0.2 --features-cache /tmp/features.pkl"
     python -m scripts.train_beat_net $REAL --out all.safetensors
     python -m scripts.train_beat_net $REAL --real-songs "Feelings,Metal madness" --out fold-a.safetensors
     python -m scripts.train_beat_net $REAL --real-songs "Escape from chaosland,War of freedom" \
@@ -23,7 +25,10 @@ The shipped weights were trained in three stages, on a 2-core CPU about 45, 15 a
     python -m scripts.train_beat_net --average all.safetensors fold-a.safetensors fold-b.safetensors \
         --out pipelines/music/weights/beat_tcn.safetensors
 
-The third stage adds real recordings:
+The third stage adds auto-accompaniment music and real recordings:
+- ``mma-train``: 384 clips of MMA's accompaniment styles (``synth/mma_set.py``, 12 a style: bossa
+  nova, 5/4 jazz, blues shuffles, marches, ragtime, ska, hymns...), grooves that people other than
+  us wrote (issue 17's third round: band-dev 0.746 -> 0.785 beat F, mma-dev 0.930 -> 0.949);
 - ``--real``: Debian's ``fretsonfire-songs-sectoid``, four rock songs whose charts give their beats
   (``benchmarks/real_songs.py``). Each is mixed with its lead guitar at four levels and cut to its
   counted beats.

@@ -16,6 +16,7 @@ MIDI quarter note, so beat ``k`` is at tick ``k * resolution`` of the MIDI's tem
 
 Splits (each clip's style and seed are fixed by its place, so a split is the same everywhere):
 
+- ``mma-train``: what the beat network learns from (12 clips a style, FluidR3 or TimGM6mb);
 - ``mma-dev``: tune on it (2 clips a style, FluidR3 or TimGM6mb);
 - ``mma-fit``: more clips (3 a style, new seeds) for fitting the bar model's weights;
 - ``mma-heldout``: measure once (2 clips a style, new seeds, MuseScore General).
@@ -94,6 +95,7 @@ class MmaSplit:
 
 
 SPLITS = {
+    "mma-train": MmaSplit(600_000, ("fluidr3", "timgm6mb"), 12),
     "mma-dev": MmaSplit(700_000, ("fluidr3", "timgm6mb"), 2),
     "mma-fit": MmaSplit(800_000, ("fluidr3", "timgm6mb"), 3),
     "mma-heldout": MmaSplit(900_000, ("musescore",), 2),

@@ -9,8 +9,10 @@ decoders in :mod:`pipelines.music.beat_dbn` turn them into beats and bars.
 
 The weights (``pipelines/music/weights/beat_tcn.safetensors``, about 150 k parameters) are Beatwalk's
 own: trained by ``scripts/train_beat_net.py`` on music that ``synth/beat_set.py``
-composes and renders (its ``train`` and ``train-varied`` splits) and on drum-machine songs from
-``synth/drum_machine.py``, so they ship with the code under its licence and nothing is
+composes and renders (its ``train`` and ``train-varied`` splits), on MMA's auto-accompaniment
+styles (``synth/mma_set.py``'s ``mma-train``), on drum-machine songs from
+``synth/drum_machine.py`` and on four real rock recordings (Debian's
+``fretsonfire-songs-sectoid``), so they ship with the code under its licence and nothing is
 downloaded.
 
 A second set of weights (``pipelines/music/weights/beat_tempo.safetensors``) is the same network

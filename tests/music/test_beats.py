@@ -256,8 +256,9 @@ def test_beats_locked_to_the_off_beats_move_to_where_the_kick_is():
 
 def test_the_kick_check_leaves_the_beats_where_the_network_is_sure_of_them():
     """A bass line off the beat (a piece without drums) moves the beats only where the network
-    hears beats halfway between them too (tuning split dev-large: six drumless clips 1.0 -> 0.0
-    with the check, back at 1.0 with this; a real metal song the check must move, 0.19 -> 0.78, kept)."""
+    hears beats halfway between them too (tuning split dev-large, second-round weights: six
+    drumless clips 1.0 -> 0.0 with the check, back at 1.0 with this; a real metal song the check
+    must move, 0.19 -> 0.78, kept)."""
     from pipelines.music.beats import NET_KICK_TRUST, _kick_phase
 
     frames = np.arange(10, 1000, 40)
@@ -275,11 +276,10 @@ def test_a_skank_is_tracked_on_its_kick_not_on_its_upstrokes(tracker):
     """Punk skank (kick on the beat, snare on every "and", the loudest onsets): the beats fall on
     the kick (tuning split band-dev's punk_skank clips). The DSP tracker, whose onsets weigh the
     low band and whose kick check moves beats locked to the off-beats, 0.59 on average. The
-    network that learnt from real recordings puts two of the four on the beat by itself (1.00,
-    0.98). The other two fail: on one (0.17) the kick check moves beats the network had right
-    (0.82) and was unsure of; on the other (0.03) the network is sure of the wrong phase, and the
-    check, which trusts it there so that pieces without drums keep their beats, no longer moves
-    them (0.98 when it did)."""
+    network that learnt from real recordings and MMA's styles puts three of the four on the beat
+    (1.00, 1.00, 0.98). On the fourth (0.01) it is sure of the wrong phase, and the kick check,
+    which trusts it there so that pieces without drums keep their beats, no longer moves them
+    (0.98 when it did)."""
     from synth.band import band_clip
 
     scores = []
@@ -287,6 +287,6 @@ def test_a_skank_is_tracked_on_its_kick_not_on_its_upstrokes(tracker):
         y, beats, _ = band_clip(1_000_000 + 100 * 1 + j, style="punk_skank")
         scores.append(mir_eval.beat.f_measure(beats, track_beats(y, 22050).beats))
     if tracker == "tcn":
-        assert sum(score > 0.95 for score in scores) >= 2, scores
+        assert sum(score > 0.95 for score in scores) >= 3, scores
     else:
         assert np.mean(scores) > 0.5, scores
