@@ -151,7 +151,7 @@ def chart(style: str, seed: int) -> tuple[str, int, float, list[int]]:
     for bar in range(bars):
         if bar == intro_bars and intro_bars:
             lines.append(f"Groove {main}")
-        if bar >= intro_bars and (bar - intro_bars) % 8 == 0 and bar > intro_bars:
+        if bar > intro_bars and (bar - intro_bars) % 8 == 0:
             lines.append(f"Groove {variant if (bar - intro_bars) // 8 % 2 else main}")
         chord = names[bar % len(names)]
         if time == 4 and family != "blues" and rng.random() < 0.25:
