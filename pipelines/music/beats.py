@@ -243,8 +243,9 @@ NET_MIN_END_BEAT = 0.15
 # How hard the network's decoder holds its tempo from beat to beat (the DBN's transition lambda;
 # the dsp tracker keeps TRANSITION_LAMBDA). At 30, in loud real mixes the network reads weakly, the
 # decoder dropped to half the tempo for 10-20 s at a time where the dsp tracker and librosa stay at
-# the song's; at 60 the tempo holds through them (21 unmarked real tracks: 385 -> 209 s off the
-# song's level) and ramps and rubato still follow (benchmarks/RESULTS.md, issue 17's fourth round).
+# the song's; at 60 the tempo holds through them (21 unmarked real tracks: 385 -> 209 s in beat
+# intervals over 1.3x or under 0.77x the song's median one), dev-varied's ramps follow better, and a
+# few rubato and extreme-tempo clips lose (benchmarks/RESULTS.md, issue 17's fourth round).
 NET_TRANSITION_LAMBDA = 60.0
 NET_MIN_BEAT_STATES = 4
 NET_ACTIVATION_FLOOR = 0.03
@@ -256,8 +257,9 @@ NET_METER_SWITCH = 1e-3
 # between them is under this share of that on them: drumless pieces sit at 0.001-0.09 (the check
 # had moved six of dev-large's there off the beat), MMA's 8-beat rock, whose kick lands on the
 # "ands" of 3 and 4, at 0.15-0.18; the beats it must move sit at 0.24 and up (a one-drop groove,
-# and a real metal song for weights that never heard it, 0.25; benchmarks/RESULTS.md, issue 17's
-# third and fourth rounds).
+# and a real metal song for weights that never heard it, 0.25), but for one punk skank at 0.07 that
+# stays off the beat; an unmarked real track (desert3) sits at 0.198, just under the gate
+# (benchmarks/RESULTS.md, issue 17's third and fourth rounds).
 NET_KICK_TRUST = 0.2
 # How the network's downbeat logit and the _bar_features columns (harmonic and bass change, low-band
 # and full onsets, level) weigh into a bar start: a logistic regression on the tuning splits' beats
@@ -598,7 +600,8 @@ def _track_bars_net(
     frames: np.ndarray, beat: np.ndarray, down: np.ndarray, features: dict[str, np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bar position and meter of each beat from the network's downbeat activation and the
-    harmonic, bass and low-band changes at each beat (``_net_bar_columns``)."""
+    harmonic, bass and low-band changes at each beat (``_net_bar_columns``), each stretch of one
+    meter's bar phase then checked against the harmony (``_harmonic_bar_phase``)."""
     columns = _net_bar_columns(frames, beat, down, features)
     score = columns @ NET_DOWNBEAT_WEIGHTS + NET_DOWNBEAT_BIAS
     p = np.clip(1.0 / (1.0 + np.exp(-score)), 1e-3, 1 - 1e-3)
@@ -611,10 +614,12 @@ def _harmonic_bar_phase(positions: np.ndarray, meters: np.ndarray, columns: np.n
     where, over the whole stretch, the network hears that beat as a bar start almost as well (its
     mean downbeat logit there within ``PHASE_NET_MARGIN`` of the chosen one's) and the harmony
     changes clearly more on it (the harmonic columns' summed robust z-scores, by
-    ``PHASE_HARMONY_MARGIN``): a bossa nova's or a march's beat 3, a tango's beat 2, which the
-    network took for beat 1. One beat's harmonic change says little; a song's worth says where its
+    ``PHASE_HARMONY_MARGIN``): a bossa nova's or a march's beat 3, a tango's beat 2 or 4, which the
+    bar model took for beat 1. One beat's harmonic change says little; a song's worth says where its
     bars start, so the phase is chosen for the stretch, not beat by beat."""
     positions = positions.copy()
+    if len(positions) == 0:
+        return positions
     net, harmonic = columns[:, 0], columns[:, 1 : 1 + HARMONIC_COLUMNS].sum(axis=1)
     for run in np.split(np.arange(len(meters)), np.flatnonzero(np.diff(meters)) + 1):
         meter = int(meters[run[0]])

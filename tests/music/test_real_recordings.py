@@ -1,6 +1,7 @@
 """The network tracker on real recordings: the first minute of each of Debian's
 ``fretsonfire-songs-sectoid`` songs (``scripts/setup.sh --dev`` installs them; beats from each
-chart's tempo map, benchmarks/real_songs.py).
+chart's tempo map, benchmarks/real_songs.py), and a real track without marked beats from Debian's
+``asc-music``, checked against what two other trackers agree on.
 
 The beat weights learnt from these songs (issue 17): this guards that the tracker as a whole (its
 decoder, kick check and bar model around the network) keeps them, not how well it does on songs
@@ -17,11 +18,9 @@ import pytest
 from benchmarks.real_songs import SECTOID, SR, fretsonfire_songs
 from pipelines.music.beats import track_beats
 
-pytestmark = pytest.mark.skipif(
+@pytest.mark.skipif(
     not SECTOID.is_dir(), reason="fretsonfire-songs-sectoid is not installed (scripts/setup.sh --dev installs it)"
 )
-
-
 def test_real_rock_recordings_are_tracked_on_their_beats():
     songs = list(fretsonfire_songs(SECTOID, seconds=60))
     assert len(songs) == 4
