@@ -278,7 +278,7 @@ HALF_BAR_MARGIN = 2.0
 # The bar phase of a stretch of one meter (_harmonic_bar_phase): another beat of the bar takes it
 # where the network's mean downbeat logit there is within PHASE_NET_MARGIN of the chosen beat's and
 # the mean harmonic change more by PHASE_HARMONY_MARGIN (chosen on mma-dev, band-dev, dev, dev-large,
-# dev-varied and sectoid; a wider net margin moved drumless and rubato dev clips off their bars).
+# dev-varied and sectoid; a wider net margin moved rubato, extreme-tempo and 5/4 dev clips off their bars).
 PHASE_NET_MARGIN = 3.0
 PHASE_HARMONY_MARGIN = 1.5
 
