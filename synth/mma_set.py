@@ -181,11 +181,17 @@ def annotate(pm: pretty_midi.PrettyMIDI, time: int, bars: int) -> tuple[np.ndarr
     return grid[keep], grid[::time][keep[::time]]
 
 
+def clip_audio(style: str, seed: int, soundfont: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, float]:
+    """One clip rendered with ``soundfont`` (a key of ``SOUNDFONTS``), at ``SAMPLE_RATE``: its audio,
+    beats and downbeats (seconds), beats per bar and tempo."""
+    pm, time, bpm, roots = midi(style, seed)
+    beats, downbeats = annotate(pm, time, len(roots))
+    return _render(pm, SOUNDFONTS[soundfont]), beats, downbeats, time, bpm
+
+
 def _make_clip(job) -> Clip:
     style, seed, out, soundfont = job
-    pm, time, bpm, roots = midi(style, seed)
-    audio = _render(pm, SOUNDFONTS[soundfont])
-    beats, downbeats = annotate(pm, time, len(roots))
+    audio, beats, downbeats, time, bpm = clip_audio(style, seed, soundfont)
     name = f"{style}-{seed}"
     soundfile.write(out / f"{name}.flac", audio, SAMPLE_RATE)
     return Clip(

@@ -622,16 +622,16 @@ def _harmonic_bar_phase(positions: np.ndarray, meters: np.ndarray, columns: np.n
         return positions
     net, harmonic = columns[:, 0], columns[:, 1 : 1 + HARMONIC_COLUMNS].sum(axis=1)
     for run in np.split(np.arange(len(meters)), np.flatnonzero(np.diff(meters)) + 1):
-        meter = int(meters[run[0]])
+        meter, stretch = int(meters[run[0]]), positions[run]
         if len(run) < 3 * meter:
             continue
-        shifted = [(positions[run] + shift) % meter == 0 for shift in range(meter)]
+        shifted = [(stretch + shift) % meter == 0 for shift in range(meter)]
         net_mean = np.array([net[run][starts].mean() for starts in shifted])
         harmony = np.array([harmonic[run][starts].mean() for starts in shifted])
         harmony[net_mean < net_mean[0] - PHASE_NET_MARGIN] = -np.inf
         best = int(np.argmax(harmony))
         if best and harmony[best] - harmony[0] > PHASE_HARMONY_MARGIN:
-            positions[run] = (positions[run] + best) % meter
+            positions[run] = (stretch + best) % meter
     return positions
 
 

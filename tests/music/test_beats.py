@@ -293,6 +293,7 @@ def test_an_eight_beat_kick_on_the_ands_leaves_beats_the_network_hears():
     activation[halfway] = 0.85 * 0.24
     np.testing.assert_array_equal(_kick_phase(frames, low, activation), halfway)
 
+
 def test_a_skank_is_tracked_on_its_kick_not_on_its_upstrokes(tracker):
     """Punk skank (kick on the beat, snare on every "and", the loudest onsets): the beats fall on
     the kick (tuning split band-dev's punk_skank clips). The DSP tracker, whose onsets weigh the
@@ -368,15 +369,13 @@ def test_auto_accompaniment_bars_start_where_their_chords_change(clip, tracker, 
 
     if tracker == "dsp" or shutil.which("mma") is None or shutil.which("fluidsynth") is None:
         pytest.skip("the network's bar phase; needs mma and fluidsynth (scripts/setup.sh --dev)")
-    from synth.beat_set import SOUNDFONTS, _render
-    from synth.mma_set import annotate, midi
+    from synth.beat_set import SOUNDFONTS
+    from synth.mma_set import clip_audio
 
     if not Path(SOUNDFONTS["timgm6mb"]).exists():
         pytest.skip("needs the TimGM6mb soundfont (scripts/setup.sh --dev)")
     style, seed = clip.rsplit("-", 1)
-    pm, time, _, roots = midi(style, int(seed))
-    beats, downbeats = annotate(pm, time, len(roots))
-    audio = _render(pm, SOUNDFONTS["timgm6mb"])
+    audio, beats, downbeats, *_ = clip_audio(style, int(seed), "timgm6mb")
     track = track_beats(audio, SR)
     assert mir_eval.beat.f_measure(beats, track.beats) > 0.95
     assert mir_eval.beat.f_measure(downbeats, track.downbeats) > 0.9

@@ -18,6 +18,7 @@ import pytest
 from benchmarks.real_songs import SECTOID, SR, fretsonfire_songs
 from pipelines.music.beats import track_beats
 
+
 @pytest.mark.skipif(
     not SECTOID.is_dir(), reason="fretsonfire-songs-sectoid is not installed (scripts/setup.sh --dev installs it)"
 )
