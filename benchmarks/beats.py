@@ -9,6 +9,7 @@ Build the set first (``python -m synth.beat_set``), then::
     python -m benchmarks.beats --split band-dev                # produced band songs (synth/band.py)
     python -m benchmarks.beats --split mma-dev                 # auto-accompaniment styles (synth/mma_set.py builds it)
     python -m benchmarks.beats --fit-net-downbeats dev band-fit  # the tcn bar model's weights
+    python -m benchmarks.beats --fit-bar-phase mma-train train-varied train band-fit  # its bar phase's
 
 Candidates: ``librosa`` (``librosa.beat.beat_track``, no downbeats), Beatwalk's own trackers
 (:func:`pipelines.music.beats.track_beats`): ``tcn`` (its beat network, the default) and ``dsp``
@@ -280,6 +281,80 @@ def fit_downbeats(splits: list[str], tracker_name: str = "dsp") -> tuple[np.ndar
     return model.coef_[0], float(model.intercept_[0])
 
 
+def _true_positions(found: np.ndarray, beats: np.ndarray, downbeats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each found beat: the bar position of the true beat nearest it (-1 before the first true
+    downbeat), and whether that true beat is within 70 ms."""
+    nearest = np.argmin(np.abs(np.subtract.outer(found, beats)), axis=1)
+    bar_starts = np.searchsorted(beats, downbeats - 1e-6)
+    latest = np.searchsorted(bar_starts, np.arange(len(beats)), side="right") - 1
+    position = np.where(latest >= 0, np.arange(len(beats)) - bar_starts[np.maximum(latest, 0)], -1)
+    return position[nearest], np.abs(beats[nearest] - found) < 0.07
+
+
+def phase_examples(item: Item) -> tuple[list[np.ndarray], list[bool]]:
+    """The bar-phase candidates of one recording for ``fit_bar_phase``: rows in its layout (a block
+    shared by all meters, then one block per meter of ``METERS``) and whether each is the true bar
+    start.
+
+    Each stretch of one meter whose meter and beats are right (nine in ten of its beats within 70 ms
+    of a true beat whose bar position the stretch's shift explains) gives one candidate per beat of
+    its bar (``_phase_candidates``); the others give none.
+    """
+    from pipelines.music import beat_net
+    from pipelines.music import beats as tracker
+
+    samples = item.samples
+    if item.sample_rate != tracker.SAMPLE_RATE:
+        samples = librosa.resample(samples, orig_sr=item.sample_rate, target_sr=tracker.SAMPLE_RATE, res_type="soxr_hq")
+    found = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker="tcn").beats
+    if len(found) < 2 or len(item.downbeats) == 0:
+        return [], []
+    frames = np.round(found * tracker.FPS).astype(int)
+    frame_features = tracker._features(samples)
+    beat, down = beat_net.activations(frame_features["log_mel"])
+    columns = tracker._net_bar_columns(frames, beat, down, frame_features)
+    positions, meters = tracker._net_bars(columns)
+    truth, on_beat = _true_positions(found, item.beats, item.downbeats)
+    width = tracker.PHASE_POSITIONS * columns.shape[1]
+    rows, labels = [], []
+    for run in tracker._meter_stretches(meters):
+        meter = int(meters[run[0]])
+        good = on_beat[run] & (truth[run] >= 0)
+        if len(run) < 3 * meter or good.sum() < 2 * meter or truth[run][good].max() >= meter:
+            continue
+        votes = [np.mean((positions[run][good] + shift) % meter == truth[run][good]) for shift in range(meter)]
+        if max(votes) < 0.9:
+            continue
+        block = 1 + meter - int(tracker.METERS[0])
+        for shift, candidate in enumerate(tracker._phase_candidates(columns[run], positions[run], meter)):
+            row = np.zeros(width * (1 + len(tracker.METERS)))
+            row[:width] = row[block * width : (block + 1) * width] = candidate
+            rows.append(row)
+            labels.append(shift == int(np.argmax(votes)))
+    return rows, labels
+
+
+def fit_bar_phase(splits: list[str], *, c: float = 3.0) -> np.ndarray:
+    """Fit the tcn tracker's ``NET_PHASE_WEIGHTS`` on the beats it finds in ``splits``: a logistic
+    regression (L2, inverse strength ``c``) of "is the bar start" on every ``phase_examples``
+    candidate. Each candidate's columns are read twice, in a block shared by all meters and in its
+    meter's own; each meter's weights are the sum of the two, so a meter with few songs leans on
+    what the others learnt. Returns them [shape=(len(METERS), PHASE_POSITIONS * 9)]."""
+    from sklearn.linear_model import LogisticRegression
+
+    from pipelines.music.beats import METERS
+
+    rows, labels = [], []
+    for split in splits:
+        for item in items(split):
+            more_rows, more_labels = phase_examples(item)
+            rows += more_rows
+            labels += more_labels
+    model = LogisticRegression(C=c, max_iter=5000).fit(np.array(rows), np.array(labels))
+    weights = model.coef_[0].reshape(1 + len(METERS), -1)
+    return weights[0] + weights[1:]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", default="dev", choices=list(SPLITS) + list(MMA_SPLITS) + list(EXTRA_SPLITS))
@@ -291,10 +366,15 @@ def main(argv=None):
     parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.name}")
     parser.add_argument("--fit-downbeats", action="store_true", help="fit the dsp downbeat weights on --split")
     parser.add_argument("--fit-net-downbeats", nargs="+", metavar="SPLIT", help="fit the tcn bar model's weights on these")
+    parser.add_argument("--fit-bar-phase", nargs="+", metavar="SPLIT", help="fit the tcn bar phase's weights on these")
     args = parser.parse_args(argv)
     if args.fit_net_downbeats:
         weights, intercept = fit_downbeats(args.fit_net_downbeats, "tcn")
         print(f"NET_DOWNBEAT_WEIGHTS = np.array({[round(float(w), 2) for w in weights]})  # intercept {intercept:.2f}")
+        return
+    if args.fit_bar_phase:
+        rows = ",\n    ".join("[" + ", ".join(f"{float(w):.2f}" for w in row) + "]" for row in fit_bar_phase(args.fit_bar_phase))
+        print(f"NET_PHASE_WEIGHTS = np.array([\n    {rows},\n])")
         return
     if args.fit_downbeats:
         weights, intercept = fit_downbeats([args.split])

@@ -275,12 +275,23 @@ HOLE_CONTEXT = 16
 # robust z-scores) beat 3 must show than beat 1 to move the bar.
 HARMONIC_COLUMNS = 5
 HALF_BAR_MARGIN = 2.0
-# The bar phase of a stretch of one meter (_harmonic_bar_phase): another beat of the bar takes it
-# where the network's mean downbeat logit there is within PHASE_NET_MARGIN of the chosen beat's and
-# the mean harmonic change more by PHASE_HARMONY_MARGIN (chosen on mma-dev, band-dev, dev, dev-large,
-# dev-varied and sectoid; a wider net margin moved rubato, extreme-tempo and 5/4 dev clips off their bars).
-PHASE_NET_MARGIN = 3.0
-PHASE_HARMONY_MARGIN = 1.5
+# The bar phase of each stretch of one meter (_bar_phase): each beat of the bar is scored as its start
+# by a linear function of the stretch's mean bar evidence (the _net_bar_columns) on that beat, on the
+# one after it and on the one before it, each less the mean over the bar: one row of weights per meter
+# (2, 3, 4, 5 beats). A logistic regression on training music only, with weights shared by all meters
+# plus each meter's own, so that a meter with few songs leans on what the others learnt
+# (benchmarks/RESULTS.md, issue 17's fifth round):
+#   python -m synth.mma_set --splits mma-train
+#   python -m synth.beat_set --splits train-varied --clips-per-category 16
+#   python -m synth.beat_set --splits train --clips-per-category 10
+#   python -m benchmarks.beats --fit-bar-phase mma-train train-varied train band-fit
+PHASE_POSITIONS = 3
+NET_PHASE_WEIGHTS = np.array([
+    [1.63, 0.83, 2.36, 1.93, 0.22, 1.76, -0.94, 1.96, -0.27, -0.70, -1.08, 0.77, -0.42, -0.62, 0.56, -1.02, -0.52, 0.24, -0.34, 0.86, -0.02, -0.32, -0.73, 0.29, -0.71, 1.26, 0.18],
+    [2.14, 0.95, 2.45, 1.95, 0.55, 2.08, -0.93, 2.13, -0.14, -0.73, -1.04, 0.75, -0.41, -0.76, 0.43, -1.00, -0.59, 0.26, -0.60, 0.74, -0.06, -0.34, -0.83, 0.13, -0.72, 1.20, 0.06],
+    [1.76, 2.79, 3.86, 3.16, 0.03, 2.59, -1.36, 3.95, 1.30, -0.15, -1.32, 2.74, -0.35, -0.39, 0.88, -1.88, 0.79, 0.46, -0.03, 1.51, -0.10, -0.66, -0.08, 0.87, -0.69, 3.90, 1.18],
+    [1.54, -0.65, 3.00, 2.49, -0.09, 2.20, -1.57, 1.55, -2.40, -0.85, -1.73, -0.27, -0.84, -0.90, 1.11, -1.10, -2.07, 0.39, 0.34, 1.42, 0.20, -0.18, -1.61, 0.32, -1.33, 0.14, -0.38],
+])  # fmt: skip
 
 
 def _empty_track() -> BeatTrack:
@@ -601,37 +612,50 @@ def _track_bars_net(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bar position and meter of each beat from the network's downbeat activation and the
     harmonic, bass and low-band changes at each beat (``_net_bar_columns``), each stretch of one
-    meter's bar phase then checked against the harmony (``_harmonic_bar_phase``)."""
+    meter's bar phase then chosen from the whole stretch (``_bar_phase``)."""
     columns = _net_bar_columns(frames, beat, down, features)
+    positions, meters = _net_bars(columns)
+    return _bar_phase(positions, meters, columns), meters
+
+
+def _net_bars(columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bar position and meter of each beat, beat by beat, from its ``_net_bar_columns``."""
     score = columns @ NET_DOWNBEAT_WEIGHTS + NET_DOWNBEAT_BIAS
     p = np.clip(1.0 / (1.0 + np.exp(-score)), 1e-3, 1 - 1e-3)
-    positions, meters = viterbi_bars(np.log(p), np.log1p(-p), METERS, np.log(NET_METER_PRIOR), np.log(NET_METER_SWITCH))
-    return _harmonic_bar_phase(positions, meters, columns), meters
+    return viterbi_bars(np.log(p), np.log1p(-p), METERS, np.log(NET_METER_PRIOR), np.log(NET_METER_SWITCH))
 
 
-def _harmonic_bar_phase(positions: np.ndarray, meters: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """``positions`` with each stretch of one meter's bars moved to start on another beat of the bar
-    where, over the whole stretch, the network hears that beat as a bar start almost as well (its
-    mean downbeat logit there within ``PHASE_NET_MARGIN`` of the chosen one's) and the harmony
-    changes clearly more on it (the harmonic columns' summed robust z-scores, by
-    ``PHASE_HARMONY_MARGIN``): a bossa nova's or a march's beat 3, a tango's beat 2 or 4, which the
-    bar model took for beat 1. One beat's harmonic change says little; a song's worth says where its
-    bars start, so the phase is chosen for the stretch, not beat by beat."""
+def _meter_stretches(meters: np.ndarray) -> list[np.ndarray]:
+    """The indices of each run of beats of one meter."""
+    return np.split(np.arange(len(meters)), np.flatnonzero(np.diff(meters)) + 1) if len(meters) else []
+
+
+def _phase_candidates(columns: np.ndarray, positions: np.ndarray, meter: int) -> np.ndarray:
+    """[shape=(meter, PHASE_POSITIONS * 9)]: for each shift of a stretch's bar positions (row k: the
+    beats at position ``(-k) % meter`` start the bars), the mean ``columns`` on that beat of the
+    bar, on the beat after it and on the beat before it, each less the mean over the bar."""
+    profile = np.stack([columns[positions % meter == k].mean(axis=0) for k in range(meter)])
+    profile = np.nan_to_num(profile - profile.mean(axis=0))
+    rows = []
+    for shift in range(meter):
+        first = (-shift) % meter
+        rows.append(np.concatenate([profile[(first + offset) % meter] for offset in (0, 1, -1)]))
+    return np.array(rows)
+
+
+def _bar_phase(positions: np.ndarray, meters: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """``positions`` with each stretch of one meter's bars moved to start on the beat of the bar
+    that ``NET_PHASE_WEIGHTS`` score highest from the whole stretch's bar evidence: a bossa nova's or
+    a march's beat 3, a tango's beat 2 or 4, a 5/4 vamp's beat 5, which the bar model took for beat
+    1 beat by beat. One beat's harmonic change or accent says little; a song's worth of them says
+    where its bars start, so the phase is chosen for the stretch, not beat by beat."""
     positions = positions.copy()
-    if len(positions) == 0:
-        return positions
-    net, harmonic = columns[:, 0], columns[:, 1 : 1 + HARMONIC_COLUMNS].sum(axis=1)
-    for run in np.split(np.arange(len(meters)), np.flatnonzero(np.diff(meters)) + 1):
-        meter, stretch = int(meters[run[0]]), positions[run]
+    for run in _meter_stretches(meters):
+        meter = int(meters[run[0]])
         if len(run) < 3 * meter:
             continue
-        shifted = [(stretch + shift) % meter == 0 for shift in range(meter)]
-        net_mean = np.array([net[run][starts].mean() for starts in shifted])
-        harmony = np.array([harmonic[run][starts].mean() for starts in shifted])
-        harmony[net_mean < net_mean[0] - PHASE_NET_MARGIN] = -np.inf
-        best = int(np.argmax(harmony))
-        if best and harmony[best] - harmony[0] > PHASE_HARMONY_MARGIN:
-            positions[run] = (stretch + best) % meter
+        scores = _phase_candidates(columns[run], positions[run], meter) @ NET_PHASE_WEIGHTS[meter - METERS[0]]
+        positions[run] = (positions[run] + int(np.argmax(scores))) % meter
     return positions
 
 

@@ -77,3 +77,38 @@ def test_mp3_and_8k_keep_the_beats():
         out, rate = benchmark.DEGRADATIONS[name](samples, RATE, np.random.default_rng(0))
         tracked = track_beats(out, rate, tracker="dsp").beats
         assert mir_eval.beat.f_measure(beats, tracked) > 0.9, name
+
+
+def test_true_positions_count_beats_from_each_bar_start():
+    """Beats every second, bars from 1 s on in 4/4 then one 3/4 bar: each found beat gets the bar
+    position of the true beat nearest it (-1 before the first bar), and is on the beat within 70 ms."""
+    beats = np.arange(12.0)
+    downbeats = np.array([1.0, 5.0, 9.0])
+    found = np.array([0.02, 1.0, 2.05, 4.0, 5.2, 9.0, 11.0])
+    positions, on_beat = benchmark._true_positions(found, beats, downbeats)
+    np.testing.assert_array_equal(positions, [-1, 0, 1, 3, 0, 0, 2])
+    np.testing.assert_array_equal(on_beat, [True, True, True, True, False, True, True])
+
+
+def test_phase_examples_give_one_true_bar_start_per_candidate_bar():
+    """A 5/4 jazz clip (MMA, TimGM6mb): every stretch the tracker gets right gives five candidates,
+    one of them the true bar start, read in the shared block and in the 5/4 block alike."""
+    import shutil
+    from pathlib import Path
+
+    from pipelines.music.beats import METERS, PHASE_POSITIONS
+    from synth.beat_set import SOUNDFONTS
+    from synth.mma_set import clip_audio
+
+    if shutil.which("mma") is None or shutil.which("fluidsynth") is None or not Path(SOUNDFONTS["timgm6mb"]).exists():
+        pytest.skip("needs mma, fluidsynth and TimGM6mb (scripts/setup.sh --dev)")
+    audio, beats, downbeats, *_ = clip_audio("jazz-54", 700200, "timgm6mb")
+    item = benchmark.Item("jazz-54-700200", "jazz-54", "5/4", audio, RATE, beats, downbeats)
+    rows, labels = benchmark.phase_examples(item)
+    assert len(rows) >= 5 and len(rows) % 5 == 0
+    width = PHASE_POSITIONS * 9
+    block = 1 + 5 - int(METERS[0])
+    rows, labels = np.array(rows), np.array(labels).reshape(-1, 5)
+    assert (labels.sum(axis=1) == 1).all()
+    np.testing.assert_array_equal(rows[:, :width], rows[:, block * width : (block + 1) * width])
+    assert np.count_nonzero(rows[:, width : block * width]) == 0

@@ -11,7 +11,7 @@ import pytest
 import soundfile
 
 from pipelines.errors import BeatwalkError
-from pipelines.music.beats import TRACKERS, BeatTrack, track_beats
+from pipelines.music.beats import NET_PHASE_WEIGHTS, TRACKERS, BeatTrack, track_beats
 from synth.songs import drum_song
 
 SR = 22050
@@ -325,21 +325,19 @@ def _bar_columns(n_bars: int, meter: int, *, net: list[float], harmony: list[flo
     return columns
 
 
-def test_the_harmony_moves_bars_that_start_on_beat_three_where_the_network_cannot_tell():
+def test_the_bar_phase_moves_bars_that_start_on_beat_three_to_where_the_chords_change():
     """A bossa nova's network logits favour beat 3 as a bar start a little (1.5 against -1.3),
-    its chords change on beat 1: the bars move to beat 1. Where the network is sure (a gap wider
-    than PHASE_NET_MARGIN) or the harmony unclear (under PHASE_HARMONY_MARGIN), they stay."""
-    from pipelines.music.beats import PHASE_HARMONY_MARGIN, PHASE_NET_MARGIN, _harmonic_bar_phase
+    its chords change on beat 1: the bars move to beat 1. With the harmony flat, the bars go where
+    the network hears them."""
+    from pipelines.music.beats import _bar_phase
 
     meters = np.full(64, 4)
     chosen = np.tile([2, 3, 0, 1], 16)  # the bar model started bars on the true beat 3
     columns = _bar_columns(16, 4, net=[-1.3, -6.8, 1.5, -6.9], harmony=[3.5, 0.5, 0.0, 0.3])
-    np.testing.assert_array_equal(_harmonic_bar_phase(chosen, meters, columns), np.tile([0, 1, 2, 3], 16))
+    np.testing.assert_array_equal(_bar_phase(chosen, meters, columns), np.tile([0, 1, 2, 3], 16))
 
-    sure = _bar_columns(16, 4, net=[1.5 - PHASE_NET_MARGIN - 0.5, -6.8, 1.5, -6.9], harmony=[3.5, 0.5, 0.0, 0.3])
-    np.testing.assert_array_equal(_harmonic_bar_phase(chosen, meters, sure), chosen)
-    unclear = _bar_columns(16, 4, net=[-1.3, -6.8, 1.5, -6.9], harmony=[PHASE_HARMONY_MARGIN - 0.2, 0.5, 0.0, 0.3])
-    np.testing.assert_array_equal(_harmonic_bar_phase(chosen, meters, unclear), chosen)
+    flat = _bar_columns(16, 4, net=[-6.8, -6.8, 2.0, -6.9], harmony=[0.0, 0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(_bar_phase(chosen, meters, flat), np.tile([2, 3, 0, 1], 16))
 
 
 def test_the_bar_phase_is_chosen_for_each_stretch_of_one_meter():
@@ -347,7 +345,7 @@ def test_the_bar_phase_is_chosen_for_each_stretch_of_one_meter():
     1 to its last beat): the harmony moves the 4/4 bars by one beat (a tango's beat 2 taken for beat
     1: the chords change on what the model calls beat 4) and leaves the 3/4 bars, already right,
     alone."""
-    from pipelines.music.beats import _harmonic_bar_phase
+    from pipelines.music.beats import _bar_phase
 
     # By the bar model's positions 0-3: the true bar starts on its position 3.
     four = _bar_columns(8, 4, net=[-0.6, -2.1, -1.0, -1.8], harmony=[1.3, 0.1, 0.4, 5.0])
@@ -356,15 +354,34 @@ def test_the_bar_phase_is_chosen_for_each_stretch_of_one_meter():
     meters = np.array([4] * 32 + [3] * 24)
     chosen = np.concatenate([np.tile([0, 1, 2, 3], 8), np.tile([0, 1, 2], 8)])
     expected = np.concatenate([np.tile([1, 2, 3, 0], 8), np.tile([0, 1, 2], 8)])
-    np.testing.assert_array_equal(_harmonic_bar_phase(chosen, meters, columns), expected)
-    assert len(_harmonic_bar_phase(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 9)))) == 0
+    np.testing.assert_array_equal(_bar_phase(chosen, meters, columns), expected)
+    assert len(_bar_phase(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 9)))) == 0
 
 
-@pytest.mark.parametrize("clip", ["bossanova-700001", "tango-701801", "march-701101"])
+@pytest.mark.parametrize("meter", [2, 3, 4, 5])
+def test_the_bar_phase_does_not_depend_on_where_the_bar_model_started_the_bars(meter):
+    """The bar starts come from the stretch's evidence alone: whichever beat the bar model took for
+    beat 1, the same beats start the bars; a stretch under three bars is left as it is."""
+    from pipelines.music.beats import _bar_phase
+
+    rng = np.random.default_rng(meter)
+    columns = np.tile(rng.normal(size=(meter, 9)), (6, 1)) + 0.3 * rng.normal(size=(6 * meter, 9))
+    meters = np.full(6 * meter, meter)
+    starts = {
+        tuple(np.flatnonzero(_bar_phase((np.arange(6 * meter) + shift) % meter, meters, columns) == 0))
+        for shift in range(meter)
+    }
+    assert len(starts) == 1
+    short = (np.arange(2 * meter) + 1) % meter
+    np.testing.assert_array_equal(_bar_phase(short, meters[: 2 * meter], columns[: 2 * meter]), short)
+
+
+@pytest.mark.parametrize("clip", ["bossanova-700001", "tango-701801", "march-701101", "jazz-54-700200"])
 def test_auto_accompaniment_bars_start_where_their_chords_change(clip, tracker, monkeypatch):
-    """MMA's bossa nova, tango and march (tuning split mma-dev, TimGM6mb): the network hears beat 3
-    or beat 2 or 4 as the bar start about as well as beat 1, the chords change on beat 1; downbeat
-    F 0.0 before the harmonic bar phase, 0.97-1.0 with it (benchmarks/RESULTS.md)."""
+    """MMA's bossa nova, tango, march and 5/4 jazz (tuning split mma-dev, TimGM6mb): the network
+    hears beat 3, beat 2 or 4, or beat 5 as the bar start about as well as beat 1 or better; the
+    bar phase of the whole song puts the bars right (benchmarks/RESULTS.md, issue 17's fourth and
+    fifth rounds)."""
     import shutil
 
     if tracker == "dsp" or shutil.which("mma") is None or shutil.which("fluidsynth") is None:
@@ -379,6 +396,6 @@ def test_auto_accompaniment_bars_start_where_their_chords_change(clip, tracker, 
     track = track_beats(audio, SR)
     assert mir_eval.beat.f_measure(beats, track.beats) > 0.95
     assert mir_eval.beat.f_measure(downbeats, track.downbeats) > 0.9
-    # The harmony is what puts these bars right: without it they start on another beat.
-    monkeypatch.setattr("pipelines.music.beats.PHASE_HARMONY_MARGIN", np.inf)
+    # The bar phase is what puts these bars right: without it they start on another beat.
+    monkeypatch.setattr("pipelines.music.beats.NET_PHASE_WEIGHTS", np.zeros_like(NET_PHASE_WEIGHTS))
     assert mir_eval.beat.f_measure(downbeats, track_beats(audio, SR).downbeats) < 0.5
