@@ -315,7 +315,7 @@ def phase_examples(item: Item) -> tuple[list[np.ndarray], list[bool]]:
     columns = tracker._net_bar_columns(frames, beat, down, frame_features)
     positions, meters = tracker._net_bars(columns)
     truth, on_beat = _true_positions(found, item.beats, item.downbeats)
-    width = tracker.PHASE_POSITIONS * columns.shape[1]
+    width = len(tracker.PHASE_OFFSETS) * columns.shape[1]
     rows, labels = [], []
     for run in tracker._meter_stretches(meters):
         meter = int(meters[run[0]])
@@ -339,7 +339,7 @@ def fit_bar_phase(splits: list[str], *, c: float = 3.0) -> np.ndarray:
     regression (L2, inverse strength ``c``) of "is the bar start" on every ``phase_examples``
     candidate. Each candidate's columns are read twice, in a block shared by all meters and in its
     meter's own; each meter's weights are the sum of the two, so a meter with few songs leans on
-    what the others learnt. Returns them [shape=(len(METERS), PHASE_POSITIONS * 9)]."""
+    what the others learnt. Returns them [shape=(len(METERS), len(PHASE_OFFSETS) * 9)]."""
     from sklearn.linear_model import LogisticRegression
 
     from pipelines.music.beats import METERS

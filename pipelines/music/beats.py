@@ -285,7 +285,7 @@ HALF_BAR_MARGIN = 2.0
 #   python -m synth.beat_set --splits train-varied --clips-per-category 16
 #   python -m synth.beat_set --splits train --clips-per-category 10
 #   python -m benchmarks.beats --fit-bar-phase mma-train train-varied train band-fit
-PHASE_POSITIONS = 3
+PHASE_OFFSETS = (0, 1, -1)  # the candidate bar start, the beat after it, the beat before it
 NET_PHASE_WEIGHTS = np.array([
     [1.63, 0.83, 2.36, 1.93, 0.22, 1.76, -0.94, 1.96, -0.27, -0.70, -1.08, 0.77, -0.42, -0.62, 0.56, -1.02, -0.52, 0.24, -0.34, 0.86, -0.02, -0.32, -0.73, 0.29, -0.71, 1.26, 0.18],
     [2.14, 0.95, 2.45, 1.95, 0.55, 2.08, -0.93, 2.13, -0.14, -0.73, -1.04, 0.75, -0.41, -0.76, 0.43, -1.00, -0.59, 0.26, -0.60, 0.74, -0.06, -0.34, -0.83, 0.13, -0.72, 1.20, 0.06],
@@ -631,7 +631,7 @@ def _meter_stretches(meters: np.ndarray) -> list[np.ndarray]:
 
 
 def _phase_candidates(columns: np.ndarray, positions: np.ndarray, meter: int) -> np.ndarray:
-    """[shape=(meter, PHASE_POSITIONS * 9)]: for each shift of a stretch's bar positions (row k: the
+    """[shape=(meter, len(PHASE_OFFSETS) * 9)]: for each shift of a stretch's bar positions (row k: the
     beats at position ``(-k) % meter`` start the bars), the mean ``columns`` on that beat of the
     bar, on the beat after it and on the beat before it, each less the mean over the bar."""
     profile = np.stack([columns[positions % meter == k].mean(axis=0) for k in range(meter)])
@@ -639,7 +639,7 @@ def _phase_candidates(columns: np.ndarray, positions: np.ndarray, meter: int) ->
     rows = []
     for shift in range(meter):
         first = (-shift) % meter
-        rows.append(np.concatenate([profile[(first + offset) % meter] for offset in (0, 1, -1)]))
+        rows.append(np.concatenate([profile[(first + offset) % meter] for offset in PHASE_OFFSETS]))
     return np.array(rows)
 
 

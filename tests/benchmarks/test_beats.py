@@ -96,7 +96,7 @@ def test_phase_examples_give_one_true_bar_start_per_candidate_bar():
     import shutil
     from pathlib import Path
 
-    from pipelines.music.beats import METERS, PHASE_POSITIONS
+    from pipelines.music.beats import METERS, PHASE_OFFSETS
     from synth.beat_set import SOUNDFONTS
     from synth.mma_set import clip_audio
 
@@ -106,7 +106,7 @@ def test_phase_examples_give_one_true_bar_start_per_candidate_bar():
     item = benchmark.Item("jazz-54-700200", "jazz-54", "5/4", audio, RATE, beats, downbeats)
     rows, labels = benchmark.phase_examples(item)
     assert len(rows) >= 5 and len(rows) % 5 == 0
-    width = PHASE_POSITIONS * 9
+    width = len(PHASE_OFFSETS) * 9
     block = 1 + 5 - int(METERS[0])
     rows, labels = np.array(rows), np.array(labels).reshape(-1, 5)
     assert (labels.sum(axis=1) == 1).all()
