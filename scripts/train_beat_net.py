@@ -326,10 +326,6 @@ def main(argv=None):
         "--tempo-weight", type=float, default=0.0,
         help="add the tempo head, its loss weighted so against the beat loss (0: no tempo head)",
     )  # fmt: skip
-    parser.add_argument(
-        "--tempo-head-only", action="store_true",
-        help="train the tempo head alone on the network's frozen features (needs --init weights with one)",
-    )  # fmt: skip
     parser.add_argument("--steps", type=int, default=9000)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--frames", type=int, default=1536, help="crop length in frames (86 per second)")
@@ -365,9 +361,7 @@ def main(argv=None):
           f"{args.negatives} without a beat) "
           f"and {len(dev)} dev clips in {time.perf_counter() - start:.0f} s", flush=True)
 
-    with_tempo = args.tempo_weight > 0 or args.tempo_head_only
-    if args.tempo_head_only and not args.init:
-        raise SystemExit("error: --tempo-head-only fine-tunes the tempo head of --init weights")
+    with_tempo = args.tempo_weight > 0
     if args.init:
         # Weights without a tempo head start one when --tempo-weight asks for it.
         model = beat_net.load_model(args.init, add_tempo=with_tempo)
@@ -377,13 +371,7 @@ def main(argv=None):
     # The new tempo head learns TEMPO_LR_SCALE times faster than the network it reads.
     head = [p for name, p in model.named_parameters() if name.startswith("tempo.")]
     body = [p for name, p in model.named_parameters() if not name.startswith("tempo.")]
-    if args.tempo_head_only:
-        for p in body:
-            p.requires_grad_(False)
-        body = []
-    groups = ([{"params": body, "lr": args.lr}] if body else []) + (
-        [{"params": head, "lr": args.lr * TEMPO_LR_SCALE}] if head else []
-    )
+    groups = [{"params": body, "lr": args.lr}] + ([{"params": head, "lr": args.lr * TEMPO_LR_SCALE}] if head else [])
     optimizer = torch.optim.AdamW(groups, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=[group["lr"] for group in groups], total_steps=args.steps, pct_start=0.05
@@ -395,19 +383,11 @@ def main(argv=None):
     history = []
     running = running_tempo = 0.0
     for step, (mel, target, tempo) in enumerate(batches(train, rng, batch_size=args.batch_size, frames=args.frames), 1):
-        if args.tempo_head_only:
-            # The network's features as it computes them when tracking (no dropout), frozen.
-            model.eval()
-            with torch.no_grad():
-                features = model.features(torch.from_numpy(mel))
-            loss = tempo_loss(model.tempo_logits(None, features), torch.from_numpy(tempo))
-            running_tempo += loss.item()
-        else:
-            model.train()
-            features = model.features(torch.from_numpy(mel))
-            loss = loss_fn(model.head(features).transpose(1, 2), torch.from_numpy(target))
-            running += loss.item()
-        if with_tempo and not args.tempo_head_only:
+        model.train()
+        features = model.features(torch.from_numpy(mel))
+        loss = loss_fn(model.head(features).transpose(1, 2), torch.from_numpy(target))
+        running += loss.item()
+        if with_tempo:
             tempo_part = tempo_loss(model.tempo_logits(None, features), torch.from_numpy(tempo))
             running_tempo += tempo_part.item()
             loss = loss + args.tempo_weight * tempo_part
