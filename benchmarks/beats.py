@@ -9,7 +9,7 @@ Build the set first (``python -m synth.beat_set``), then::
     python -m benchmarks.beats --split band-dev                # produced band songs (synth/band.py)
     python -m benchmarks.beats --split mma-dev                 # auto-accompaniment styles (synth/mma_set.py builds it)
     python -m benchmarks.beats --fit-net-downbeats dev band-fit  # the tcn bar model's weights
-    python -m benchmarks.beats --fit-bar-phase mma-train train-varied train band-fit  # its bar phase's
+    python -m benchmarks.beats --fit-bar-phase mma-train train-varied:16 train:10 band-fit  # its bar phase's
 
 Candidates: ``librosa`` (``librosa.beat.beat_track``, no downbeats), Beatwalk's own trackers
 (:func:`pipelines.music.beats.track_beats`): ``tcn`` (its beat network, the default) and ``dsp``
@@ -128,7 +128,7 @@ DEGRADATIONS = {
 # and produced band songs made on the fly (synth/band.py, seeds never trained on: training reads
 # seeds 0..N-1).
 EXTRA_SPLITS = ("sectoid", "band-dev", "band-fit")
-BAND_SEEDS = {"band-dev": 1_000_000, "band-fit": 2_000_000}  # --fit-net-downbeats reads band-fit
+BAND_SEEDS = {"band-dev": 1_000_000, "band-fit": 2_000_000}  # --fit-net-downbeats and --fit-bar-phase read band-fit
 BAND_PER_STYLE = 4
 
 
@@ -283,12 +283,17 @@ def fit_downbeats(splits: list[str], tracker_name: str = "dsp") -> tuple[np.ndar
 
 def _true_positions(found: np.ndarray, beats: np.ndarray, downbeats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each found beat: the bar position of the true beat nearest it (-1 before the first true
-    downbeat), and whether that true beat is within 70 ms."""
+    downbeat, or where there is none), and whether that true beat is within 70 ms. Each downbeat
+    starts its bar on the true beat within 35 ms of it; a downbeat with no beat there is left out."""
     nearest = np.argmin(np.abs(np.subtract.outer(found, beats)), axis=1)
-    bar_starts = np.searchsorted(beats, downbeats - 1e-6)
+    on_beat = np.abs(beats[nearest] - found) < 0.07
+    starts = np.argmin(np.abs(np.subtract.outer(downbeats, beats)), axis=1) if len(downbeats) else np.zeros(0, int)
+    bar_starts = np.unique(starts[np.abs(beats[starts] - downbeats) < 0.035])
+    if len(bar_starts) == 0:
+        return np.full(len(found), -1), on_beat
     latest = np.searchsorted(bar_starts, np.arange(len(beats)), side="right") - 1
     position = np.where(latest >= 0, np.arange(len(beats)) - bar_starts[np.maximum(latest, 0)], -1)
-    return position[nearest], np.abs(beats[nearest] - found) < 0.07
+    return position[nearest], on_beat
 
 
 def phase_examples(item: Item) -> tuple[list[np.ndarray], list[bool]]:
@@ -296,14 +301,15 @@ def phase_examples(item: Item) -> tuple[list[np.ndarray], list[bool]]:
     shared by all meters, then one block per meter of ``METERS``) and whether each is the true bar
     start.
 
-    Each stretch of one meter whose meter and beats are right (nine in ten of its beats within 70 ms
-    of a true beat whose bar position the stretch's shift explains) gives one candidate per beat of
-    its bar (``_phase_candidates``); the others give none.
+    A stretch of one meter (at least three bars) gives one candidate per beat of its bar
+    (``_phase_candidates``) where its beats within 70 ms of a true beat number at least two bars'
+    worth, their true bar positions fit its meter, and nine in ten of them agree on one shift of
+    its positions (the true phase); the others give none.
     """
     from pipelines.music import beat_net
     from pipelines.music import beats as tracker
 
-    samples = item.samples
+    samples = np.asarray(item.samples, dtype=np.float32)
     if item.sample_rate != tracker.SAMPLE_RATE:
         samples = librosa.resample(samples, orig_sr=item.sample_rate, target_sr=tracker.SAMPLE_RATE, res_type="soxr_hq")
     found = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker="tcn").beats
@@ -325,7 +331,7 @@ def phase_examples(item: Item) -> tuple[list[np.ndarray], list[bool]]:
         votes = [np.mean((positions[run][good] + shift) % meter == truth[run][good]) for shift in range(meter)]
         if max(votes) < 0.9:
             continue
-        block = 1 + meter - int(tracker.METERS[0])
+        block = 1 + int(np.searchsorted(tracker.METERS, meter))
         for shift, candidate in enumerate(tracker._phase_candidates(columns[run], positions[run], meter)):
             row = np.zeros(width * (1 + len(tracker.METERS)))
             row[:width] = row[block * width : (block + 1) * width] = candidate
@@ -335,9 +341,9 @@ def phase_examples(item: Item) -> tuple[list[np.ndarray], list[bool]]:
 
 
 def fit_bar_phase(splits: list[str], *, c: float = 3.0) -> np.ndarray:
-    """Fit the tcn tracker's ``NET_PHASE_WEIGHTS`` on the beats it finds in ``splits``: a logistic
-    regression (L2, inverse strength ``c``) of "is the bar start" on every ``phase_examples``
-    candidate. Each candidate's columns are read twice, in a block shared by all meters and in its
+    """Fit the tcn tracker's ``NET_PHASE_WEIGHTS`` on the beats it finds in ``splits`` (each a split
+    name, or ``SPLIT:N`` for the first N clips of each of its categories): a logistic regression
+    (L2, inverse strength ``c``) of "is the bar start" on every ``phase_examples`` candidate. Each candidate's columns are read twice, in a block shared by all meters and in its
     meter's own; each meter's weights are the sum of the two, so a meter with few songs leans on
     what the others learnt. Returns them [shape=(len(METERS), len(PHASE_OFFSETS) * 9)]."""
     from sklearn.linear_model import LogisticRegression
@@ -345,8 +351,13 @@ def fit_bar_phase(splits: list[str], *, c: float = 3.0) -> np.ndarray:
     from pipelines.music.beats import METERS
 
     rows, labels = [], []
-    for split in splits:
+    for spec in splits:
+        split, _, cap = spec.partition(":")
+        seen = defaultdict(int)
         for item in items(split):
+            seen[item.category] += 1
+            if cap and seen[item.category] > int(cap):
+                continue
             more_rows, more_labels = phase_examples(item)
             rows += more_rows
             labels += more_labels
@@ -366,14 +377,18 @@ def main(argv=None):
     parser.add_argument("--record", action="store_true", help=f"append the table to {RESULTS.name}")
     parser.add_argument("--fit-downbeats", action="store_true", help="fit the dsp downbeat weights on --split")
     parser.add_argument("--fit-net-downbeats", nargs="+", metavar="SPLIT", help="fit the tcn bar model's weights on these")
-    parser.add_argument("--fit-bar-phase", nargs="+", metavar="SPLIT", help="fit the tcn bar phase's weights on these")
+    parser.add_argument(
+        "--fit-bar-phase", nargs="+", metavar="SPLIT[:N]",
+        help="fit the tcn bar phase's weights on these (SPLIT:N: the first N clips of each category)",
+    )  # fmt: skip
+    parser.add_argument("--fit-c", type=float, default=3.0, help="--fit-bar-phase: the regression's inverse strength")
     args = parser.parse_args(argv)
     if args.fit_net_downbeats:
         weights, intercept = fit_downbeats(args.fit_net_downbeats, "tcn")
         print(f"NET_DOWNBEAT_WEIGHTS = np.array({[round(float(w), 2) for w in weights]})  # intercept {intercept:.2f}")
         return
     if args.fit_bar_phase:
-        rows = ",\n    ".join("[" + ", ".join(f"{float(w):.2f}" for w in row) + "]" for row in fit_bar_phase(args.fit_bar_phase))
+        rows = ",\n    ".join("[" + ", ".join(f"{float(w):.2f}" for w in row) + "]" for row in fit_bar_phase(args.fit_bar_phase, c=args.fit_c))
         print(f"NET_PHASE_WEIGHTS = np.array([\n    {rows},\n])")
         return
     if args.fit_downbeats:

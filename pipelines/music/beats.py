@@ -282,9 +282,9 @@ HALF_BAR_MARGIN = 2.0
 # plus each meter's own, so that a meter with few songs leans on what the others learnt
 # (benchmarks/RESULTS.md, issue 17's fifth round):
 #   python -m synth.mma_set --splits mma-train
-#   python -m synth.beat_set --splits train-varied --clips-per-category 16
-#   python -m synth.beat_set --splits train --clips-per-category 10
-#   python -m benchmarks.beats --fit-bar-phase mma-train train-varied train band-fit
+#   python -m synth.beat_set --splits train train-varied
+#   python -m benchmarks.beats --fit-bar-phase mma-train train-varied:16 train:10 band-fit
+# (SPLIT:N reads the first N clips of each category: the fit saw 224 of train-varied, 140 of train.)
 PHASE_OFFSETS = (0, 1, -1)  # the candidate bar start, the beat after it, the beat before it
 NET_PHASE_WEIGHTS = np.array([
     [1.63, 0.83, 2.36, 1.93, 0.22, 1.76, -0.94, 1.96, -0.27, -0.70, -1.08, 0.77, -0.42, -0.62, 0.56, -1.02, -0.52, 0.24, -0.34, 0.86, -0.02, -0.32, -0.73, 0.29, -0.71, 1.26, 0.18],
@@ -634,8 +634,12 @@ def _phase_candidates(columns: np.ndarray, positions: np.ndarray, meter: int) ->
     """[shape=(meter, len(PHASE_OFFSETS) * 9)]: for each shift of a stretch's bar positions (row k: the
     beats at position ``(-k) % meter`` start the bars), the mean ``columns`` on that beat of the
     bar, on the beat after it and on the beat before it, each less the mean over the bar."""
-    profile = np.stack([columns[positions % meter == k].mean(axis=0) for k in range(meter)])
-    profile = np.nan_to_num(profile - profile.mean(axis=0))
+    present = np.array([np.any(positions % meter == k) for k in range(meter)])
+    profile = np.zeros((meter, columns.shape[1]))
+    for k in np.flatnonzero(present):
+        profile[k] = columns[positions % meter == k].mean(axis=0)
+    # Less the mean over the beats of the bar the stretch has (a missing one reads as average).
+    profile[present] -= profile[present].mean(axis=0)
     rows = []
     for shift in range(meter):
         first = (-shift) % meter
@@ -648,13 +652,15 @@ def _bar_phase(positions: np.ndarray, meters: np.ndarray, columns: np.ndarray) -
     that ``NET_PHASE_WEIGHTS`` score highest from the whole stretch's bar evidence: a bossa nova's or
     a march's beat 3, a tango's beat 2 or 4, a 5/4 vamp's beat 5, which the bar model took for beat
     1 beat by beat. One beat's harmonic change or accent says little; a song's worth of them says
-    where its bars start, so the phase is chosen for the stretch, not beat by beat."""
+    where its bars start, so the phase is chosen for the stretch, not beat by beat. Where two
+    stretches meet, the bar across the boundary can come out shorter or longer than either meter."""
     positions = positions.copy()
     for run in _meter_stretches(meters):
         meter = int(meters[run[0]])
         if len(run) < 3 * meter:
             continue
-        scores = _phase_candidates(columns[run], positions[run], meter) @ NET_PHASE_WEIGHTS[meter - METERS[0]]
+        weights = NET_PHASE_WEIGHTS[int(np.searchsorted(METERS, meter))]
+        scores = _phase_candidates(columns[run], positions[run], meter) @ weights
         positions[run] = (positions[run] + int(np.argmax(scores))) % meter
     return positions
 

@@ -1,5 +1,6 @@
-"""The beat benchmark's degradations (``python -m benchmarks.beats --degrade``): each does to the
-audio what its name says, at the level documented, and keeps its length."""
+"""The beat benchmark: its degradations (``python -m benchmarks.beats --degrade``) each do to the
+audio what their name says, at the level documented, and keep its length; the bar-phase fit
+(``--fit-bar-phase``) labels its examples by the true bars."""
 
 from __future__ import annotations
 
@@ -81,7 +82,9 @@ def test_mp3_and_8k_keep_the_beats():
 
 def test_true_positions_count_beats_from_each_bar_start():
     """Beats every second, bars from 1 s on in 4/4 then one 3/4 bar: each found beat gets the bar
-    position of the true beat nearest it (-1 before the first bar), and is on the beat within 70 ms."""
+    position of the true beat nearest it (-1 before the first bar), and is on the beat within 70 ms.
+    A downbeat a hair off its beat still starts the bar there; one before the first beat, or on no
+    beat, starts none; without downbeats no beat has a position."""
     beats = np.arange(12.0)
     downbeats = np.array([1.0, 5.0, 9.0])
     found = np.array([0.02, 1.0, 2.05, 4.0, 5.2, 9.0, 11.0])
@@ -89,10 +92,15 @@ def test_true_positions_count_beats_from_each_bar_start():
     np.testing.assert_array_equal(positions, [-1, 0, 1, 3, 0, 0, 2])
     np.testing.assert_array_equal(on_beat, [True, True, True, True, False, True, True])
 
+    off = np.array([-3.0, 1.0001, 4.5, 5.0, 9.0])
+    np.testing.assert_array_equal(benchmark._true_positions(found, beats, off)[0], [-1, 0, 1, 3, 0, 0, 2])
+    np.testing.assert_array_equal(benchmark._true_positions(found, beats, np.zeros(0))[0], [-1] * 7)
+
 
 def test_phase_examples_give_one_true_bar_start_per_candidate_bar():
     """A 5/4 jazz clip (MMA, TimGM6mb): every stretch the tracker gets right gives five candidates,
-    one of them the true bar start, read in the shared block and in the 5/4 block alike."""
+    read in the shared block and in the 5/4 block alike; the one labelled the bar start is the shift
+    by four beats, as the bar model alone starts this clip's bars on beat 5."""
     import shutil
     from pathlib import Path
 
@@ -110,5 +118,6 @@ def test_phase_examples_give_one_true_bar_start_per_candidate_bar():
     block = 1 + 5 - int(METERS[0])
     rows, labels = np.array(rows), np.array(labels).reshape(-1, 5)
     assert (labels.sum(axis=1) == 1).all()
+    assert (np.argmax(labels, axis=1) == 4).all()
     np.testing.assert_array_equal(rows[:, :width], rows[:, block * width : (block + 1) * width])
     assert np.count_nonzero(rows[:, width : block * width]) == 0

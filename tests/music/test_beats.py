@@ -372,7 +372,10 @@ def test_the_bar_phase_does_not_depend_on_where_the_bar_model_started_the_bars(m
         for shift in range(meter)
     }
     assert len(starts) == 1
-    short = (np.arange(2 * meter) + 1) % meter
+    # A labelling the phase moves when it has six bars, cut to two: it stays.
+    labellings = [(np.arange(6 * meter) + s) % meter for s in range(meter)]
+    shift = next(s for s, chosen in enumerate(labellings) if (_bar_phase(chosen, meters, columns) != chosen).any())
+    short = (np.arange(2 * meter) + shift) % meter
     np.testing.assert_array_equal(_bar_phase(short, meters[: 2 * meter], columns[: 2 * meter]), short)
 
 
