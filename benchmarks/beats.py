@@ -343,9 +343,12 @@ def phase_examples(item: Item) -> tuple[list[np.ndarray], list[bool]]:
 def fit_bar_phase(splits: list[str], *, c: float = 3.0) -> np.ndarray:
     """Fit the tcn tracker's ``NET_PHASE_WEIGHTS`` on the beats it finds in ``splits`` (each a split
     name, or ``SPLIT:N`` for the first N clips of each of its categories): a logistic regression
-    (L2, inverse strength ``c``) of "is the bar start" on every ``phase_examples`` candidate. Each candidate's columns are read twice, in a block shared by all meters and in its
-    meter's own; each meter's weights are the sum of the two, so a meter with few songs leans on
-    what the others learnt. Returns them [shape=(len(METERS), len(PHASE_OFFSETS) * 9)]."""
+    (L2, inverse strength ``c``) of "is the bar start" on every ``phase_examples`` candidate.
+
+    Each candidate's columns are read twice, in a block shared by all meters and in its meter's
+    own; each meter's weights are the sum of the two, so a meter with few songs leans on what the
+    others learnt. Returns them [shape=(len(METERS), len(PHASE_OFFSETS) * 9)].
+    """
     from sklearn.linear_model import LogisticRegression
 
     from pipelines.music.beats import METERS
