@@ -244,6 +244,25 @@ def report(name: str, result: dict, *, verbose: bool) -> list[str]:
     return [line, list(by_category)]
 
 
+def _tracked_bar_columns(samples: np.ndarray, sample_rate: int, tracker_name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The beats a tracker finds in ``samples`` and its bar model's evidence at each (``tcn``:
+    ``_net_bar_columns``, ``dsp``: ``_bar_features``); no columns under two beats."""
+    from pipelines.music import beat_net
+    from pipelines.music import beats as tracker
+
+    if sample_rate != tracker.SAMPLE_RATE:
+        samples = librosa.resample(samples, orig_sr=sample_rate, target_sr=tracker.SAMPLE_RATE)
+    found = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker=tracker_name).beats
+    if len(found) < 2:
+        return found, None
+    frames = np.round(found * tracker.FPS).astype(int)
+    frame_features = tracker._features(samples)
+    if tracker_name == "tcn":
+        beat, down = beat_net.activations(frame_features["log_mel"])
+        return found, tracker._net_bar_columns(frames, beat, down, frame_features)
+    return found, tracker._bar_features(frames, frame_features)
+
+
 def fit_downbeats(splits: list[str], tracker_name: str = "dsp") -> tuple[np.ndarray, float]:
     """Fit a bar model's weights by logistic regression on the beats a tracker finds in ``splits``:
     ``dsp``'s ``DOWNBEAT_WEIGHTS`` (columns: ``_bar_features``) or ``tcn``'s
@@ -254,25 +273,12 @@ def fit_downbeats(splits: list[str], tracker_name: str = "dsp") -> tuple[np.ndar
     """
     from sklearn.linear_model import LogisticRegression
 
-    from pipelines.music import beat_net
-    from pipelines.music import beats as tracker
-
     features, labels = [], []
     for split in splits:
         for item in items(split):
-            samples = item.samples
-            if item.sample_rate != tracker.SAMPLE_RATE:
-                samples = librosa.resample(samples, orig_sr=item.sample_rate, target_sr=tracker.SAMPLE_RATE)
-            found = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker=tracker_name).beats
+            found, columns = _tracked_bar_columns(item.samples, item.sample_rate, tracker_name)
             if len(found) < 2:
                 continue
-            frames = np.round(found * tracker.FPS).astype(int)
-            frame_features = tracker._features(samples)
-            if tracker_name == "tcn":
-                beat, down = beat_net.activations(frame_features["log_mel"])
-                columns = tracker._net_bar_columns(frames, beat, down, frame_features)
-            else:
-                columns = tracker._bar_features(frames, frame_features)
             on_beat = np.min(np.abs(np.subtract.outer(found, item.beats)), axis=1) < 0.07
             on_downbeat = np.min(np.abs(np.subtract.outer(found, item.downbeats)), axis=1) < 0.07
             features.append(columns[on_beat])
@@ -306,19 +312,11 @@ def phase_examples(item: Item) -> tuple[list[np.ndarray], list[bool]]:
     worth, their true bar positions fit its meter, and nine in ten of them agree on one shift of
     its positions (the true phase); the others give none.
     """
-    from pipelines.music import beat_net
     from pipelines.music import beats as tracker
 
-    samples = np.asarray(item.samples, dtype=np.float32)
-    if item.sample_rate != tracker.SAMPLE_RATE:
-        samples = librosa.resample(samples, orig_sr=item.sample_rate, target_sr=tracker.SAMPLE_RATE, res_type="soxr_hq")
-    found = tracker.track_beats(samples, tracker.SAMPLE_RATE, tracker="tcn").beats
+    found, columns = _tracked_bar_columns(np.asarray(item.samples, dtype=np.float32), item.sample_rate, "tcn")
     if len(found) < 2 or len(item.downbeats) == 0:
         return [], []
-    frames = np.round(found * tracker.FPS).astype(int)
-    frame_features = tracker._features(samples)
-    beat, down = beat_net.activations(frame_features["log_mel"])
-    columns = tracker._net_bar_columns(frames, beat, down, frame_features)
     positions, meters = tracker._net_bars(columns)
     truth, on_beat = _true_positions(found, item.beats, item.downbeats)
     width = len(tracker.PHASE_OFFSETS) * columns.shape[1]
