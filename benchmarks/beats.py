@@ -389,6 +389,11 @@ def main(argv=None):
         print(f"NET_DOWNBEAT_WEIGHTS = np.array({[round(float(w), 2) for w in weights]})  # intercept {intercept:.2f}")
         return
     if args.fit_bar_phase:
+        known = list(SPLITS) + list(MMA_SPLITS) + list(EXTRA_SPLITS)
+        for spec in args.fit_bar_phase:
+            split, _, cap = spec.partition(":")
+            if split not in known or (cap and not cap.isdigit()):
+                parser.error(f"--fit-bar-phase: {spec!r} is not SPLIT or SPLIT:N with SPLIT one of {', '.join(known)}")
         rows = ",\n    ".join("[" + ", ".join(f"{float(w):.2f}" for w in row) + "]" for row in fit_bar_phase(args.fit_bar_phase, c=args.fit_c))
         print(f"NET_PHASE_WEIGHTS = np.array([\n    {rows},\n])")
         return

@@ -121,3 +121,11 @@ def test_phase_examples_give_one_true_bar_start_per_candidate_bar():
     assert (np.argmax(labels, axis=1) == 4).all()
     np.testing.assert_array_equal(rows[:, :width], rows[:, block * width : (block + 1) * width])
     assert np.count_nonzero(rows[:, width : block * width]) == 0
+
+
+@pytest.mark.parametrize("spec", ["mma-trian", "train:x"])
+def test_fit_bar_phase_refuses_a_split_it_does_not_know_in_one_line(spec, capsys):
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--fit-bar-phase", spec])
+    assert stop.value.code == 2
+    assert f"error: --fit-bar-phase: {spec!r} is not SPLIT or SPLIT:N" in capsys.readouterr().err
